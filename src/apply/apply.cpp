@@ -1,0 +1,97 @@
+#include "apply/apply.h"
+
+#include <algorithm>
+
+#include "apply/net_diff.h"
+
+namespace vmgw {
+namespace {
+
+NetState read_net(backend::Rtnl& rtnl) {
+  return {rtnl.links(), rtnl.addresses(), rtnl.routes(254)};
+}
+
+void preflight(const Plan& plan, const NetState& net) {
+  for (const auto& dev : plan.uplink_devices) {
+    bool present = std::any_of(net.links.begin(), net.links.end(),
+                               [&](const backend::LinkInfo& l) { return l.name == dev; });
+    if (!present) throw EnvironmentError("uplink device '" + dev + "' does not exist on this host");
+  }
+}
+
+std::string sysctl_name(std::string key) {
+  std::replace(key.begin(), key.end(), '/', '.');
+  return key;
+}
+
+ApplyReport diff_all(const Plan& plan, Backends& b, const NetState& net, std::vector<NetOp>& ops) {
+  ApplyReport r;
+  r.nft = diff_table(b.nft.read_table(plan.table.family, plan.table.name), plan.table);
+  ops = net_diff(plan, net);
+  for (const auto& op : ops) r.net.push_back(op.str());
+  for (const auto& s : plan.sysctls) {
+    if (b.sysctl.get(s.key) != s.value) r.sysctl.push_back(sysctl_name(s.key) + " = " + s.value);
+  }
+  return r;
+}
+
+}  // namespace
+
+bool ApplyReport::changed() const {
+  return !nft.empty() || !net.empty() || !sysctl.empty() || !dhcp.empty();
+}
+
+std::string ApplyReport::summary() const {
+  if (!changed()) return "no changes: the kernel already holds this configuration";
+  std::string out = "applied:";
+  std::string sep = " ";
+  if (!nft.empty()) {
+    out += sep + "nftables " + nft.summary() + " (1 transaction)";
+    sep = "; ";
+  }
+  if (!net.empty()) {
+    out += sep + std::to_string(net.size()) + " link/address/route change" + (net.size() == 1 ? "" : "s");
+    sep = "; ";
+  }
+  for (const auto& s : sysctl) {
+    out += sep + s;
+    sep = "; ";
+  }
+  for (const auto& d : dhcp) {
+    out += sep + "dhcp " + d;
+    sep = "; ";
+  }
+  return out;
+}
+
+ApplyReport preview(const Plan& plan, Backends& b) {
+  NetState net = read_net(b.rtnl);
+  preflight(plan, net);
+  std::vector<NetOp> ops;
+  return diff_all(plan, b, net, ops);
+}
+
+ApplyReport apply(const Plan& plan, Backends& b) {
+  NetState net = read_net(b.rtnl);
+  preflight(plan, net);
+  std::vector<NetOp> ops;
+  ApplyReport r = diff_all(plan, b, net, ops);
+
+  // nftables first: it is the one step the kernel may refuse as a whole, and refusing it must
+  // leave everything as it was.
+  if (!r.nft.empty()) b.nft.apply(r.nft.batch());
+  run_net_ops(ops, b.rtnl);
+  for (const auto& s : plan.sysctls) {
+    if (b.sysctl.get(s.key) != s.value) b.sysctl.set(s.key, s.value);
+  }
+  std::vector<std::string> networks;
+  for (const auto& d : plan.dhcp) {
+    networks.push_back(d.network);
+    std::string what = b.dhcp.ensure(d);
+    if (!what.empty()) r.dhcp.push_back(d.network + " " + what);
+  }
+  for (const auto& n : b.dhcp.stop_except(networks)) r.dhcp.push_back(n + " stopped");
+  return r;
+}
+
+}  // namespace vmgw

@@ -1,0 +1,50 @@
+// The imperative shell of `vmgw apply`: read the kernel, diff against the plan, write the
+// difference. nftables changes go in one transaction; links, addresses, routes, sysctls and
+// DHCP servers are converged after it.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "backend/dhcp.h"
+#include "backend/nft_backend.h"
+#include "backend/rtnl.h"
+#include "backend/sysctl.h"
+#include "compile/plan.h"
+#include "plan/nft_diff.h"
+
+namespace vmgw {
+
+// The host cannot take the plan as it is (a missing uplink device); nothing was changed.
+struct EnvironmentError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Backends {
+  backend::NftBackend& nft;
+  backend::Rtnl& rtnl;
+  backend::Sysctl& sysctl;
+  backend::Dhcp& dhcp;
+};
+
+struct ApplyReport {
+  NftChange nft;
+  std::vector<std::string> net;     // one line per link/address/route operation
+  std::vector<std::string> sysctl;  // "net.ipv4.ip_forward = 1"
+  std::vector<std::string> dhcp;    // "vmnet: reloaded"
+
+  bool changed() const;
+  // One line: "applied: nft +2 elements; 1 address; dhcp vmnet reloaded" or "no changes: ...".
+  std::string summary() const;
+};
+
+// What apply would do, without writing anything (for `vmgw apply --dry-run` and tests).
+ApplyReport preview(const Plan& plan, Backends& b);
+
+// Converges the host to `plan`. Throws EnvironmentError before any change if the host cannot
+// take it, backend::NftError if the kernel refused the nftables batch (nothing changed), and
+// backend::RtnlError / std::runtime_error for later steps (re-running apply resumes).
+ApplyReport apply(const Plan& plan, Backends& b);
+
+}  // namespace vmgw

@@ -1,0 +1,33 @@
+// DHCP lease events (reported by dnsmasq through `vmgw lease-event`) and reservations, as kept
+// in the state directory: <state>/dhcp/<network>.events (JSON lines) and <network>.hosts.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vmgw {
+
+struct LeaseEvent {
+  std::string time;  // ISO 8601 UTC
+  std::string network;
+  std::string action;  // add, old, del
+  std::string mac;
+  std::string ip;
+  std::string hostname;
+};
+
+struct Reservation {
+  std::string network;
+  std::string mac;
+  std::string ip;
+  std::string name;
+};
+
+// Appends one event (O_APPEND, one write: concurrent hooks do not interleave).
+void record_lease_event(const std::string& state_dir, const LeaseEvent& e);
+// All events of all networks, oldest first per network, networks sorted by name.
+std::vector<LeaseEvent> read_lease_events(const std::string& state_dir);
+// All reservations from the hosts files vmgw wrote.
+std::vector<Reservation> read_reservations(const std::string& state_dir);
+
+}  // namespace vmgw

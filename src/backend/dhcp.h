@@ -1,0 +1,45 @@
+// DHCP servers: one dnsmasq per network with DHCP on. Behind an interface so that apply can be
+// tested without processes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compile/plan.h"
+
+namespace vmgw::backend {
+
+class Dhcp {
+ public:
+  virtual ~Dhcp() = default;
+  // Makes the server for `s` run with the current reservations. Returns what it did:
+  // "started", "restarted", "reloaded" (hosts file rewritten + SIGHUP) or "" (nothing to do).
+  virtual std::string ensure(const DhcpServer& s) = 0;
+  // Stops servers of networks not in `keep`; returns the networks stopped.
+  virtual std::vector<std::string> stop_except(const std::vector<std::string>& keep) = 0;
+};
+
+struct DnsmasqPaths {
+  std::string state_dir;    // hosts files, lease events, logs: <state>/dhcp/
+  std::string run_dir;      // pid files and the lease-event hook scripts
+  std::string vmgw_binary;  // what the hook runs: `vmgw lease-event ...`
+  std::string dnsmasq = "/usr/sbin/dnsmasq";
+};
+
+// dnsmasq processes that daemonize themselves (pid files in run_dir).
+std::unique_ptr<Dhcp> make_dnsmasq(const DnsmasqPaths& paths);
+
+// Files vmgw keeps per DHCP network (shared with `vmgw leases`).
+std::string dhcp_hosts_path(const std::string& state_dir, const std::string& network);
+std::string dhcp_events_path(const std::string& state_dir, const std::string& network);
+
+class FakeDhcp : public Dhcp {
+ public:
+  std::string ensure(const DhcpServer& s) override;
+  std::vector<std::string> stop_except(const std::vector<std::string>& keep) override;
+  std::vector<std::pair<std::string, std::string>> running;  // network, hosts file
+  std::vector<std::string> actions;
+};
+
+}  // namespace vmgw::backend

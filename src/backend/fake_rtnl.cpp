@@ -1,0 +1,150 @@
+// FakeRtnl mimics the kernel's behaviour for what vmgw does, including the side effects a
+// reconciler must live with:
+// - an address with prefix < 32 on an up device brings its prefix route (table main, metric 0,
+//   no gateway), as does setting a device up that already has such addresses;
+// - deleting the last address of a device flushes every route through it;
+// - routes need an up device, and a gateway needs a direct route on that device covering it.
+// Refusals carry the kernel's errno text, formatted like MnlRtnl's errors.
+#include "backend/fake_rtnl.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "backend/rtnl_messages.h"
+
+namespace vmgw::backend {
+namespace {
+
+constexpr uint32_t kMainTable = 254;
+
+[[noreturn]] void refuse(const std::string& what, int error) {
+  throw RtnlError(what + ": " + std::strerror(error));
+}
+
+RouteInfo prefix_route(const AddressInfo& a) {
+  Cidr net{Ipv4{a.address.address.value}, a.address.prefix};
+  net.network.value &= net.mask();
+  return RouteInfo{net, Ipv4{}, a.device, 0, kMainTable};
+}
+
+bool has_prefix_route(const AddressInfo& a) {
+  return a.address.prefix > 0 && a.address.prefix < 32;
+}
+
+}  // namespace
+
+LinkInfo& FakeRtnl::find(const std::string& name) {
+  for (auto& l : links_)
+    if (l.name == name) return l;
+  throw RtnlError("no such device '" + name + "'");
+}
+
+void FakeRtnl::add_link(const std::string& name, const std::string& kind, bool up) {
+  for (const auto& l : links_)
+    if (l.name == name) refuse("add link " + name, EEXIST);
+  int index = 1;
+  for (const auto& l : links_) index = std::max(index, l.index + 1);
+  links_.push_back(LinkInfo{name, index, kind, 0, up});
+}
+
+std::vector<RouteInfo> FakeRtnl::routes(uint32_t table) {
+  std::vector<RouteInfo> out;
+  for (const auto& r : routes_)
+    if (r.table == table) out.push_back(r);
+  return out;
+}
+
+void FakeRtnl::create_bridge(const std::string& name) {
+  const std::string what = "create bridge " + name;
+  if (name.empty()) refuse(what, EINVAL);
+  if (name.size() > 15) refuse(what, ERANGE);  // IFLA_IFNAME fails policy validation
+  for (const auto& l : links_)
+    if (l.name == name) refuse(what, EEXIST);
+  add_link(name, "bridge", false);
+  writes.push_back("create_bridge " + name);
+}
+
+void FakeRtnl::set_up(const std::string& name) {
+  LinkInfo& link = find(name);
+  if (!link.up) {
+    link.up = true;
+    for (const auto& a : addresses_) {
+      if (a.device != name || !has_prefix_route(a)) continue;
+      auto r = prefix_route(a);
+      if (std::find(routes_.begin(), routes_.end(), r) == routes_.end()) routes_.push_back(r);
+    }
+  }
+  writes.push_back("set_up " + name);
+}
+
+void FakeRtnl::set_master(const std::string& port, const std::string& bridge) {
+  const std::string what = "set master of " + port + " to " + bridge;
+  LinkInfo& p = find(port);
+  const LinkInfo& b = find(bridge);
+  if (b.kind != "bridge") refuse(what, EOPNOTSUPP);
+  if (p.kind == "bridge") refuse(what, ELOOP);  // bridges cannot be bridge ports
+  p.master = b.index;
+  writes.push_back("set_master " + port + " " + bridge);
+}
+
+void FakeRtnl::add_address(const AddressInfo& a) {
+  const std::string what = "add address " + a.address.str() + " on " + a.device;
+  const LinkInfo& link = find(a.device);
+  if (std::find(addresses_.begin(), addresses_.end(), a) != addresses_.end()) refuse(what, EEXIST);
+  addresses_.push_back(a);
+  if (link.up && has_prefix_route(a)) {
+    auto r = prefix_route(a);
+    if (std::find(routes_.begin(), routes_.end(), r) == routes_.end()) routes_.push_back(r);
+  }
+  writes.push_back("add_address " + a.device + " " + a.address.str());
+}
+
+void FakeRtnl::delete_address(const AddressInfo& a) {
+  const std::string what = "delete address " + a.address.str() + " on " + a.device;
+  find(a.device);
+  auto it = std::find(addresses_.begin(), addresses_.end(), a);
+  if (it == addresses_.end()) refuse(what, EADDRNOTAVAIL);
+  addresses_.erase(it);
+  bool last = std::none_of(addresses_.begin(), addresses_.end(),
+                           [&](const AddressInfo& o) { return o.device == a.device; });
+  if (last) {
+    std::erase_if(routes_, [&](const RouteInfo& r) { return r.device == a.device; });
+  } else if (has_prefix_route(a)) {
+    auto r = prefix_route(a);
+    bool shared = std::any_of(addresses_.begin(), addresses_.end(), [&](const AddressInfo& o) {
+      return has_prefix_route(o) && prefix_route(o) == r;
+    });
+    if (!shared) std::erase(routes_, r);
+  }
+  writes.push_back("delete_address " + a.device + " " + a.address.str());
+}
+
+void FakeRtnl::replace_route(const RouteInfo& r) {
+  const std::string what = "replace route " + rtnl_msg::describe(r);
+  const LinkInfo& link = find(r.device);
+  if (!link.up) refuse(what, ENETDOWN);
+  if (r.gateway.value != 0) {
+    bool reachable = std::any_of(routes_.begin(), routes_.end(), [&](const RouteInfo& o) {
+      return o.gateway.value == 0 && o.device == r.device && o.destination.contains(r.gateway) &&
+             (o.table == r.table || o.table == kMainTable);
+    });
+    if (!reachable) refuse(what, ENETUNREACH);
+  }
+  std::erase_if(routes_, [&](const RouteInfo& o) {
+    return o.table == r.table && o.destination == r.destination && o.metric == r.metric;
+  });
+  routes_.push_back(r);
+  writes.push_back("replace_route " + rtnl_msg::describe(r));
+}
+
+void FakeRtnl::delete_route(const RouteInfo& r) {
+  const std::string what = "delete route " + rtnl_msg::describe(r);
+  find(r.device);
+  auto it = std::find(routes_.begin(), routes_.end(), r);
+  if (it == routes_.end()) refuse(what, ESRCH);
+  routes_.erase(it);
+  writes.push_back("delete_route " + rtnl_msg::describe(r));
+}
+
+}  // namespace vmgw::backend

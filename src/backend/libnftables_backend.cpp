@@ -1,0 +1,83 @@
+// NftBackend over libnftables. Batches go in as JSON (never as nft text built from strings);
+// the only text command is the fixed listing used by `vmgw show`.
+#include <nftables/libnftables.h>
+
+#include <memory>
+
+#include "backend/nft_backend.h"
+#include "plan/nft_state.h"
+
+namespace vmgw::backend {
+namespace {
+
+struct CtxDeleter {
+  void operator()(nft_ctx* c) const { nft_ctx_free(c); }
+};
+using Ctx = std::unique_ptr<nft_ctx, CtxDeleter>;
+
+Ctx make_ctx(bool json) {
+  Ctx ctx(nft_ctx_new(NFT_CTX_DEFAULT));
+  if (!ctx) throw NftError("libnftables: cannot create a context");
+  if (json) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_JSON);
+  nft_ctx_buffer_output(ctx.get());
+  nft_ctx_buffer_error(ctx.get());
+  return ctx;
+}
+
+// Runs one command buffer; returns (ok, output, error text).
+struct RunResult {
+  bool ok;
+  std::string out;
+  std::string err;
+};
+
+RunResult run(nft_ctx* ctx, const std::string& buffer) {
+  int rc = nft_run_cmd_from_buffer(ctx, buffer.c_str());
+  const char* out = nft_ctx_get_output_buffer(ctx);
+  const char* err = nft_ctx_get_error_buffer(ctx);
+  return {rc == 0, out ? out : "", err ? err : ""};
+}
+
+bool is_missing(const std::string& err) {
+  return err.find("No such file or directory") != std::string::npos;
+}
+
+class LibnftablesBackend : public NftBackend {
+ public:
+  std::optional<nft::Table> read_table(const std::string& family,
+                                       const std::string& name) override {
+    auto ctx = make_ctx(true);
+    nft::Json cmd = {{"nftables", {{{"list", {{"table", {{"family", family}, {"name", name}}}}}}}}};
+    auto r = run(ctx.get(), cmd.dump());
+    if (!r.ok) {
+      if (is_missing(r.err)) return std::nullopt;
+      throw NftError("reading table " + family + " " + name + ": " + r.err);
+    }
+    return table_from_listing(nft::Json::parse(r.out), family, name);
+  }
+
+  void apply(const nft::Json& batch) override {
+    auto ctx = make_ctx(true);
+    auto r = run(ctx.get(), batch.dump());
+    if (!r.ok) throw NftError(r.err.empty() ? "the kernel refused the batch" : r.err);
+  }
+
+  std::string list_text(const std::string& family, const std::string& name) override {
+    auto ctx = make_ctx(false);
+    // family and name are vmgw's own constants, never user input.
+    auto r = run(ctx.get(), "list table " + family + " " + name);
+    if (!r.ok) {
+      if (is_missing(r.err)) return "";
+      throw NftError(r.err);
+    }
+    return r.out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<NftBackend> make_libnftables_backend() {
+  return std::make_unique<LibnftablesBackend>();
+}
+
+}  // namespace vmgw::backend

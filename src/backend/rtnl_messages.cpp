@@ -1,0 +1,273 @@
+#include "backend/rtnl_messages.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstring>
+
+namespace vmgw::backend::rtnl_msg {
+namespace {
+
+// Large enough for every request built here (the longest is a route: ~80 bytes).
+constexpr size_t kBufferSize = 512;
+
+// A request under construction in a local, suitably aligned buffer.
+class Builder {
+ public:
+  Builder(uint16_t type, uint16_t flags, uint32_t seq) {
+    nlh_ = mnl_nlmsg_put_header(buf_.data());
+    nlh_->nlmsg_type = type;
+    nlh_->nlmsg_flags = flags;
+    nlh_->nlmsg_seq = seq;
+    nlh_->nlmsg_pid = 0;
+  }
+
+  template <typename T>
+  T* put_payload() {
+    return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(T)));
+  }
+
+  nlmsghdr* nlh() { return nlh_; }
+
+  Message bytes() const {
+    const auto* p = static_cast<const uint8_t*>(static_cast<const void*>(nlh_));
+    return Message(p, p + nlh_->nlmsg_len);
+  }
+
+ private:
+  alignas(8) std::array<uint8_t, kBufferSize> buf_{};
+  nlmsghdr* nlh_;
+};
+
+uint32_t be(Ipv4 a) {
+  return htonl(a.value);
+}
+
+constexpr uint16_t kWrite = NLM_F_REQUEST | NLM_F_ACK;
+constexpr uint16_t kDump = NLM_F_REQUEST | NLM_F_DUMP;
+
+Message link_request(uint32_t seq, int ifindex, uint32_t change, uint32_t flags, int master) {
+  Builder b(RTM_NEWLINK, kWrite, seq);
+  auto* ifi = b.put_payload<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  ifi->ifi_change = change;
+  ifi->ifi_flags = flags;
+  if (master >= 0) mnl_attr_put_u32(b.nlh(), IFLA_MASTER, static_cast<uint32_t>(master));
+  return b.bytes();
+}
+
+Message address_request(uint16_t type, uint16_t flags, uint32_t seq, int ifindex,
+                        const InterfaceAddress& a, bool with_flags) {
+  Builder b(type, flags, seq);
+  auto* ifa = b.put_payload<ifaddrmsg>();
+  ifa->ifa_family = AF_INET;
+  ifa->ifa_prefixlen = static_cast<uint8_t>(a.prefix);
+  ifa->ifa_flags = 0;
+  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa->ifa_index = static_cast<uint32_t>(ifindex);
+  mnl_attr_put_u32(b.nlh(), IFA_LOCAL, be(a.address));
+  mnl_attr_put_u32(b.nlh(), IFA_ADDRESS, be(a.address));
+  if (with_flags && a.prefix == 32) mnl_attr_put_u32(b.nlh(), IFA_FLAGS, IFA_F_NOPREFIXROUTE);
+  return b.bytes();
+}
+
+Message route_request(uint16_t type, uint16_t flags, uint32_t seq, const RouteInfo& r, int oif,
+                      bool del) {
+  Builder b(type, flags, seq);
+  auto* rtm = b.put_payload<rtmsg>();
+  rtm->rtm_family = AF_INET;
+  rtm->rtm_dst_len = static_cast<uint8_t>(r.destination.prefix);
+  rtm->rtm_src_len = 0;
+  rtm->rtm_tos = 0;
+  rtm->rtm_table = r.table < 256 ? static_cast<uint8_t>(r.table) : uint8_t{RT_TABLE_UNSPEC};
+  rtm->rtm_type = RTN_UNICAST;
+  if (del) {
+    rtm->rtm_protocol = 0;
+    rtm->rtm_scope = RT_SCOPE_NOWHERE;
+  } else {
+    rtm->rtm_protocol = RTPROT_STATIC;
+    rtm->rtm_scope = r.gateway.value == 0 ? uint8_t{RT_SCOPE_LINK} : uint8_t{RT_SCOPE_UNIVERSE};
+  }
+  mnl_attr_put_u32(b.nlh(), RTA_DST, be(r.destination.network));
+  if (r.gateway.value != 0) mnl_attr_put_u32(b.nlh(), RTA_GATEWAY, be(r.gateway));
+  mnl_attr_put_u32(b.nlh(), RTA_OIF, static_cast<uint32_t>(oif));
+  mnl_attr_put_u32(b.nlh(), RTA_PRIORITY, r.metric);
+  mnl_attr_put_u32(b.nlh(), RTA_TABLE, r.table);
+  return b.bytes();
+}
+
+// Collects attributes by type, ignoring types >= N.
+template <size_t N>
+struct Attrs {
+  std::array<const nlattr*, N> at{};
+
+  static int collect(const nlattr* attr, void* data) {
+    auto* self = static_cast<Attrs*>(data);
+    auto type = mnl_attr_get_type(attr);
+    if (type < N) self->at[type] = attr;
+    return MNL_CB_OK;
+  }
+
+  const nlattr* operator[](size_t type) const { return at[type]; }
+};
+
+// The u32 value of `attr`, nullopt if absent or of the wrong size.
+std::optional<uint32_t> u32(const nlattr* attr) {
+  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U32) < 0) return std::nullopt;
+  return mnl_attr_get_u32(attr);
+}
+
+std::optional<Ipv4> ipv4(const nlattr* attr) {
+  auto v = u32(attr);
+  if (!v) return std::nullopt;
+  return Ipv4{ntohl(*v)};
+}
+
+// A string attribute, with or without its terminating NUL.
+std::optional<std::string> str(const nlattr* attr) {
+  if (attr == nullptr) return std::nullopt;
+  const char* p = mnl_attr_get_str(attr);
+  size_t len = mnl_attr_get_payload_len(attr);
+  return std::string(p, strnlen(p, len));
+}
+
+std::string name_of(const IfNames& names, int index) {
+  auto it = names.find(index);
+  return it == names.end() ? std::string{} : it->second;
+}
+
+}  // namespace
+
+const nlmsghdr* header(const Message& m) {
+  return static_cast<const nlmsghdr*>(static_cast<const void*>(m.data()));
+}
+
+Message create_bridge(uint32_t seq, const std::string& name) {
+  Builder b(RTM_NEWLINK, kWrite | NLM_F_CREATE | NLM_F_EXCL, seq);
+  auto* ifi = b.put_payload<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, name.c_str());
+  nlattr* linkinfo = mnl_attr_nest_start(b.nlh(), IFLA_LINKINFO);
+  mnl_attr_put_str(b.nlh(), IFLA_INFO_KIND, "bridge");
+  mnl_attr_nest_end(b.nlh(), linkinfo);
+  return b.bytes();
+}
+
+Message set_up(uint32_t seq, int ifindex) {
+  return link_request(seq, ifindex, IFF_UP, IFF_UP, -1);
+}
+
+Message set_master(uint32_t seq, int ifindex, int master_ifindex) {
+  return link_request(seq, ifindex, 0, 0, master_ifindex);
+}
+
+Message new_address(uint32_t seq, int ifindex, const InterfaceAddress& a) {
+  return address_request(RTM_NEWADDR, kWrite | NLM_F_CREATE | NLM_F_EXCL, seq, ifindex, a, true);
+}
+
+Message delete_address(uint32_t seq, int ifindex, const InterfaceAddress& a) {
+  return address_request(RTM_DELADDR, kWrite, seq, ifindex, a, false);
+}
+
+Message replace_route(uint32_t seq, const RouteInfo& r, int oif) {
+  return route_request(RTM_NEWROUTE, kWrite | NLM_F_CREATE | NLM_F_REPLACE, seq, r, oif, false);
+}
+
+Message delete_route(uint32_t seq, const RouteInfo& r, int oif) {
+  return route_request(RTM_DELROUTE, kWrite, seq, r, oif, true);
+}
+
+Message dump_links(uint32_t seq) {
+  Builder b(RTM_GETLINK, kDump, seq);
+  b.put_payload<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  return b.bytes();
+}
+
+Message dump_addresses(uint32_t seq) {
+  Builder b(RTM_GETADDR, kDump, seq);
+  b.put_payload<ifaddrmsg>()->ifa_family = AF_INET;
+  return b.bytes();
+}
+
+Message dump_routes(uint32_t seq) {
+  Builder b(RTM_GETROUTE, kDump, seq);
+  b.put_payload<rtmsg>()->rtm_family = AF_INET;
+  return b.bytes();
+}
+
+std::optional<LinkInfo> parse_link(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg)))
+    return std::nullopt;
+  const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  Attrs<IFLA_MAX + 1> tb;
+  if (mnl_attr_parse(nlh, sizeof(ifinfomsg), Attrs<IFLA_MAX + 1>::collect, &tb) < 0)
+    return std::nullopt;
+  LinkInfo link;
+  link.index = ifi->ifi_index;
+  link.up = (ifi->ifi_flags & IFF_UP) != 0;
+  auto name = str(tb[IFLA_IFNAME]);
+  if (!name) return std::nullopt;
+  link.name = *name;
+  if (auto master = u32(tb[IFLA_MASTER])) link.master = static_cast<int>(*master);
+  if (const nlattr* info = tb[IFLA_LINKINFO]; info != nullptr) {
+    Attrs<IFLA_INFO_MAX + 1> li;
+    if (mnl_attr_parse_nested(info, Attrs<IFLA_INFO_MAX + 1>::collect, &li) < 0)
+      return std::nullopt;
+    link.kind = str(li[IFLA_INFO_KIND]).value_or("");
+  }
+  return link;
+}
+
+std::optional<AddressInfo> parse_address(const nlmsghdr* nlh, const IfNames& names) {
+  if (nlh->nlmsg_type != RTM_NEWADDR || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifaddrmsg)))
+    return std::nullopt;
+  const auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (ifa->ifa_family != AF_INET) return std::nullopt;
+  Attrs<IFA_MAX + 1> tb;
+  if (mnl_attr_parse(nlh, sizeof(ifaddrmsg), Attrs<IFA_MAX + 1>::collect, &tb) < 0)
+    return std::nullopt;
+  auto addr = ipv4(tb[IFA_LOCAL]);
+  if (!addr) addr = ipv4(tb[IFA_ADDRESS]);
+  if (!addr) return std::nullopt;
+  AddressInfo info;
+  info.device = name_of(names, static_cast<int>(ifa->ifa_index));
+  info.address = InterfaceAddress{*addr, ifa->ifa_prefixlen};
+  return info;
+}
+
+std::optional<ParsedRoute> parse_route(const nlmsghdr* nlh, const IfNames& names) {
+  if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(rtmsg)))
+    return std::nullopt;
+  const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  ParsedRoute p;
+  p.family = rtm->rtm_family;
+  p.type = rtm->rtm_type;
+  p.route.table = rtm->rtm_table;
+  p.route.destination.prefix = rtm->rtm_dst_len;
+  if (rtm->rtm_family != AF_INET) return p;  // attributes are not IPv4: leave them
+  Attrs<RTA_MAX + 1> tb;
+  if (mnl_attr_parse(nlh, sizeof(rtmsg), Attrs<RTA_MAX + 1>::collect, &tb) < 0) return std::nullopt;
+  if (auto dst = ipv4(tb[RTA_DST])) p.route.destination.network = *dst;
+  if (auto gw = ipv4(tb[RTA_GATEWAY])) p.route.gateway = *gw;
+  if (auto oif = u32(tb[RTA_OIF])) p.route.device = name_of(names, static_cast<int>(*oif));
+  if (auto metric = u32(tb[RTA_PRIORITY])) p.route.metric = *metric;
+  if (auto table = u32(tb[RTA_TABLE])) p.route.table = *table;
+  return p;
+}
+
+std::string describe(const RouteInfo& r) {
+  std::string s = r.destination.str();
+  if (r.gateway.value != 0) s += " via " + r.gateway.str();
+  s += " dev " + r.device + " metric " + std::to_string(r.metric) + " table " +
+       std::to_string(r.table);
+  return s;
+}
+
+}  // namespace vmgw::backend::rtnl_msg

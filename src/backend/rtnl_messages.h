@@ -1,0 +1,76 @@
+// Pure builders and parsers of the rtnetlink messages MnlRtnl exchanges with the kernel. No I/O:
+// every builder returns the complete request (nlmsghdr + payload) as bytes, deterministic for a
+// given sequence number and resolved ifindexes, so the wire format is unit-testable.
+//
+// Every write request carries NLM_F_REQUEST | NLM_F_ACK so that the kernel answers each one with
+// an NLMSG_ERROR (error 0 on success). The port id in the header is 0 (the kernel fills it in).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/rtnl.h"
+#include "model/net.h"
+
+struct nlmsghdr;
+
+namespace vmgw::backend::rtnl_msg {
+
+using Message = std::vector<uint8_t>;
+using IfNames = std::map<int, std::string>;  // ifindex -> device name
+
+// RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL: IFLA_IFNAME, IFLA_LINKINFO { IFLA_INFO_KIND "bridge" }.
+Message create_bridge(uint32_t seq, const std::string& name);
+// RTM_NEWLINK on ifindex: ifi_change = ifi_flags = IFF_UP.
+Message set_up(uint32_t seq, int ifindex);
+// RTM_NEWLINK on ifindex: IFLA_MASTER = master_ifindex.
+Message set_master(uint32_t seq, int ifindex, int master_ifindex);
+
+// RTM_NEWADDR (NLM_F_CREATE | NLM_F_EXCL), AF_INET, scope universe: IFA_LOCAL and IFA_ADDRESS
+// both set to the address; /32 addresses also carry IFA_FLAGS = IFA_F_NOPREFIXROUTE.
+Message new_address(uint32_t seq, int ifindex, const InterfaceAddress& a);
+// RTM_DELADDR, AF_INET: IFA_LOCAL and IFA_ADDRESS, prefix length.
+Message delete_address(uint32_t seq, int ifindex, const InterfaceAddress& a);
+
+// RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, AF_INET, RTN_UNICAST, RTPROT_STATIC, scope universe
+// (or link when there is no gateway): RTA_DST, RTA_GATEWAY (if any), RTA_OIF, RTA_PRIORITY,
+// RTA_TABLE (rtm_table mirrors it when < 256, RT_TABLE_UNSPEC otherwise).
+// `r.device` is ignored: oif is the resolved ifindex.
+Message replace_route(uint32_t seq, const RouteInfo& r, int oif);
+// RTM_DELROUTE with the same attributes. Protocol 0 and scope RT_SCOPE_NOWHERE ("any") so that
+// the route is found whoever created it; the kernel matches (table, dst, metric, gateway, oif).
+Message delete_route(uint32_t seq, const RouteInfo& r, int oif);
+
+// NLM_F_REQUEST | NLM_F_DUMP requests.
+Message dump_links(uint32_t seq);      // RTM_GETLINK, AF_UNSPEC
+Message dump_addresses(uint32_t seq);  // RTM_GETADDR, AF_INET
+Message dump_routes(uint32_t seq);     // RTM_GETROUTE, AF_INET
+
+// A route as the kernel reports it, with what RouteInfo leaves out.
+struct ParsedRoute {
+  RouteInfo route;
+  uint8_t family = 0;  // rtm_family
+  uint8_t type = 0;    // rtm_type (RTN_UNICAST, RTN_LOCAL, ...)
+};
+
+// RTM_NEWLINK -> LinkInfo (IFLA_IFNAME, IFLA_MASTER, IFLA_LINKINFO/IFLA_INFO_KIND, ifi_flags).
+// nullopt if the message is not an RTM_NEWLINK or is malformed.
+std::optional<LinkInfo> parse_link(const nlmsghdr* nlh);
+// RTM_NEWADDR -> AddressInfo (IFA_LOCAL, falling back to IFA_ADDRESS). nullopt if not an AF_INET
+// RTM_NEWADDR or malformed. The device name comes from `names` ("" if the index is unknown).
+std::optional<AddressInfo> parse_address(const nlmsghdr* nlh, const IfNames& names);
+// RTM_NEWROUTE -> ParsedRoute (RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE falling
+// back to rtm_table). nullopt if not an RTM_NEWROUTE or malformed; any family and type is
+// returned, the caller filters.
+std::optional<ParsedRoute> parse_route(const nlmsghdr* nlh, const IfNames& names);
+
+// The header at the start of a built message (for tests and for sending).
+const nlmsghdr* header(const Message& m);
+
+// "0.0.0.0/0 via 203.0.113.1 dev wan0 metric 100 table 254" (no "via" for a direct route).
+std::string describe(const RouteInfo& r);
+
+}  // namespace vmgw::backend::rtnl_msg

@@ -1,0 +1,52 @@
+#include "backend/sysctl.h"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace vmgw::backend {
+namespace {
+
+class ProcSysctl : public Sysctl {
+ public:
+  explicit ProcSysctl(std::string root) : root_(std::move(root)) {}
+
+  std::optional<std::string> get(const std::string& key) override {
+    std::ifstream in(root_ + "/" + key);
+    if (!in) return std::nullopt;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string v = ss.str();
+    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    return v;
+  }
+
+  void set(const std::string& key, const std::string& value) override {
+    std::ofstream out(root_ + "/" + key);
+    out << value << "\n";
+    out.close();
+    if (!out) throw std::runtime_error("cannot set sysctl " + key + " = " + value);
+  }
+
+ private:
+  std::string root_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sysctl> make_proc_sysctl(const std::string& root) {
+  return std::make_unique<ProcSysctl>(root);
+}
+
+std::optional<std::string> FakeSysctl::get(const std::string& key) {
+  auto it = values.find(key);
+  if (it == values.end()) return std::nullopt;
+  return it->second;
+}
+
+void FakeSysctl::set(const std::string& key, const std::string& value) {
+  values[key] = value;
+  ++writes;
+}
+
+}  // namespace vmgw::backend

@@ -1,0 +1,30 @@
+// The verbs of `vmgw`. Each returns the process exit code (see ExitCode).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vmgw::cli {
+
+enum ExitCode : int {
+  kOk = 0,
+  kInvalidInput = 1,   // the configuration or arguments are wrong; nothing was changed
+  kKernelRefused = 2,  // the kernel refused the change; the previous state is in force
+  kEnvironment = 3,    // the host cannot take it (not root, a device missing); nothing changed
+  kFailed = 4,         // a later step failed; re-running apply resumes
+};
+
+struct Dirs {
+  std::string state = "/var/lib/vmgw";
+  std::string run = "/run/vmgw";
+};
+
+int cmd_check(const std::string& file);
+int cmd_plan(const std::string& file, const std::string& output);
+int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run);
+int cmd_show(const std::string& output);
+int cmd_leases(const Dirs& dirs, const std::string& output);
+// Called by dnsmasq through the generated hook: ACTION MAC IP [HOSTNAME].
+int cmd_lease_event(const Dirs& dirs, const std::string& network, const std::vector<std::string>& args);
+
+}  // namespace vmgw::cli

@@ -1,0 +1,135 @@
+// check, plan, apply, show: the declared-config verbs.
+#include <unistd.h>
+
+#include <iostream>
+#include <optional>
+#include <variant>
+
+#include "apply/apply.h"
+#include "cli/commands.h"
+#include "compile/compile.h"
+#include "compile/plan_text.h"
+#include "model/parse.h"
+#include "model/validate.h"
+
+namespace vmgw::cli {
+namespace {
+
+// Parses and validates `file`, printing every error; nullopt if there were any.
+std::optional<Validated<Config>> load(const std::string& file) {
+  auto parsed = parse_config_file(file);
+  Diagnostics errors = parsed.errors;
+  std::optional<Validated<Config>> ok;
+  if (errors.empty()) {
+    auto result = validate(std::move(parsed.config));
+    if (auto* v = std::get_if<Validated<Config>>(&result)) {
+      ok.emplace(std::move(*v));
+    } else {
+      errors = std::get<Diagnostics>(result);
+    }
+  }
+  for (const auto& d : errors) std::cerr << d.str() << "\n";
+  if (!errors.empty()) {
+    std::cerr << errors.size() << " error" << (errors.size() == 1 ? "" : "s") << " in " << file
+              << "; nothing was applied\n";
+  }
+  return ok;
+}
+
+std::string self_path() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "/usr/bin/vmgw";
+}
+
+}  // namespace
+
+int cmd_check(const std::string& file) {
+  auto config = load(file);
+  if (!config) return kInvalidInput;
+  const Config& c = config->get();
+  std::cout << "ok: " << file << " is valid (" << c.uplinks.size() << " uplinks, "
+            << c.networks.size() << " networks, " << c.vms.size() << " VMs, "
+            << c.port_forwards.size() << " port forwards, " << c.eip_bindings.size()
+            << " elastic IP bindings)\n";
+  return kOk;
+}
+
+int cmd_plan(const std::string& file, const std::string& output) {
+  auto config = load(file);
+  if (!config) return kInvalidInput;
+  Plan plan = compile(*config);
+  if (output == "json") {
+    std::cout << plan_json(plan).dump(2) << "\n";
+  } else {
+    std::cout << plan_text(plan);
+  }
+  return kOk;
+}
+
+int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
+  auto config = load(file);
+  if (!config) return kInvalidInput;
+  if (::geteuid() != 0) {
+    std::cerr << "vmgw apply needs root (CAP_NET_ADMIN); `vmgw plan -f " << file
+              << "` shows what it would do\n";
+    return kEnvironment;
+  }
+  Plan plan = compile(*config);
+  try {
+    auto nft = backend::make_libnftables_backend();
+    auto rtnl = backend::make_mnl_rtnl();
+    auto sysctl = backend::make_proc_sysctl();
+    std::unique_ptr<backend::Dhcp> dhcp;
+    backend::FakeDhcp no_dhcp;  // a dry run must not start or signal anything
+    if (!dry_run) dhcp = backend::make_dnsmasq({dirs.state, dirs.run, self_path()});
+    Backends b{*nft, *rtnl, *sysctl, dry_run ? static_cast<backend::Dhcp&>(no_dhcp) : *dhcp};
+    if (dry_run) {
+      auto report = preview(plan, b);
+      std::cout << "would apply: " << (report.nft.empty() ? "nothing to nftables" : report.nft.summary()) << "\n";
+      for (const auto& line : report.net) std::cout << "  " << line << "\n";
+      for (const auto& line : report.sysctl) std::cout << "  " << line << "\n";
+      return kOk;
+    }
+    auto report = apply(plan, b);
+    std::cout << report.summary() << "\n";
+    return kOk;
+  } catch (const EnvironmentError& e) {
+    std::cerr << "error: " << e.what() << "; nothing was changed\n";
+    return kEnvironment;
+  } catch (const backend::NftError& e) {
+    std::cerr << "error: the kernel refused the nftables transaction; the previous rules stay in force:\n"
+              << e.what() << "\n";
+    return kKernelRefused;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kFailed;
+  }
+}
+
+int cmd_show(const std::string& output) {
+  try {
+    auto nft = backend::make_libnftables_backend();
+    if (output == "json") {
+      auto t = nft->read_table("inet", names::kTable);
+      if (!t) {
+        std::cout << "{}\n";
+        return kOk;
+      }
+      std::cout << nft::Json(nft::create_all_cmds(*t)).dump(2) << "\n";
+      return kOk;
+    }
+    std::string text = nft->list_text("inet", names::kTable);
+    if (text.empty()) {
+      std::cout << "no vmgw table in this network namespace (nothing applied yet)\n";
+      return kOk;
+    }
+    std::cout << text;
+    return kOk;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return ::geteuid() == 0 ? kFailed : kEnvironment;
+  }
+}
+
+}  // namespace vmgw::cli

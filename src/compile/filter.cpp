@@ -1,0 +1,113 @@
+// Filtering: what may be forwarded (VM/LAN networks out, published services in, replies) and
+// what may reach the host itself (declared services only). Per-VM chains are reached through
+// verdict maps keyed by the VM's address: one lookup whatever the number of VMs.
+#include "compile/compile.h"
+#include "compile/parts.h"
+
+namespace vmgw::compile_detail {
+namespace {
+
+using nft::Json;
+
+void established_then_invalid(std::vector<nft::Rule>& rules) {
+  rules.push_back({{nft::match(nft::ct("state"), Json::array({"established", "related"}), "in"),
+                    nft::accept()},
+                   "replies and related traffic of accepted flows"});
+  rules.push_back({{nft::match(nft::ct("state"), "invalid", "in"), nft::counter(), nft::drop()},
+                   "packets conntrack cannot place"});
+}
+
+void add_vm_chains(const Index& ix, nft::Table& t) {
+  auto& egress = set_named(t, names::kVmEgress);
+  auto& ingress = set_named(t, names::kVmIngress);
+  for (const auto& [name, vm] : ix.vms) {
+    // Per-VM chains count each VM's new flows; per-VM filters are added to these chains.
+    nft::Chain out{names::vm_egress_chain(name), std::nullopt,
+                   {{{nft::counter()}, "new flows from vm " + name}}};
+    nft::Chain in{names::vm_ingress_chain(name), std::nullopt,
+                  {{{nft::counter()}, "new flows to vm " + name}}};
+    egress.elements.push_back({vm->ip->str(), nft::jump(out.name)});
+    ingress.elements.push_back({vm->ip->str(), nft::jump(in.name)});
+    t.chains.push_back(std::move(out));
+    t.chains.push_back(std::move(in));
+  }
+}
+
+void compile_forward(nft::Table& t) {
+  auto& fwd = chain_named(t, names::kFilterForward).rules;
+  established_then_invalid(fwd);
+  fwd.push_back({{nft::vmap(nft::payload("ip", "saddr"), names::kVmEgress)}, "per-VM egress"});
+  fwd.push_back({{nft::vmap(nft::payload("ip", "daddr"), names::kVmIngress)}, "per-VM ingress"});
+  fwd.push_back({{nft::match(nft::meta("iifname"), nft::set_ref(names::kInternalIfs)),
+                  nft::counter(), nft::accept()},
+                 "VM networks and LANs may open connections"});
+  fwd.push_back({{nft::match(nft::ct("status"), "dnat", "in"), nft::counter(), nft::accept()},
+                 "published by a port forward or an elastic IP"});
+  fwd.push_back({{nft::counter(), nft::drop()}, "everything else"});
+}
+
+std::vector<Json> host_service_match(const HostService& s) {
+  std::vector<Json> m;
+  if (!s.interface.empty()) m.push_back(nft::match(nft::meta("iifname"), s.interface));
+  if (s.from) m.push_back(nft::match(nft::payload("ip", "saddr"), nft::prefix(*s.from)));
+  std::string proto(to_string(s.proto));
+  m.push_back(nft::match(nft::meta("l4proto"), proto));
+  m.push_back(nft::match(nft::payload("th", "dport"), nft::port_value(*s.ports)));
+  return m;
+}
+
+std::string host_service_comment(const HostService& s) {
+  std::string c = "host: allow " + std::string(to_string(s.proto)) + "/" + s.ports->str();
+  if (s.from) c += " from " + s.from->str();
+  if (!s.interface.empty()) c += " on " + s.interface;
+  return c;
+}
+
+void compile_input(const Index& ix, nft::Table& t) {
+  auto& in = chain_named(t, names::kFilterInput).rules;
+  established_then_invalid(in);
+  in.push_back({{nft::match(nft::meta("iif"), "lo"), nft::accept()}, "the host talking to itself"});
+  // IPv6 neighbour discovery keeps the host's links working; everything else IPv6 is dropped.
+  in.push_back({{nft::match(nft::payload("icmpv6", "type"),
+                            nft::anonymous_set({"nd-router-solicit", "nd-router-advert",
+                                                "nd-neighbor-solicit", "nd-neighbor-advert"})),
+                 nft::accept()},
+                "IPv6 neighbour discovery"});
+  if (ix.config.host.allow_ping) {
+    in.push_back({{nft::match(nft::payload("icmp", "type"), "echo-request"), nft::counter(),
+                   nft::accept()},
+                  "host: allow ping"});
+  }
+  in.push_back({{nft::match(nft::meta("iifname"), nft::set_ref(names::kDhcpIfs)),
+                 nft::match(nft::payload("udp", "dport"), 67), nft::accept()},
+                "DHCP requests to the host's dnsmasq"});
+  for (const auto& s : ix.config.host.allow) {
+    auto m = host_service_match(s);
+    m.push_back(nft::counter());
+    m.push_back(nft::accept());
+    in.push_back({m, host_service_comment(s)});
+  }
+  in.push_back({{nft::counter(), nft::drop()}, "host: everything else"});
+}
+
+void add_interface_elements(const Index& ix, nft::Table& t) {
+  auto& internal = set_named(t, names::kInternalIfs);
+  auto& subnets = set_named(t, names::kInternalSubnets);
+  auto& dhcp = set_named(t, names::kDhcpIfs);
+  for (const auto& [name, net] : ix.networks) {
+    internal.elements.push_back({net->bridge, nullptr});
+    subnets.elements.push_back({nft::prefix(*net->subnet), nullptr});
+    if (net->dhcp) dhcp.elements.push_back({net->bridge, nullptr});
+  }
+}
+
+}  // namespace
+
+void compile_filter(const Index& ix, nft::Table& t) {
+  add_interface_elements(ix, t);
+  add_vm_chains(ix, t);
+  compile_forward(t);
+  compile_input(ix, t);
+}
+
+}  // namespace vmgw::compile_detail

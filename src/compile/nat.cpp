@@ -1,0 +1,85 @@
+// NAT: port forwards and elastic IPs (DNAT in, SNAT out), masquerade of VM and LAN subnets
+// behind their uplinks, and hairpin NAT so a VM can reach a published service by its public
+// address.
+#include "compile/compile.h"
+#include "compile/parts.h"
+
+namespace vmgw::compile_detail {
+namespace {
+
+using nft::Json;
+
+Json forward_key_expr() {
+  return nft::concat({nft::payload("ip", "daddr"), nft::meta("l4proto"), nft::payload("th", "dport")});
+}
+
+void add_forward_elements(const Index& ix, nft::Table& t) {
+  auto& addr = set_named(t, names::kForwardAddr);
+  auto& port = set_named(t, names::kForwardPort);
+  for (const PortForward* f : ix.forwards) {
+    const Vm& vm = *ix.vms.at(f->vm);
+    // A range is one element per port: nft maps cannot add an offset to a port range.
+    for (uint32_t i = 0; i < f->public_ports->size(); ++i) {
+      Json key = nft::concat({f->public_address->str(), std::string(to_string(f->proto)),
+                              f->public_ports->first + i});
+      addr.elements.push_back({key, vm.ip->str()});
+      port.elements.push_back({key, f->vm_ports->first + i});
+    }
+  }
+}
+
+void add_eip_elements(const Index& ix, nft::Table& t) {
+  auto& dnat = set_named(t, names::kEipDnat);
+  auto& snat = set_named(t, names::kEipSnat);
+  for (const ElasticIpBinding* b : ix.bindings) {
+    const Vm& vm = *ix.vms.at(b->vm);
+    const Uplink& up = ix.uplink_of_eip(*b->address);
+    dnat.elements.push_back({b->address->str(), vm.ip->str()});
+    snat.elements.push_back({nft::concat({vm.ip->str(), up.device}), b->address->str()});
+  }
+}
+
+void add_masquerade_elements(const Index& ix, nft::Table& t) {
+  auto& masq = set_named(t, names::kMasquerade);
+  for (const auto& [name, net] : ix.networks) {
+    for (const auto& uplink : net->masquerade) {
+      masq.elements.push_back(
+          {nft::concat({ix.uplinks.at(uplink)->device, nft::prefix(*net->subnet)}), nullptr});
+    }
+  }
+}
+
+}  // namespace
+
+void compile_nat(const Index& ix, nft::Table& t) {
+  add_forward_elements(ix, t);
+  add_eip_elements(ix, t);
+  add_masquerade_elements(ix, t);
+
+  auto& pre = chain_named(t, names::kNatPrerouting);
+  pre.rules.push_back({{nft::dnat_from_maps(forward_key_expr(), names::kForwardAddr,
+                                            names::kForwardPort)},
+                       "port forwards"});
+  pre.rules.push_back(
+      {{nft::dnat_from_maps(nft::payload("ip", "daddr"), names::kEipDnat)}, "elastic IPs, inbound"});
+
+  auto& post = chain_named(t, names::kNatPostrouting);
+  // A VM reaching a forward or elastic IP of its own host: the reply would go straight back
+  // over the bridge and be dropped by the client, so the gateway puts itself in the path.
+  // (The input interface is unknown in postrouting, hence the source subnet.)
+  post.rules.push_back({{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kInternalSubnets)),
+                         nft::match(nft::meta("oifname"), nft::set_ref(names::kInternalIfs)),
+                         nft::match(nft::ct("status"), "dnat", "in"), nft::masquerade()},
+                        "hairpin: internal client to a published internal service"});
+  post.rules.push_back({{nft::snat_from_map(
+                             nft::concat({nft::payload("ip", "saddr"), nft::meta("oifname")}),
+                             names::kEipSnat)},
+                        "elastic IPs, outbound"});
+  post.rules.push_back(
+      {{nft::match(nft::concat({nft::meta("oifname"), nft::payload("ip", "saddr")}),
+                   nft::set_ref(names::kMasquerade)),
+        nft::counter(), nft::masquerade()},
+       "networks masqueraded behind their uplinks"});
+}
+
+}  // namespace vmgw::compile_detail

@@ -1,0 +1,39 @@
+// Links, addresses, routes and sysctls the host needs for the declared topology.
+#include <algorithm>
+
+#include "compile/compile.h"
+#include "compile/parts.h"
+
+namespace vmgw::compile_detail {
+
+void compile_network(const Index& ix, Plan& p) {
+  // Forwarding is the gateway's whole job; it is per network namespace.
+  p.sysctls.push_back({"net/ipv4/ip_forward", "1"});
+
+  uint32_t metric = 100;
+  for (const auto& u : ix.config.uplinks) {  // file order: the first uplink gets the best metric
+    p.uplink_devices.push_back(u.device);
+    p.addresses.push_back({u.device, *u.address});
+    if (u.gateway) p.routes.push_back({Cidr{Ipv4{0}, 0}, *u.gateway, u.device, metric});
+    metric += 10;
+  }
+  for (const auto& [name, pool] : ix.pools) {
+    p.managed_ranges.push_back({ix.uplinks.at(pool->uplink)->device, *pool->first, *pool->last});
+  }
+  for (const ElasticIpBinding* b : ix.bindings) {
+    p.addresses.push_back({ix.uplink_of_eip(*b->address).device, {*b->address, 32}});
+  }
+  for (const auto& [name, net] : ix.networks) {
+    p.bridges.push_back({net->bridge});
+    p.addresses.push_back({net->bridge, {*net->gateway, net->subnet->prefix}});
+    p.managed_ranges.push_back({net->bridge, net->subnet->first(), net->subnet->last()});
+  }
+  for (const auto& [name, vm] : ix.vms) {
+    if (!vm->port.empty()) p.ports.push_back({vm->port, ix.networks.at(vm->network)->bridge});
+  }
+  std::sort(p.addresses.begin(), p.addresses.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.device, a.address) < std::tie(b.device, b.address);
+  });
+}
+
+}  // namespace vmgw::compile_detail

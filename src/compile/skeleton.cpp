@@ -1,0 +1,60 @@
+// The static shape of vmgw's table. Chains never change with the number of VMs, forwards or
+// elastic IPs: that data lives in the sets and maps below, so a change touches elements, not
+// the rule path, and per-packet cost does not grow with the config.
+#include "compile/compile.h"
+#include "compile/parts.h"
+
+namespace vmgw::compile_detail {
+namespace {
+
+nft::Set make_set(const char* name, nft::Json type, nft::Json map, const char* comment,
+                  std::vector<std::string> flags = {}) {
+  nft::Set s;
+  s.name = name;
+  s.type = std::move(type);
+  s.map = std::move(map);
+  s.comment = comment;
+  s.flags = std::move(flags);
+  return s;
+}
+
+nft::Chain base_chain(const char* name, const char* type, const char* hook, int priority,
+                      const char* policy) {
+  return nft::Chain{name, nft::Hook{type, hook, priority, policy}, {}};
+}
+
+}  // namespace
+
+void declare_table(nft::Table& t) {
+  using nft::Json;
+  const Json forward_key = Json::array({"ipv4_addr", "inet_proto", "inet_service"});
+  t.name = names::kTable;
+  t.sets = {
+      make_set(names::kInternalIfs, "ifname", nullptr, "devices of VM networks and LANs"),
+      make_set(names::kInternalSubnets, "ipv4_addr", nullptr, "subnets of VM networks and LANs",
+               {"interval"}),
+      make_set(names::kDhcpIfs, "ifname", nullptr, "networks whose DHCP server runs on the host"),
+      make_set(names::kMasquerade, Json::array({"ifname", "ipv4_addr"}), nullptr,
+               "uplink . source subnet: masqueraded behind the uplink's address", {"interval"}),
+      make_set(names::kEipDnat, "ipv4_addr", "ipv4_addr", "elastic IP -> VM address (inbound)"),
+      make_set(names::kEipSnat, Json::array({"ipv4_addr", "ifname"}), "ipv4_addr",
+               "VM address . uplink -> elastic IP (outbound)"),
+      // Port forwards need two maps: libnftables 1.0.6 cannot create a map whose data is a
+      // concatenation (ipv4_addr . inet_service) from JSON, so address and port are looked up
+      // separately under the same key.
+      make_set(names::kForwardAddr, forward_key, "ipv4_addr",
+               "public address . protocol . port -> VM address"),
+      make_set(names::kForwardPort, forward_key, "inet_service",
+               "public address . protocol . port -> VM port"),
+      make_set(names::kVmEgress, "ipv4_addr", "verdict", "VM address -> that VM's egress chain"),
+      make_set(names::kVmIngress, "ipv4_addr", "verdict", "VM address -> that VM's ingress chain"),
+  };
+  t.chains = {
+      base_chain(names::kNatPrerouting, "nat", "prerouting", -100, "accept"),
+      base_chain(names::kNatPostrouting, "nat", "postrouting", 100, "accept"),
+      base_chain(names::kFilterForward, "filter", "forward", 0, "drop"),
+      base_chain(names::kFilterInput, "filter", "input", 0, "drop"),
+  };
+}
+
+}  // namespace vmgw::compile_detail

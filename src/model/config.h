@@ -1,0 +1,102 @@
+// The operator's declared configuration, as parsed. Nothing here is validated yet: see
+// validate.h, which is the only way to obtain a Validated<Config>.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/diagnostic.h"
+#include "model/net.h"
+
+namespace vmgw {
+
+// Where each field of an object came from, keyed by field name ("" = the object itself).
+struct Origin {
+  std::string path;  // "vms[2]"
+  std::map<std::string, Location> fields;
+
+  // Location of `field`, falling back to the object's own location.
+  Location at(const std::string& field) const;
+};
+
+struct Uplink {
+  Origin origin;
+  std::string name;
+  std::string device;
+  std::optional<InterfaceAddress> address;  // required; optional only while parsing
+  std::optional<Ipv4> gateway;
+};
+
+struct Network {
+  Origin origin;
+  std::string name;
+  std::string bridge;  // device the network lives on; created as a bridge if missing
+  std::optional<Cidr> subnet;
+  std::optional<Ipv4> gateway;  // the host's address on the bridge
+  bool dhcp = false;
+  std::vector<std::string> masquerade;  // uplink names
+  std::vector<Ipv4> dns_servers;        // handed out by DHCP
+};
+
+struct Vm {
+  Origin origin;
+  std::string name;
+  std::string network;
+  std::optional<Mac> mac;
+  std::optional<Ipv4> ip;
+  std::string port;  // bridge port device (tap/veth); optional
+};
+
+struct PortForward {
+  Origin origin;
+  std::optional<Ipv4> public_address;
+  std::optional<PortRange> public_ports;
+  Proto proto = Proto::tcp;
+  std::string vm;
+  std::optional<PortRange> vm_ports;  // same size as public_ports
+};
+
+// A pool of public addresses routed to (or on the subnet of) one uplink.
+struct ElasticIpPool {
+  Origin origin;
+  std::string name;
+  std::string uplink;
+  std::optional<Ipv4> first;
+  std::optional<Ipv4> last;
+};
+
+struct ElasticIpBinding {
+  Origin origin;
+  std::optional<Ipv4> address;
+  std::string vm;
+  std::string pool;  // optional; when empty the pool is the one containing the address
+};
+
+// One allowed service on the host itself.
+struct HostService {
+  Origin origin;
+  std::string interface;    // empty = any interface
+  std::optional<Cidr> from;  // empty = any source
+  Proto proto = Proto::tcp;
+  std::optional<PortRange> ports;
+};
+
+struct HostPolicy {
+  std::vector<HostService> allow;
+  bool allow_ping = true;  // ICMP echo to the host; operators expect ping to answer
+};
+
+struct Config {
+  std::string source;  // file name, for messages
+  std::vector<Uplink> uplinks;
+  std::vector<Network> networks;
+  std::vector<Vm> vms;
+  std::vector<PortForward> port_forwards;
+  std::vector<ElasticIpPool> eip_pools;
+  std::vector<ElasticIpBinding> eip_bindings;
+  HostPolicy host;
+};
+
+}  // namespace vmgw

@@ -1,0 +1,463 @@
+// YAML -> Config. The parser checks structure and syntax only: known keys, the right kind of node
+// (map, list, single value) and values that parse as what they claim to be. Everything that
+// relates one value to another (is the gateway inside the subnet, does the VM exist...) is the
+// validator's job. Every problem is collected; parsing never stops at the first one.
+
+#include "model/parse.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+#include <string_view>
+
+#include "model/validate_internal.h"
+
+namespace vmgw {
+
+Location Origin::at(const std::string& field) const {
+  if (auto it = fields.find(field); it != fields.end()) return it->second;
+  if (auto it = fields.find(""); it != fields.end()) return it->second;
+  return Location{};
+}
+
+namespace {
+
+using Keys = std::initializer_list<std::string_view>;
+
+// "; did you mean 'mac'?" when a known key is at most two edits away, else "".
+std::string suggestion(std::string_view word, Keys known) {
+  return detail::did_you_mean(word, std::vector<std::string_view>(known));
+}
+
+std::string kind_of(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    default:
+      return "nothing";
+  }
+}
+
+using detail::quote;
+
+class Parser {
+ public:
+  Parser(std::string file, Diagnostics& errors) : file_(std::move(file)), errors_(errors) {}
+
+  Location loc(const YAML::Node& n) const {
+    // yaml-cpp marks an empty value at the token after it; point at its key instead.
+    if (n.IsNull() && null_at_.line > 0) return null_at_;
+    auto m = n.Mark();
+    if (m.line < 0) return Location{file_, 0, 0};
+    return Location{file_, m.line + 1, m.column + 1};
+  }
+
+  void error(Location where, std::string path, std::string reason) {
+    errors_.push_back(Diagnostic{std::move(where), std::move(path), std::move(reason)});
+  }
+
+  // Walks the entries of a map: checks that it is a map, rejects non-string, duplicate and
+  // unknown keys, records the object's and each field's location in `origin` and calls
+  // `on_field(key, value, path_of_field)` for every known key. Returns false if not a map.
+  bool fields(const YAML::Node& map, const std::string& path, Keys known, Origin& origin,
+              const std::function<void(const std::string&, const YAML::Node&,
+                                       const std::string&)>& on_field) {
+    origin.path = path;
+    origin.fields[""] = loc(map);
+    if (!map.IsMap()) {
+      error(loc(map), path, "expected a map, got " + kind_of(map));
+      return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key = it->first;  // copies: it-> returns a temporary proxy
+      const YAML::Node value = it->second;
+      if (!key.IsScalar()) {
+        error(loc(key), path, "keys must be plain names, got " + kind_of(key));
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      std::string field_path = path.empty() ? name : path + "." + name;
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        error(loc(key), field_path, "unknown field " + quote(name) + suggestion(name, known));
+        continue;
+      }
+      if (!seen.insert(name).second) {
+        error(loc(key), field_path, "field " + quote(name) + " is given twice");
+        continue;
+      }
+      Location saved = null_at_;
+      null_at_ = loc(key);
+      origin.fields[name] = loc(value);
+      on_field(name, value, field_path);
+      null_at_ = saved;
+    }
+    return true;
+  }
+
+  // Calls `on_item(item, path_of_item, index)` for each element of a list; null is an empty list.
+  void items(const YAML::Node& seq, const std::string& path,
+             const std::function<void(const YAML::Node&, const std::string&, size_t)>& on_item) {
+    if (seq.IsNull()) return;
+    if (!seq.IsSequence()) {
+      error(loc(seq), path, "expected a list, got " + kind_of(seq));
+      return;
+    }
+    size_t i = 0;
+    for (auto it = seq.begin(); it != seq.end(); ++it, ++i) {
+      on_item(*it, path + "[" + std::to_string(i) + "]", i);
+    }
+  }
+
+  // The text of a single value; an error (and nullopt) for nothing, maps and lists.
+  std::optional<std::string> scalar(const YAML::Node& n, const std::string& path,
+                                    std::string_view what) {
+    if (!n.IsScalar()) {
+      error(loc(n), path, "expected " + std::string(what) + ", got " + kind_of(n));
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  void string(const YAML::Node& n, const std::string& path, std::string& out) {
+    auto s = scalar(n, path, "a single value");
+    if (!s) return;
+    if (s->empty()) {
+      error(loc(n), path, "expected a single value, got an empty string");
+      return;
+    }
+    out = *s;
+  }
+
+  void boolean(const YAML::Node& n, const std::string& path, bool& out) {
+    auto s = scalar(n, path, "true or false");
+    if (!s) return;
+    if (*s == "true") {
+      out = true;
+    } else if (*s == "false") {
+      out = false;
+    } else {
+      error(loc(n), path, quote(*s) + " is not a boolean (expected true or false)");
+    }
+  }
+
+  std::optional<Ipv4> ipv4(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path, "an IPv4 address");
+    if (!s) return std::nullopt;
+    return ipv4_text(*s, loc(n), path);
+  }
+
+  std::optional<Ipv4> ipv4_text(const std::string& s, const Location& where,
+                                const std::string& path) {
+    auto a = Ipv4::parse(s);
+    if (!a) error(where, path, quote(s) + " is not an IPv4 address");
+    return a;
+  }
+
+  std::optional<Cidr> cidr(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path, "a prefix (a.b.c.d/n)");
+    if (!s) return std::nullopt;
+    if (auto c = Cidr::parse(*s)) return c;
+    if (auto ia = InterfaceAddress::parse(*s)) {
+      Cidr network{Ipv4{ia->address.value & Cidr{{}, ia->prefix}.mask()}, ia->prefix};
+      error(loc(n), path, quote(*s) + " has host bits set; did you mean " + network.str() + "?");
+    } else {
+      error(loc(n), path, quote(*s) + " is not a prefix (expected a.b.c.d/n)");
+    }
+    return std::nullopt;
+  }
+
+  std::optional<InterfaceAddress> interface_address(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path, "an address with prefix length (a.b.c.d/n)");
+    if (!s) return std::nullopt;
+    if (auto a = InterfaceAddress::parse(*s)) return a;
+    if (Ipv4::parse(*s)) {
+      error(loc(n), path, quote(*s) + " has no prefix length (expected a.b.c.d/n, e.g. " + *s +
+                              "/24)");
+    } else {
+      error(loc(n), path, quote(*s) + " is not an address with prefix length (expected a.b.c.d/n)");
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Mac> mac(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path, "a MAC address");
+    if (!s) return std::nullopt;
+    auto m = Mac::parse(*s);
+    if (!m) error(loc(n), path, quote(*s) + " is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
+    return m;
+  }
+
+  std::optional<Proto> proto(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path, "tcp or udp");
+    if (!s) return std::nullopt;
+    auto p = parse_proto(*s);
+    if (!p) error(loc(n), path, quote(*s) + " is not a protocol (expected tcp or udp)");
+    return p;
+  }
+
+  std::optional<PortRange> ports_text(const std::string& s, const Location& where,
+                                      const std::string& path) {
+    auto p = PortRange::parse(s);
+    if (!p) error(where, path, quote(s) + " is not a port or port range (expected 80 or 8000-8010)");
+    return p;
+  }
+
+  std::optional<PortRange> ports(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path, "a port or port range");
+    if (!s) return std::nullopt;
+    return ports_text(*s, loc(n), path);
+  }
+
+  void uplink(const YAML::Node& n, const std::string& path, Uplink& u) {
+    fields(n, path, {"name", "device", "address", "gateway"}, u.origin,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "name") string(v, p, u.name);
+             if (key == "device") string(v, p, u.device);
+             if (key == "address") u.address = interface_address(v, p);
+             if (key == "gateway") u.gateway = ipv4(v, p);
+           });
+  }
+
+  void network(const YAML::Node& n, const std::string& path, Network& net) {
+    fields(n, path, {"name", "bridge", "subnet", "gateway", "dhcp", "masquerade", "dns_servers"},
+           net.origin, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "name") string(v, p, net.name);
+             if (key == "bridge") string(v, p, net.bridge);
+             if (key == "subnet") net.subnet = cidr(v, p);
+             if (key == "gateway") net.gateway = ipv4(v, p);
+             if (key == "dhcp") boolean(v, p, net.dhcp);
+             if (key == "masquerade") {
+               items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t i) {
+                 net.origin.fields["masquerade[" + std::to_string(i) + "]"] = loc(item);
+                 std::string name;
+                 string(item, ip, name);
+                 net.masquerade.push_back(name);
+               });
+             }
+             if (key == "dns_servers") {
+               items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t i) {
+                 net.origin.fields["dns_servers[" + std::to_string(i) + "]"] = loc(item);
+                 if (auto a = ipv4(item, ip)) net.dns_servers.push_back(*a);
+               });
+             }
+           });
+  }
+
+  void vm(const YAML::Node& n, const std::string& path, Vm& v) {
+    fields(n, path, {"name", "network", "mac", "ip", "port"}, v.origin,
+           [&](const std::string& key, const YAML::Node& val, const std::string& p) {
+             if (key == "name") string(val, p, v.name);
+             if (key == "network") string(val, p, v.network);
+             if (key == "mac") v.mac = mac(val, p);
+             if (key == "ip") v.ip = ipv4(val, p);
+             if (key == "port") string(val, p, v.port);
+           });
+  }
+
+  // "ADDR:PORT" / "ADDR:FIRST-LAST" (public) or "VM:PORT" / "VM:FIRST-LAST" (to): splits at the
+  // last ':'; reports a missing port.
+  std::optional<std::pair<std::string, std::string>> endpoint(const YAML::Node& n,
+                                                              const std::string& path,
+                                                              std::string_view form) {
+    auto s = scalar(n, path, form);
+    if (!s) return std::nullopt;
+    auto colon = s->rfind(':');
+    if (colon == std::string::npos || colon + 1 == s->size()) {
+      error(loc(n), path, quote(*s) + " has no port (expected " + std::string(form) + ")");
+      return std::nullopt;
+    }
+    return std::pair{s->substr(0, colon), s->substr(colon + 1)};
+  }
+
+  void port_forward(const YAML::Node& n, const std::string& path, PortForward& f) {
+    std::optional<PortRange> to_ports;
+    fields(n, path, {"public", "proto", "to"}, f.origin,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "public") {
+               if (auto e = endpoint(v, p, "ADDR:PORT or ADDR:FIRST-LAST")) {
+                 f.public_address = ipv4_text(e->first, loc(v), p);
+                 f.public_ports = ports_text(e->second, loc(v), p);
+               }
+             }
+             if (key == "proto") {
+               if (auto pr = proto(v, p)) f.proto = *pr;
+             }
+             if (key == "to") {
+               if (auto e = endpoint(v, p, "VM:PORT or VM:FIRST-LAST")) {
+                 f.vm = e->first;
+                 to_ports = ports_text(e->second, loc(v), p);
+               }
+             }
+           });
+    // "web:8000" with a public range 8000-8010 means the VM range starts at 8000.
+    if (to_ports && f.public_ports && to_ports->first == to_ports->last &&
+        f.public_ports->last > f.public_ports->first) {
+      to_ports->last = to_ports->first + (f.public_ports->last - f.public_ports->first);
+    }
+    f.vm_ports = to_ports;
+  }
+
+  void pool(const YAML::Node& n, const std::string& path, ElasticIpPool& pl) {
+    bool given = false;  // cidr or range already seen
+    fields(n, path, {"name", "uplink", "cidr", "range"}, pl.origin,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "name") string(v, p, pl.name);
+             if (key == "uplink") string(v, p, pl.uplink);
+             if (key != "cidr" && key != "range") return;
+             if (given) {
+               error(loc(v), p, "give either 'cidr' or 'range', not both");
+               return;
+             }
+             given = true;
+             if (key == "cidr") {
+               if (auto c = cidr(v, p)) {
+                 pl.first = c->first();
+                 pl.last = c->last();
+               }
+               return;
+             }
+             auto s = scalar(v, p, "a range (A-B)");
+             if (!s) return;
+             auto dash = s->find('-');
+             if (dash == std::string::npos) {
+               error(loc(v), p, quote(*s) + " is not an address range (expected A-B)");
+               return;
+             }
+             pl.first = ipv4_text(s->substr(0, dash), loc(v), p);
+             pl.last = ipv4_text(s->substr(dash + 1), loc(v), p);
+             if (!pl.first || !pl.last) pl.first = pl.last = std::nullopt;
+           });
+  }
+
+  void binding(const YAML::Node& n, const std::string& path, ElasticIpBinding& b) {
+    fields(n, path, {"address", "vm", "pool"}, b.origin,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "address") b.address = ipv4(v, p);
+             if (key == "vm") string(v, p, b.vm);
+             if (key == "pool") string(v, p, b.pool);
+           });
+  }
+
+  void host_service(const YAML::Node& n, const std::string& path, HostService& s) {
+    fields(n, path, {"proto", "port", "interface", "from"}, s.origin,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "proto") {
+               if (auto pr = proto(v, p)) s.proto = *pr;
+             }
+             if (key == "port") s.ports = ports(v, p);
+             if (key == "interface") string(v, p, s.interface);
+             if (key == "from") s.from = cidr(v, p);
+           });
+  }
+
+  template <typename T, typename F>
+  void list_of(const YAML::Node& v, const std::string& path, std::vector<T>& out, F parse_one) {
+    items(v, path, [&](const YAML::Node& item, const std::string& p, size_t) {
+      T obj;
+      (this->*parse_one)(item, p, obj);
+      out.push_back(std::move(obj));
+    });
+  }
+
+  void document(const YAML::Node& root, Config& c) {
+    if (root.IsNull()) return;  // an empty file is an empty configuration
+    Origin top;
+    fields(root, "",
+           {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host"}, top,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "uplinks") list_of(v, p, c.uplinks, &Parser::uplink);
+             if (key == "networks") list_of(v, p, c.networks, &Parser::network);
+             if (key == "vms") list_of(v, p, c.vms, &Parser::vm);
+             if (key == "port_forwards") list_of(v, p, c.port_forwards, &Parser::port_forward);
+             if (key == "elastic_ips") elastic_ips(v, p, c);
+             if (key == "host") host(v, p, c.host);
+           });
+  }
+
+  void elastic_ips(const YAML::Node& n, const std::string& path, Config& c) {
+    if (n.IsNull()) return;
+    Origin o;
+    fields(n, path, {"pools", "bindings"}, o,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "pools") list_of(v, p, c.eip_pools, &Parser::pool);
+             if (key == "bindings") list_of(v, p, c.eip_bindings, &Parser::binding);
+           });
+  }
+
+  void host(const YAML::Node& n, const std::string& path, HostPolicy& h) {
+    if (n.IsNull()) return;
+    Origin o;
+    fields(n, path, {"allow", "allow_ping"}, o,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
+             if (key == "allow_ping") boolean(v, p, h.allow_ping);
+           });
+  }
+
+ private:
+  std::string file_;
+  Diagnostics& errors_;
+  Location null_at_;  // where an empty value is reported: the key it belongs to
+};
+
+}  // namespace
+
+ParseResult parse_config(const std::string& yaml_text, const std::string& file) {
+  ParseResult result;
+  result.config.source = file;
+  Parser parser(file, result.errors);
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml_text);
+  } catch (const YAML::Exception& e) {
+    Location where{file, 0, 0};
+    if (e.mark.line >= 0) where = Location{file, e.mark.line + 1, e.mark.column + 1};
+    parser.error(where, "", "YAML syntax error: " + e.msg);
+    return result;
+  }
+  if (docs.empty()) return result;
+  if (docs.size() > 1) {
+    parser.error(parser.loc(docs[1]), "", "only one YAML document is allowed (found another one)");
+  }
+  parser.document(docs[0], result.config);
+  return result;
+}
+
+ParseResult parse_config_file(const std::string& path) {
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) errno = EISDIR;
+  if (!in || errno == EISDIR) {
+    int err = errno;
+    ParseResult result;
+    result.config.source = path;
+    std::string why = err != 0 ? std::strerror(err) : "cannot open";
+    result.errors.push_back(Diagnostic{Location{path, 0, 0}, "", "cannot read file: " + why});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    ParseResult result;
+    result.config.source = path;
+    result.errors.push_back(Diagnostic{Location{path, 0, 0}, "", "cannot read file"});
+    return result;
+  }
+  return parse_config(text.str(), path);
+}
+
+}  // namespace vmgw

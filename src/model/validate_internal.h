@@ -1,0 +1,96 @@
+// Shared by validate*.cpp (and the parser's key suggestions); not part of the model's API.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/config.h"
+
+namespace vmgw::detail {
+
+// "; did you mean 'mac'?" if one of `candidates` is at most two edits away from `word`, else "".
+std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates);
+
+std::string quote(std::string_view s);
+
+// Collects the validator's diagnostics and answers the lookups the checks share.
+class Checker {
+ public:
+  explicit Checker(const Config& cfg) : config(cfg) {}
+
+  // Appends "<origin.path>.<field>: <reason>" located at the field (or at the object).
+  void error(const Origin& o, const std::string& field, std::string reason);
+
+  // Reports a required field that is absent. A field whose key is present in the YAML but whose
+  // value is absent failed to parse, and the parser has already said why. Returns `present`.
+  bool require(const Origin& o, const std::string& field, bool present);
+
+  // Checks 1 <= port <= 65535 and first <= last; returns true when the range is usable.
+  bool check_ports(const Origin& o, const std::string& field, const PortRange& ports);
+
+  // Checks a required object name: present, well-formed and unique among `all` (its kind).
+  template <typename T>
+  void check_name(const T& obj, const std::vector<T>& all, size_t index, std::string_view kind);
+
+  // The first object of that name, or nullptr.
+  const Uplink* uplink(std::string_view name) const;
+  const Network* network(std::string_view name) const;
+  const Vm* vm(std::string_view name) const;
+  const ElasticIpPool* pool(std::string_view name) const;
+
+  // "unknown network 'vmnett'; did you mean 'vmnet'?"
+  template <typename T>
+  std::string unknown(std::string_view kind, std::string_view name,
+                      const std::vector<T>& all) const;
+
+  const Config& config;
+  Diagnostics errors;
+};
+
+// "vm 'web'", or the object's path when it has no name.
+template <typename T>
+std::string describe(std::string_view kind, const T& obj) {
+  if (obj.name.empty()) return obj.origin.path;
+  return std::string(kind) + " " + quote(obj.name);
+}
+
+template <typename T>
+std::string Checker::unknown(std::string_view kind, std::string_view name,
+                             const std::vector<T>& all) const {
+  std::vector<std::string_view> names;
+  for (const auto& o : all) names.push_back(o.name);
+  return "unknown " + std::string(kind) + " " + quote(name) + did_you_mean(name, names);
+}
+
+template <typename T>
+void Checker::check_name(const T& obj, const std::vector<T>& all, size_t index,
+                         std::string_view kind) {
+  if (!require(obj.origin, "name", !obj.name.empty())) return;
+  if (!is_valid_object_name(obj.name)) {
+    error(obj.origin, "name",
+          quote(obj.name) +
+              " is not a valid name: 1 to 32 characters of [a-z0-9_-], starting with a "
+              "lower-case letter or digit");
+    return;
+  }
+  for (size_t j = 0; j < index; ++j) {
+    if (all[j].name == obj.name) {
+      error(obj.origin, "name",
+            std::string(kind) + " name " + quote(obj.name) + " is already used by " +
+                all[j].origin.path);
+      return;
+    }
+  }
+}
+
+// One function per object kind; each appends to checker.errors.
+void check_uplinks(Checker& c);
+void check_networks(Checker& c);
+void check_vms(Checker& c);
+void check_port_forwards(Checker& c);
+void check_elastic_ip_pools(Checker& c);
+void check_elastic_ip_bindings(Checker& c);
+void check_host(Checker& c);
+
+}  // namespace vmgw::detail

@@ -1,0 +1,177 @@
+// Validation of the NAT side of a Config: port forwards, elastic IP pools and bindings, and the
+// host's own policy. See validate.cpp for the invariants they establish.
+
+#include <algorithm>
+
+#include "model/validate_internal.h"
+
+namespace vmgw::detail {
+namespace {
+
+bool in_pool(const ElasticIpPool& p, Ipv4 a) {
+  return p.first && p.last && *p.first <= a && a <= *p.last;
+}
+
+std::string range_str(const ElasticIpPool& p) { return p.first->str() + "-" + p.last->str(); }
+
+// The field a pool's addresses came from, for locating messages about them.
+std::string range_field(const ElasticIpPool& p) {
+  return p.origin.fields.count("range") != 0 ? "range" : "cidr";
+}
+
+bool is_uplink_address(const Checker& c, Ipv4 a) {
+  return std::any_of(c.config.uplinks.begin(), c.config.uplinks.end(),
+                     [&](const Uplink& u) { return u.address && u.address->address == a; });
+}
+
+bool in_some_pool(const Checker& c, Ipv4 a) {
+  return std::any_of(c.config.eip_pools.begin(), c.config.eip_pools.end(),
+                     [&](const ElasticIpPool& p) { return in_pool(p, a); });
+}
+
+// Whether the forward's public side is complete and sane; used to compare forwards pairwise.
+bool check_public(Checker& c, const PortForward& f) {
+  bool present = f.public_address && f.public_ports;
+  if (!c.require(f.origin, "public", present)) return false;
+  bool ok = c.check_ports(f.origin, "public", *f.public_ports);
+  if (!is_uplink_address(c, *f.public_address) && !in_some_pool(c, *f.public_address)) {
+    c.error(f.origin, "public",
+            f.public_address->str() + " is neither an uplink address nor inside an elastic IP pool");
+  }
+  return ok;
+}
+
+void check_to(Checker& c, const PortForward& f, bool public_ok) {
+  if (!c.require(f.origin, "to", !f.vm.empty() && f.vm_ports)) return;
+  if (c.vm(f.vm) == nullptr) c.error(f.origin, "to", c.unknown("vm", f.vm, c.config.vms));
+  if (!c.check_ports(f.origin, "to", *f.vm_ports) || !public_ok) return;
+  if (f.vm_ports->size() != f.public_ports->size()) {
+    c.error(f.origin, "to",
+            "public range has " + std::to_string(f.public_ports->size()) +
+                " ports but the VM range has " + std::to_string(f.vm_ports->size()));
+  }
+}
+
+}  // namespace
+
+void check_port_forwards(Checker& c) {
+  const auto& all = c.config.port_forwards;
+  std::vector<bool> public_ok(all.size(), false);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const PortForward& f = all[i];
+    public_ok[i] = check_public(c, f);
+    check_to(c, f, public_ok[i]);
+    if (!public_ok[i]) continue;
+    for (size_t j = 0; j < i; ++j) {
+      const PortForward& g = all[j];
+      if (!public_ok[j] || g.public_address != f.public_address || g.proto != f.proto ||
+          !g.public_ports->overlaps(*f.public_ports)) {
+        continue;
+      }
+      uint32_t port = std::max(f.public_ports->first, g.public_ports->first);
+      c.error(f.origin, "public",
+              f.public_address->str() + ":" + std::to_string(port) + "/" +
+                  std::string(to_string(f.proto)) + " is already forwarded by " + g.origin.path);
+      break;
+    }
+  }
+}
+
+void check_elastic_ip_pools(Checker& c) {
+  const auto& all = c.config.eip_pools;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const ElasticIpPool& p = all[i];
+    c.check_name(p, all, i, "pool");
+    if (c.require(p.origin, "uplink", !p.uplink.empty()) && c.uplink(p.uplink) == nullptr) {
+      c.error(p.origin, "uplink", c.unknown("uplink", p.uplink, c.config.uplinks));
+    }
+    bool given = p.first && p.last;
+    if (!given) {
+      if (p.origin.fields.count("cidr") == 0 && p.origin.fields.count("range") == 0) {
+        c.error(p.origin, "cidr", "missing required field (give cidr or range)");
+      }
+      continue;
+    }
+    std::string field = range_field(p);
+    if (*p.first > *p.last) {
+      c.error(p.origin, field, "reversed range " + range_str(p));
+      continue;
+    }
+    bool reported = false;
+    for (size_t j = 0; j < i && !reported; ++j) {
+      const ElasticIpPool& q = all[j];
+      if (q.first && q.last && *q.first <= *q.last && *p.first <= *q.last && *q.first <= *p.last) {
+        c.error(p.origin, field,
+                range_str(p) + " overlaps " + describe("pool", q) + " (" + range_str(q) + ")");
+        reported = true;
+      }
+    }
+    for (const auto& u : c.config.uplinks) {
+      if (reported) break;
+      if (u.address && in_pool(p, u.address->address)) {
+        c.error(p.origin, field,
+                range_str(p) + " contains the address of " + describe("uplink", u) + " (" +
+                    u.address->address.str() + ")");
+        reported = true;
+      }
+    }
+  }
+}
+
+void check_elastic_ip_bindings(Checker& c) {
+  const auto& all = c.config.eip_bindings;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const ElasticIpBinding& b = all[i];
+    if (c.require(b.origin, "vm", !b.vm.empty())) {
+      if (c.vm(b.vm) == nullptr) {
+        c.error(b.origin, "vm", c.unknown("vm", b.vm, c.config.vms));
+      } else {
+        for (size_t j = 0; j < i; ++j) {
+          if (all[j].vm == b.vm && all[j].address) {
+            c.error(b.origin, "vm",
+                    "vm " + quote(b.vm) + " already has elastic IP " + all[j].address->str() +
+                        " (" + all[j].origin.path + ")");
+            break;
+          }
+        }
+      }
+    }
+    const ElasticIpPool* pool = nullptr;
+    if (!b.pool.empty()) {
+      pool = c.pool(b.pool);
+      if (pool == nullptr) c.error(b.origin, "pool", c.unknown("pool", b.pool, c.config.eip_pools));
+    }
+    if (!c.require(b.origin, "address", b.address.has_value())) continue;
+    const Ipv4 a = *b.address;
+    if (pool != nullptr) {
+      if (pool->first && pool->last && !in_pool(*pool, a)) {
+        c.error(b.origin, "address",
+                a.str() + " is outside " + describe("pool", *pool) + " (" + range_str(*pool) +
+                    ")");
+      }
+    } else if (b.pool.empty() && !in_some_pool(c, a)) {
+      c.error(b.origin, "address", a.str() + " is outside every elastic IP pool");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (all[j].address == b.address) {
+        std::string owner = all[j].vm.empty() ? "" : " to vm " + quote(all[j].vm);
+        c.error(b.origin, "address",
+                a.str() + " is already bound" + owner + " (" + all[j].origin.path + ")");
+        break;
+      }
+    }
+  }
+}
+
+void check_host(Checker& c) {
+  for (const auto& s : c.config.host.allow) {
+    if (c.require(s.origin, "port", s.ports.has_value())) c.check_ports(s.origin, "port", *s.ports);
+    if (!s.interface.empty() && !is_valid_device_name(s.interface)) {
+      c.error(s.origin, "interface",
+              quote(s.interface) +
+                  " is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]");
+    }
+  }
+}
+
+}  // namespace vmgw::detail

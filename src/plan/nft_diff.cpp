@@ -1,0 +1,133 @@
+#include "plan/nft_diff.h"
+
+#include <set>
+
+namespace vmgw {
+namespace {
+
+using nft::Json;
+
+// A declaration the kernel cannot change in place (set type, base chain hook): the whole table
+// is replaced inside the same batch, which the kernel still applies atomically.
+bool needs_rebuild(const nft::Table& cur, const nft::Table& want) {
+  for (const auto& s : want.sets) {
+    const nft::Set* c = cur.find_set(s.name);
+    if (c && !c->same_declaration(s)) return true;
+  }
+  for (const auto& ch : want.chains) {
+    const nft::Chain* c = cur.find_chain(ch.name);
+    if (c && c->hook != ch.hook) return true;
+  }
+  for (const auto& c : cur.chains) {
+    // A base chain we no longer declare would keep filtering traffic until deleted; deleting
+    // it in place is fine, but its hook must not linger half-updated.
+    if (c.hook && !want.find_chain(c.name)) return true;
+  }
+  return false;
+}
+
+std::string plural(int n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+Json NftChange::batch() const { return {{"nftables", commands}}; }
+
+std::string NftChange::summary() const {
+  if (empty()) return "nothing";
+  std::string out;
+  auto add = [&](const std::string& part) { out += (out.empty() ? "" : ", ") + part; };
+  if (created) add("table created");
+  if (rebuilt) add("table rebuilt");
+  if (elements_added) add("+" + plural(elements_added, "element"));
+  if (elements_removed) add("-" + plural(elements_removed, "element"));
+  if (chains_added) add("+" + plural(chains_added, "chain"));
+  if (chains_changed) add(plural(chains_changed, "chain") + " rewritten");
+  if (chains_removed) add("-" + plural(chains_removed, "chain"));
+  if (sets_added) add("+" + plural(sets_added, "set"));
+  if (sets_removed) add("-" + plural(sets_removed, "set"));
+  return out;
+}
+
+NftChange diff_table(const std::optional<nft::Table>& current, const nft::Table& want) {
+  NftChange ch;
+  auto count_all = [&] {
+    for (const auto& s : want.sets) ch.elements_added += static_cast<int>(s.elements.size());
+    ch.chains_added = static_cast<int>(want.chains.size());
+    ch.sets_added = static_cast<int>(want.sets.size());
+  };
+  if (!current) {
+    ch.commands = nft::create_all_cmds(want);
+    ch.created = true;
+    count_all();
+    return ch;
+  }
+  const nft::Table& cur = *current;
+  if (needs_rebuild(cur, want)) {
+    ch.commands.push_back(nft::delete_table_cmd(cur));
+    for (auto& c : nft::create_all_cmds(want)) ch.commands.push_back(std::move(c));
+    ch.rebuilt = true;
+    count_all();
+    return ch;
+  }
+
+  std::vector<Json> add_sets, add_chains, flushes, del_elems, add_elems, add_rules, del_chains,
+      del_sets;
+  for (const auto& s : want.sets) {
+    const nft::Set* c = cur.find_set(s.name);
+    std::set<std::string> have, wanted;
+    if (c) {
+      for (const auto& e : c->elements) have.insert(e.canonical());
+    } else {
+      add_sets.push_back(nft::add_set_cmd(want, s));
+      ++ch.sets_added;
+    }
+    std::vector<nft::Element> to_add, to_del;
+    for (const auto& e : s.elements) {
+      wanted.insert(e.canonical());
+      if (!have.count(e.canonical())) to_add.push_back(e);
+    }
+    if (c) {
+      for (const auto& e : c->elements)
+        if (!wanted.count(e.canonical())) to_del.push_back(e);
+    }
+    if (!to_del.empty()) del_elems.push_back(nft::delete_elements_cmd(want, s, to_del));
+    if (!to_add.empty()) add_elems.push_back(nft::add_elements_cmd(want, s, to_add));
+    ch.elements_added += static_cast<int>(to_add.size());
+    ch.elements_removed += static_cast<int>(to_del.size());
+  }
+  for (const auto& c : want.chains) {
+    const nft::Chain* k = cur.find_chain(c.name);
+    if (!k) {
+      add_chains.push_back(nft::add_chain_cmd(want, c));
+      ++ch.chains_added;
+    } else if (k->signature() != c.signature()) {
+      flushes.push_back(nft::flush_chain_cmd(want, c));
+      ++ch.chains_changed;
+    } else {
+      continue;
+    }
+    for (const auto& r : c.rules) add_rules.push_back(nft::add_rule_cmd(want, c, r));
+  }
+  for (const auto& k : cur.chains) {
+    if (want.find_chain(k.name)) continue;
+    flushes.push_back(nft::flush_chain_cmd(cur, k));  // drop its references before deleting
+    del_chains.push_back(nft::delete_chain_cmd(cur, k));
+    ++ch.chains_removed;
+  }
+  for (const auto& s : cur.sets) {
+    if (want.find_set(s.name)) continue;
+    del_sets.push_back(nft::delete_set_cmd(cur, s));
+    ++ch.sets_removed;
+  }
+  // Order matters inside the batch: objects exist before anything refers to them, and
+  // references (rules, verdict map elements) are gone before their targets are deleted.
+  for (auto* part : {&add_sets, &add_chains, &flushes, &del_elems, &add_elems, &add_rules,
+                     &del_chains, &del_sets}) {
+    for (auto& c : *part) ch.commands.push_back(std::move(c));
+  }
+  return ch;
+}
+
+}  // namespace vmgw

@@ -1,0 +1,463 @@
+# shellcheck shell=bash
+# Globals are set here for the sourcing scripts, and optional arguments default sensibly:
+# shellcheck disable=SC2034,SC2119,SC2120
+# Shared helpers for the network-namespace end-to-end tests (tests/netns/test_*.sh) and the
+# demo lab (lab/vmgw-lab). The lab topology lives here and ONLY here: both source this file.
+#
+# Safety rules this file enforces for every caller:
+#   * everything (links, addresses, routes, nft tables, sysctls, processes) is created inside
+#     network namespaces that this file created, named "vmgw-<id>-<role>" with a unique <id>;
+#     the machine's own network namespace is never modified;
+#   * each created namespace is recorded in "$VMGW_LAB/namespaces" the moment it exists, so
+#     vmgw_lab_destroy can remove it (after killing every process inside) even when a test
+#     dies half-way;
+#   * every wait is bounded.
+#
+# Globals a caller may set before sourcing: VMGW_BIN, VMGW_SOURCE_DIR, VMGW_LAB_CONFIG.
+
+VMGW_SOURCE_DIR="${VMGW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+VMGW_BIN="${VMGW_BIN:-$VMGW_SOURCE_DIR/build/vmgw}"
+VMGW_LAB_CONFIG="${VMGW_LAB_CONFIG:-$VMGW_SOURCE_DIR/examples/lab.yaml}"
+
+# The addresses of the lab, mirroring examples/lab.yaml (the product configures the gateway's own
+# addresses; these are what the other namespaces use and what the checks expect).
+LAB_UPLINK_ADDR=203.0.113.2
+LAB_ISP_ADDR=203.0.113.1
+LAB_ISP_INET_ADDR=198.51.100.1
+LAB_INET_ADDR=198.51.100.10
+LAB_EIP_DB=203.0.113.17
+LAB_WEB_IP=10.10.0.10
+LAB_DB_IP=10.10.0.11
+LAB_WEB_MAC=52:54:00:00:00:0a
+LAB_DB_MAC=52:54:00:00:00:0b
+LAB_LAN_GW=192.168.50.1
+LAB_LAN_CLIENT=192.168.50.10
+LAB_PF_PORT=8080
+
+# ---------------------------------------------------------------------------------------------
+# Small utilities
+
+vmgw_log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+vmgw_die() { vmgw_log "ERROR: $*"; exit 1; }
+vmgw_skip() { echo "SKIP: $*"; exit 77; }
+
+# vmgw_wait_for SECONDS CMD...: run CMD every 0.2 s until it succeeds; fail after SECONDS.
+vmgw_wait_for() {
+  local limit=$1; shift
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# A short id unique on this machine for this run: pid plus 16 random bits. Interface names live
+# inside our namespaces, so only namespace names (not limited to 15 chars) carry the id.
+vmgw_unique_id() { printf '%s%04x' "$$" "$RANDOM"; }
+
+# Skip (exit 77) unless we are root and have every tool the lab needs.
+vmgw_require_env() {
+  [[ $EUID -eq 0 ]] || vmgw_skip "must run as root (creates network namespaces)"
+  local t
+  for t in ip nft socat busybox dnsmasq timeout ss setsid "$@"; do
+    command -v "$t" >/dev/null 2>&1 || vmgw_skip "missing tool: $t"
+  done
+  busybox udhcpc --help >/dev/null 2>&1 || busybox --list 2>/dev/null | grep -qx udhcpc \
+    || vmgw_skip "busybox has no udhcpc applet"
+  ip netns list >/dev/null 2>&1 || vmgw_skip "ip netns does not work here"
+}
+
+vmgw_require_binary() {
+  [[ -x $VMGW_BIN ]] || vmgw_skip "vmgw binary not found at $VMGW_BIN (set VMGW_BIN)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Lab state: one directory per lab ($VMGW_LAB) holding
+#   id          the unique id in every namespace name
+#   namespaces  every namespace created, one per line, in creation order
+#   state/ run/ vmgw's --state-dir and --run-dir
+#   logs/       server and DHCP client logs
+#   tmp/        generated configs and scratch files
+
+# vmgw_lab_names ID: set NS_GW, NS_ISP, NS_INET, NS_WEB, NS_DB, NS_LAN for lab ID.
+vmgw_lab_names() {
+  local id=$1
+  LAB_ID=$id
+  NS_GW="vmgw-$id-gw"
+  NS_ISP="vmgw-$id-isp"
+  NS_INET="vmgw-$id-inet"
+  NS_WEB="vmgw-$id-web"
+  NS_DB="vmgw-$id-db"
+  NS_LAN="vmgw-$id-lan"
+}
+
+# vmgw_lab_init DIR [ID]: create the state directory of a new lab and set its names.
+vmgw_lab_init() {
+  VMGW_LAB=$1
+  local id=${2:-$(vmgw_unique_id)}
+  mkdir -p "$VMGW_LAB"/{state,run,logs,tmp}
+  # dnsmasq drops root privileges after start and re-reads its hosts file as "nobody" on SIGHUP.
+  chmod 755 "$VMGW_LAB" "$VMGW_LAB"/{state,run,logs,tmp}
+  echo "$id" >"$VMGW_LAB/id"
+  : >>"$VMGW_LAB/namespaces"
+  vmgw_lab_names "$id"
+}
+
+# vmgw_lab_load DIR: point the globals at an existing lab.
+vmgw_lab_load() {
+  VMGW_LAB=$1
+  [[ -f $VMGW_LAB/id ]] || return 1
+  vmgw_lab_names "$(cat "$VMGW_LAB/id")"
+}
+
+# vmgw_ns_add NS: create a namespace, record it, bring lo up. IPv6 is turned off inside: the lab
+# is IPv4 only and router solicitations would otherwise tick counters between snapshots.
+vmgw_ns_add() {
+  local ns=$1
+  [[ $ns == vmgw-* ]] || vmgw_die "refusing to create namespace without vmgw prefix: $ns"
+  ip netns add "$ns"
+  echo "$ns" >>"$VMGW_LAB/namespaces"
+  ip -n "$ns" link set lo up
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+    net.ipv6.conf.default.disable_ipv6=1 >/dev/null
+}
+
+# vmgw_ns_del NS: kill every process in NS (servers, dnsmasq, clients), then delete it.
+vmgw_ns_del() {
+  local ns=$1
+  [[ $ns == vmgw-* ]] || return 0
+  [[ -e /run/netns/$ns ]] || return 0
+  ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  # A killed process may take a moment to release the namespace; deleting still works then.
+  ip netns del "$ns" 2>/dev/null || { sleep 0.5; ip netns del "$ns" 2>/dev/null || true; }
+}
+
+# vmgw_lab_destroy [DIR]: remove every namespace of the lab and its state directory. Idempotent
+# and never fails: it runs from EXIT traps.
+vmgw_lab_destroy() {
+  local dir=${1:-${VMGW_LAB:-}} ns
+  [[ -n $dir && -d $dir ]] || return 0
+  if [[ -f $dir/namespaces ]]; then
+    # Reverse order: clients before the gateway, for tidy logs; correctness does not depend on it.
+    while read -r ns; do
+      [[ -n $ns ]] && vmgw_ns_del "$ns"
+    done < <(tac "$dir/namespaces")
+  fi
+  rm -rf -- "$dir"
+}
+
+# vmgw_veth NS1 IF1 NS2 IF2: a veth pair created directly inside the namespaces (never in the
+# machine's own namespace, even for an instant), both ends up.
+vmgw_veth() {
+  local ns1=$1 if1=$2 ns2=$3 if2=$4
+  ip -n "$ns1" link add "$if1" type veth peer name "$if2" netns "$ns2"
+  ip -n "$ns1" link set "$if1" up
+  ip -n "$ns2" link set "$if2" up
+}
+
+# vmgw_bg NS NAME CMD...: start a long-running process in NS, detached from our terminal and
+# process group so it outlives "vmgw-lab up"; output goes to logs/NAME.log. It is reaped by
+# vmgw_ns_del through "ip netns pids".
+vmgw_bg() {
+  local ns=$1 name=$2; shift 2
+  ip netns exec "$ns" setsid "$@" </dev/null >>"$VMGW_LAB/logs/$name.log" 2>&1 &
+  disown 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# The lab topology (matches examples/lab.yaml)
+#
+#   [inet] eth0 198.51.100.10 --- eth1 198.51.100.1 [isp] eth0 203.0.113.1 --- wan0 [gw]
+#   [gw] vnet-web --- eth0 [web]  (DHCP, mac ...:0a)      vmgw puts vnet-* into br-vm
+#   [gw] vnet-db  --- eth0 [db]   (DHCP, mac ...:0b)
+#   [gw] lan0     --- eth0 [lan]  192.168.50.10/24 via 192.168.50.1
+#
+# The gateway namespace gets NO addresses from us: vmgw adds wan0's, br-vm's and lan0's.
+
+vmgw_topology_up() {
+  local ns
+  for ns in "$NS_GW" "$NS_ISP" "$NS_INET" "$NS_WEB" "$NS_DB" "$NS_LAN"; do
+    vmgw_ns_add "$ns"
+  done
+
+  # Uplink: gateway <-> ISP <-> internet.
+  vmgw_veth "$NS_GW" wan0 "$NS_ISP" eth0
+  vmgw_veth "$NS_ISP" eth1 "$NS_INET" eth0
+  ip -n "$NS_ISP" addr add "$LAB_ISP_ADDR/24" dev eth0
+  ip -n "$NS_ISP" addr add "$LAB_ISP_INET_ADDR/24" dev eth1
+  ip netns exec "$NS_ISP" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
+  ip -n "$NS_INET" addr add "$LAB_INET_ADDR/24" dev eth0
+  ip -n "$NS_INET" route add default via "$LAB_ISP_INET_ADDR"
+
+  # VM ports: the gateway side stays unattached; vmgw enslaves it to br-vm.
+  vmgw_veth "$NS_GW" vnet-web "$NS_WEB" eth0
+  vmgw_veth "$NS_GW" vnet-db "$NS_DB" eth0
+  ip -n "$NS_WEB" link set eth0 address "$LAB_WEB_MAC"
+  ip -n "$NS_DB" link set eth0 address "$LAB_DB_MAC"
+
+  # LAN: a plain interface used as the network's "bridge" by vmgw; the client is static.
+  vmgw_veth "$NS_GW" lan0 "$NS_LAN" eth0
+  ip -n "$NS_LAN" addr add "$LAB_LAN_CLIENT/24" dev eth0
+  ip -n "$NS_LAN" route add default via "$LAB_LAN_GW"
+}
+
+# Servers: the internet test server reports the source address it saw; each VM answers with its
+# name; in the gateway a socat on tcp/22 stands in for sshd.
+vmgw_servers_up() {
+  # shellcheck disable=SC2016  # $SOCAT_PEERADDR is expanded by the server's shell, per client
+  vmgw_bg "$NS_INET" inet-server socat TCP-LISTEN:80,fork,reuseaddr \
+    SYSTEM:'echo seen-from=$SOCAT_PEERADDR'
+  vmgw_bg "$NS_WEB" web-server socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello from web'
+  vmgw_bg "$NS_DB" db-server socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello from db'
+  vmgw_bg "$NS_GW" gw-sshd socat TCP-LISTEN:22,fork,reuseaddr SYSTEM:'echo ssh-standin'
+  local ns port
+  for ns in "$NS_INET":80 "$NS_WEB":80 "$NS_DB":80 "$NS_GW":22; do
+    port=${ns##*:}; ns=${ns%:*}
+    vmgw_wait_for 5 vmgw_listening "$ns" "$port" || vmgw_die "server in $ns on port $port did not start"
+  done
+}
+
+vmgw_listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+
+# vmgw_dhcp NS: one DHCP exchange on eth0 with busybox udhcpc (bounded: 5 tries, 1 s apart);
+# the script applies the lease with ip. Prints nothing; the address shows on eth0.
+vmgw_dhcp() {
+  local ns=$1 script=$VMGW_LAB/tmp/udhcpc.script
+  if [[ ! -x $script ]]; then
+    # busybox passes $ip, $mask (prefix length) and $router (space separated list).
+    cat >"$script" <<'EOF'
+#!/bin/sh
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    if [ -n "$router" ]; then
+      set -- $router
+      ip route replace default via "$1" dev "$interface"
+    fi ;;
+esac
+exit 0
+EOF
+    chmod 755 "$script"
+  fi
+  ip netns exec "$ns" timeout 30 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s "$script" \
+    >>"$VMGW_LAB/logs/udhcpc-${ns##*-}.log" 2>&1
+}
+
+# vmgw_ipv4_of NS [DEV]: the first IPv4 address (without prefix) on DEV, default eth0.
+vmgw_ipv4_of() {
+  ip -n "$1" -4 -o addr show dev "${2:-eth0}" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}'
+}
+
+# ---------------------------------------------------------------------------------------------
+# Driving the product (always inside the gateway namespace, with this lab's own dirs)
+
+vmgw_cli() { ip netns exec "$NS_GW" "$VMGW_BIN" "$@"; }
+
+# vmgw_apply CONFIG: sets APPLY_RC, APPLY_OUT (stdout) and APPLY_ERR (stderr). Never fails.
+vmgw_apply() {
+  local out=$VMGW_LAB/tmp/apply.out err=$VMGW_LAB/tmp/apply.err
+  APPLY_RC=0
+  timeout 60 ip netns exec "$NS_GW" "$VMGW_BIN" apply -f "$1" \
+    --state-dir "$VMGW_LAB/state" --run-dir "$VMGW_LAB/run" >"$out" 2>"$err" || APPLY_RC=$?
+  APPLY_OUT=$(cat "$out")
+  APPLY_ERR=$(cat "$err")
+}
+
+# vmgw_check_config CONFIG: sets CHECK_RC, CHECK_OUT, CHECK_ERR. Never fails.
+vmgw_check_config() {
+  local out=$VMGW_LAB/tmp/check.out err=$VMGW_LAB/tmp/check.err
+  CHECK_RC=0
+  timeout 30 ip netns exec "$NS_GW" "$VMGW_BIN" check -f "$1" >"$out" 2>"$err" || CHECK_RC=$?
+  CHECK_OUT=$(cat "$out")
+  CHECK_ERR=$(cat "$err")
+}
+
+# vmgw_client NS ADDR PORT: connect with a bounded socat, print what the server sent. Fails when
+# the connection fails. stdin is empty: socat half-closes and waits (-t) for the server's answer.
+vmgw_client() {
+  ip netns exec "$1" timeout 6 socat -t 3 -T 3 - "TCP:$2:$3,connect-timeout=2" </dev/null 2>/dev/null
+}
+
+# The vmgw nft table with counter values zeroed (for comparisons "identical except counters").
+vmgw_nft_table_normalized() {
+  ip netns exec "$NS_GW" nft list table inet vmgw 2>/dev/null |
+    sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter packets 0 bytes 0/g'
+}
+
+# A snapshot of the gateway's kernel state that vmgw may touch: nft ruleset (stateless, so
+# counters ticked by background packets do not count), addresses, routes, links.
+vmgw_gw_snapshot() {
+  echo "## nft"; ip netns exec "$NS_GW" nft -s list ruleset
+  echo "## addr"; ip -n "$NS_GW" addr
+  echo "## route"; ip -n "$NS_GW" route show table all
+}
+
+# ---------------------------------------------------------------------------------------------
+# Bringing the whole lab up: topology, servers, vmgw apply, DHCP in the VMs.
+# Topology or server trouble is an environment failure and exits (set -e / vmgw_die; the
+# caller's trap removes the lab). What the product is responsible for (apply, DHCP) does not
+# exit: it is reported in LAB_UP_ERROR (empty when all went well) and LAB_UP_APPLY_RC, so the
+# checks that follow can show what works and what does not. Never call this in a condition
+# ("if"/"||"): bash would then ignore failing commands inside it.
+
+vmgw_lab_up() {
+  local config=${1:-$VMGW_LAB_CONFIG}
+  LAB_UP_ERROR=""
+  vmgw_log "building topology (lab $LAB_ID)"
+  vmgw_topology_up
+  vmgw_servers_up
+  vmgw_log "vmgw apply -f $config"
+  vmgw_apply "$config"
+  LAB_UP_APPLY_RC=$APPLY_RC
+  printf '%s\n' "$APPLY_OUT" >"$VMGW_LAB/logs/first-apply.out"
+  printf '%s\n' "$APPLY_ERR" >"$VMGW_LAB/logs/first-apply.err"
+  if ((APPLY_RC != 0)); then
+    LAB_UP_ERROR="vmgw apply exited $APPLY_RC: $APPLY_OUT $APPLY_ERR"
+    vmgw_log "$LAB_UP_ERROR"
+    return 0
+  fi
+  vmgw_log "apply: $APPLY_OUT"
+  vmgw_lab_dhcp || LAB_UP_ERROR="DHCP did not complete in every VM (see $VMGW_LAB/logs)"
+  return 0
+}
+
+# DHCP in both VMs (in parallel: each takes about a second when it works, up to ~7 s when not).
+vmgw_lab_dhcp() {
+  local rc=0 p1 p2
+  vmgw_log "DHCP in the VMs"
+  vmgw_dhcp "$NS_WEB" & p1=$!
+  vmgw_dhcp "$NS_DB" & p2=$!
+  wait "$p1" || rc=1
+  wait "$p2" || rc=1
+  vmgw_log "web=$(vmgw_ipv4_of "$NS_WEB") db=$(vmgw_ipv4_of "$NS_DB")"
+  return $rc
+}
+
+# ---------------------------------------------------------------------------------------------
+# The demo checks (shared by "vmgw-lab demo" and tests/netns/test_demo.sh).
+# Each row appends to ROW_CHECK / ROW_RESULT / ROW_DETAIL.
+
+ROW_CHECK=(); ROW_RESULT=(); ROW_DETAIL=()
+
+vmgw_row() {  # vmgw_row PASS|FAIL "check" "detail"
+  ROW_RESULT+=("$1"); ROW_CHECK+=("$2"); ROW_DETAIL+=("$3")
+}
+
+# vmgw_row_expect CHECK EXPECTED NS ADDR PORT: a row passing when the reply contains EXPECTED.
+vmgw_row_expect() {
+  local check=$1 expected=$2 got
+  got=$(vmgw_client "$3" "$4" "$5") || true
+  got=$(printf '%s' "$got" | tr '\n' ' ' | sed 's/ *$//')
+  if [[ $got == *"$expected"* ]]; then
+    vmgw_row PASS "$check" "got '$got'"
+  else
+    vmgw_row FAIL "$check" "expected '$expected', got '${got:-<no answer>}'"
+  fi
+}
+
+# vmgw_row_refused CHECK NS ADDR PORT: a row passing when no connection can be made.
+vmgw_row_refused() {
+  local check=$1 got
+  if got=$(vmgw_client "$2" "$3" "$4"); then
+    vmgw_row FAIL "$check" "connected, got '$(printf '%s' "$got" | tr '\n' ' ')'"
+  else
+    vmgw_row PASS "$check" "no connection (as intended)"
+  fi
+}
+
+vmgw_demo_checks() {
+  local config=${1:-$VMGW_LAB_CONFIG} web_ip
+  web_ip=$(vmgw_ipv4_of "$NS_WEB")
+  if [[ $web_ip == "$LAB_WEB_IP" ]]; then
+    vmgw_row PASS "web gets reserved $LAB_WEB_IP by DHCP" "eth0 $web_ip"
+  else
+    vmgw_row FAIL "web gets reserved $LAB_WEB_IP by DHCP" "eth0 has '${web_ip:-nothing}'"
+  fi
+  vmgw_row_expect "web -> internet, source $LAB_UPLINK_ADDR" "seen-from=$LAB_UPLINK_ADDR" \
+    "$NS_WEB" "$LAB_INET_ADDR" 80
+  vmgw_row_expect "db -> internet, source elastic $LAB_EIP_DB" "seen-from=$LAB_EIP_DB" \
+    "$NS_DB" "$LAB_INET_ADDR" 80
+  vmgw_row_expect "internet -> $LAB_UPLINK_ADDR:$LAB_PF_PORT reaches web" "hello from web" \
+    "$NS_INET" "$LAB_UPLINK_ADDR" "$LAB_PF_PORT"
+  vmgw_row_expect "internet -> $LAB_EIP_DB:80 reaches db" "hello from db" \
+    "$NS_INET" "$LAB_EIP_DB" 80
+  vmgw_row_refused "internet -/-> host ssh $LAB_UPLINK_ADDR:22" \
+    "$NS_INET" "$LAB_UPLINK_ADDR" 22
+  vmgw_row_expect "LAN -> host ssh $LAB_LAN_GW:22" "ssh-standin" "$NS_LAN" "$LAB_LAN_GW" 22
+  vmgw_row_expect "LAN -> internet, source $LAB_UPLINK_ADDR" "seen-from=$LAB_UPLINK_ADDR" \
+    "$NS_LAN" "$LAB_INET_ADDR" 80
+  vmgw_apply "$config"
+  if ((APPLY_RC == 0)) && [[ $APPLY_OUT == "no changes"* ]]; then
+    vmgw_row PASS "re-apply writes nothing" "'$APPLY_OUT'"
+  else
+    vmgw_row FAIL "re-apply writes nothing" "exit $APPLY_RC, '$APPLY_OUT' $APPLY_ERR"
+  fi
+}
+
+# Print the rows as a table; return non-zero if any row failed.
+vmgw_rows_print() {
+  local i fails=0 w=5 detail
+  for i in "${!ROW_CHECK[@]}"; do ((${#ROW_CHECK[i]} > w)) && w=${#ROW_CHECK[i]}; done
+  printf '%-3s  %-*s  %-6s  %s\n' "#" "$w" "check" "result" "detail"
+  printf '%-3s  %-*s  %-6s  %s\n' "---" "$w" "$(printf '%*s' "$w" '' | tr ' ' -)" "------" "------"
+  for i in "${!ROW_CHECK[@]}"; do
+    detail=${ROW_DETAIL[i]}
+    ((${#detail} > 100)) && detail="${detail:0:97}..."
+    printf '%-3s  %-*s  %-6s  %s\n' "$((i + 1))" "$w" "${ROW_CHECK[i]}" "${ROW_RESULT[i]}" "$detail"
+    [[ ${ROW_RESULT[i]} == PASS ]] || fails=$((fails + 1))
+  done
+  echo "rows: $((${#ROW_CHECK[@]} - fails)) pass, $fails fail"
+  ((fails == 0))
+}
+
+# ---------------------------------------------------------------------------------------------
+# Test harness: a fresh lab per test, removed on any exit.
+
+# vmgw_test_begin NAME: skip unless root + tools + binary; create the lab dir; install traps.
+vmgw_test_begin() {
+  vmgw_require_env
+  vmgw_require_binary
+  [[ -f $VMGW_LAB_CONFIG ]] || vmgw_die "lab config not found: $VMGW_LAB_CONFIG"
+  vmgw_lab_init "$(mktemp -d "/tmp/vmgw-$1.XXXXXX")"
+  trap vmgw_test_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  TEST_FAILS=0; TEST_PASSES=0
+}
+
+vmgw_test_cleanup() {
+  local rc=$?
+  if ((rc != 0 && rc != 77)) && [[ -d ${VMGW_LAB:-} && -d $VMGW_LAB/logs ]]; then
+    # Keep the evidence visible in ctest's output before it is deleted.
+    local f
+    for f in "$VMGW_LAB"/logs/*.log; do
+      [[ -s $f ]] && { echo "--- $f"; tail -n 20 "$f"; }
+    done
+  fi
+  vmgw_lab_destroy "${VMGW_LAB:-}"
+  exit "$rc"
+}
+
+# assert DESCRIPTION CMD...: record and print one assertion; the test goes on after a failure.
+assert() {
+  local what=$1; shift
+  if "$@"; then
+    echo "ok   - $what"; TEST_PASSES=$((TEST_PASSES + 1))
+  else
+    echo "FAIL - $what"; TEST_FAILS=$((TEST_FAILS + 1))
+  fi
+}
+
+# not CMD...: succeed when CMD fails (for assert).
+not() { ! "$@"; }
+
+# Print the tally and exit with the test's verdict.
+vmgw_test_end() {
+  echo "assertions: $TEST_PASSES ok, $TEST_FAILS failing"
+  ((TEST_FAILS == 0)) || exit 1
+  exit 0
+}

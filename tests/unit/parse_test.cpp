@@ -1,0 +1,414 @@
+// YAML -> Config: the good path (the lab example) and every structural error with its exact
+// file:line:column and message.
+
+#include "model/parse.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace vmgw {
+namespace {
+
+// The content of examples/lab.yaml.
+const char* const kLab = R"(# The demo lab's gateway.
+uplinks:
+  - name: isp1
+    device: wan0
+    address: 203.0.113.2/24      # the host's public address
+    gateway: 203.0.113.1
+
+networks:
+  - name: vmnet
+    bridge: br-vm
+    subnet: 10.10.0.0/24
+    gateway: 10.10.0.1
+    dhcp: true
+    masquerade: [isp1]
+  - name: lan
+    bridge: lan0
+    subnet: 192.168.50.0/24
+    gateway: 192.168.50.1
+    masquerade: [isp1]
+
+vms:
+  - name: web
+    network: vmnet
+    mac: "52:54:00:00:00:0a"
+    ip: 10.10.0.10
+    port: vnet-web
+  - name: db
+    network: vmnet
+    mac: "52:54:00:00:00:0b"
+    ip: 10.10.0.11
+    port: vnet-db
+
+port_forwards:
+  - public: 203.0.113.2:8080
+    proto: tcp
+    to: web:80
+
+elastic_ips:
+  pools:
+    - name: public
+      uplink: isp1
+      cidr: 203.0.113.16/28
+  bindings:
+    - address: 203.0.113.17
+      vm: db
+
+host:
+  allow:
+    - proto: tcp
+      port: 22
+      interface: lan0
+      from: 192.168.50.0/24
+)";
+
+std::vector<std::string> errors_of(const ParseResult& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.errors) out.push_back(d.str());
+  return out;
+}
+
+std::vector<std::string> errors_of(const std::string& yaml) {
+  return errors_of(parse_config(yaml, "t.yaml"));
+}
+
+using Lines = std::vector<std::string>;
+
+TEST(Parse, LabExample) {
+  auto r = parse_config(kLab, "lab.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  const Config& c = r.config;
+  EXPECT_EQ(c.source, "lab.yaml");
+
+  ASSERT_EQ(c.uplinks.size(), 1U);
+  const Uplink& u = c.uplinks[0];
+  EXPECT_EQ(u.name, "isp1");
+  EXPECT_EQ(u.device, "wan0");
+  EXPECT_EQ(u.address->str(), "203.0.113.2/24");
+  EXPECT_EQ(u.gateway->str(), "203.0.113.1");
+  EXPECT_EQ(u.origin.path, "uplinks[0]");
+  EXPECT_EQ(u.origin.at("").line, 3);
+  EXPECT_EQ(u.origin.at("").column, 5);
+  EXPECT_EQ(u.origin.at("address").line, 5);
+  EXPECT_EQ(u.origin.at("address").column, 14);
+  EXPECT_EQ(u.origin.at("address").file, "lab.yaml");
+  EXPECT_EQ(u.origin.at("nonexistent").line, 3);  // falls back to the object
+
+  ASSERT_EQ(c.networks.size(), 2U);
+  const Network& n = c.networks[0];
+  EXPECT_EQ(n.name, "vmnet");
+  EXPECT_EQ(n.bridge, "br-vm");
+  EXPECT_EQ(n.subnet->str(), "10.10.0.0/24");
+  EXPECT_EQ(n.gateway->str(), "10.10.0.1");
+  EXPECT_TRUE(n.dhcp);
+  EXPECT_EQ(n.masquerade, std::vector<std::string>{"isp1"});
+  EXPECT_TRUE(n.dns_servers.empty());
+  EXPECT_FALSE(c.networks[1].dhcp);  // default
+  EXPECT_EQ(n.origin.at("masquerade[0]").line, 14);
+  EXPECT_EQ(n.origin.at("masquerade[0]").column, 18);
+
+  ASSERT_EQ(c.vms.size(), 2U);
+  EXPECT_EQ(c.vms[0].name, "web");
+  EXPECT_EQ(c.vms[0].network, "vmnet");
+  EXPECT_EQ(c.vms[0].mac->str(), "52:54:00:00:00:0a");
+  EXPECT_EQ(c.vms[0].ip->str(), "10.10.0.10");
+  EXPECT_EQ(c.vms[0].port, "vnet-web");
+  EXPECT_EQ(c.vms[1].origin.path, "vms[1]");
+
+  ASSERT_EQ(c.port_forwards.size(), 1U);
+  const PortForward& f = c.port_forwards[0];
+  EXPECT_EQ(f.public_address->str(), "203.0.113.2");
+  EXPECT_EQ(f.public_ports->str(), "8080");
+  EXPECT_EQ(f.proto, Proto::tcp);
+  EXPECT_EQ(f.vm, "web");
+  EXPECT_EQ(f.vm_ports->str(), "80");
+
+  ASSERT_EQ(c.eip_pools.size(), 1U);
+  EXPECT_EQ(c.eip_pools[0].name, "public");
+  EXPECT_EQ(c.eip_pools[0].uplink, "isp1");
+  EXPECT_EQ(c.eip_pools[0].first->str(), "203.0.113.16");
+  EXPECT_EQ(c.eip_pools[0].last->str(), "203.0.113.31");
+  EXPECT_EQ(c.eip_pools[0].origin.path, "elastic_ips.pools[0]");
+  ASSERT_EQ(c.eip_bindings.size(), 1U);
+  EXPECT_EQ(c.eip_bindings[0].address->str(), "203.0.113.17");
+  EXPECT_EQ(c.eip_bindings[0].vm, "db");
+  EXPECT_EQ(c.eip_bindings[0].pool, "");
+
+  ASSERT_EQ(c.host.allow.size(), 1U);
+  const HostService& s = c.host.allow[0];
+  EXPECT_EQ(s.proto, Proto::tcp);
+  EXPECT_EQ(s.ports->str(), "22");
+  EXPECT_EQ(s.interface, "lan0");
+  EXPECT_EQ(s.from->str(), "192.168.50.0/24");
+  EXPECT_EQ(s.origin.path, "host.allow[0]");
+  EXPECT_TRUE(c.host.allow_ping);  // default
+}
+
+TEST(Parse, EmptyInputIsAnEmptyConfig) {
+  for (const char* text : {"", "# nothing yet\n", "---\n", "uplinks:\nnetworks: []\nhost:\n"}) {
+    auto r = parse_config(text, "t.yaml");
+    EXPECT_EQ(errors_of(r), Lines{}) << text;
+    EXPECT_TRUE(r.config.uplinks.empty());
+    EXPECT_TRUE(r.config.networks.empty());
+    EXPECT_TRUE(r.config.host.allow_ping);
+  }
+}
+
+TEST(Parse, OptionalFieldsAndAlternativeForms) {
+  auto r = parse_config(R"(networks:
+  - name: n
+    bridge: br0
+    subnet: 10.0.0.0/24
+    gateway: 10.0.0.1
+    dhcp: false
+    dns_servers: [1.1.1.1, 9.9.9.9]
+vms:
+  - {name: a, network: n, mac: 52-54-00-00-00-01, ip: 10.0.0.2}
+port_forwards:
+  - public: 203.0.113.2:8000-8010
+    proto: udp
+    to: web:9000-9010
+elastic_ips:
+  pools:
+    - name: p
+      uplink: isp1
+      range: 203.0.113.40-203.0.113.49
+  bindings:
+    - address: 203.0.113.41
+      vm: a
+      pool: p
+host:
+  allow_ping: false
+  allow:
+    - port: "53"
+      proto: udp
+    - port: 8000-8010
+)",
+                        "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  const Config& c = r.config;
+  ASSERT_EQ(c.networks[0].dns_servers.size(), 2U);
+  EXPECT_EQ(c.networks[0].dns_servers[1].str(), "9.9.9.9");
+  EXPECT_EQ(c.vms[0].mac->str(), "52:54:00:00:00:01");
+  EXPECT_EQ(c.vms[0].port, "");
+  EXPECT_EQ(c.port_forwards[0].proto, Proto::udp);
+  EXPECT_EQ(c.port_forwards[0].public_ports->str(), "8000-8010");
+  EXPECT_EQ(c.port_forwards[0].vm_ports->str(), "9000-9010");
+  EXPECT_EQ(c.eip_pools[0].first->str(), "203.0.113.40");
+  EXPECT_EQ(c.eip_pools[0].last->str(), "203.0.113.49");
+  EXPECT_EQ(c.eip_bindings[0].pool, "p");
+  EXPECT_FALSE(c.host.allow_ping);
+  EXPECT_EQ(c.host.allow[0].ports->str(), "53");
+  EXPECT_EQ(c.host.allow[0].proto, Proto::udp);
+  EXPECT_EQ(c.host.allow[1].ports->str(), "8000-8010");
+  EXPECT_EQ(c.host.allow[1].proto, Proto::tcp);
+  EXPECT_EQ(c.host.allow[1].interface, "");
+  EXPECT_FALSE(c.host.allow[1].from);
+}
+
+TEST(Parse, SingleVmPortWithPublicRangeStartsTheVmRange) {
+  auto r = parse_config("port_forwards:\n  - public: 203.0.113.2:8000-8010\n    to: web:9000\n",
+                        "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  EXPECT_EQ(r.config.port_forwards[0].vm_ports->str(), "9000-9010");
+}
+
+TEST(Parse, PortsOutOfRangeAreLeftToTheValidator) {
+  auto r = parse_config("port_forwards:\n  - public: 203.0.113.2:0\n    to: web:70000\n", "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  EXPECT_EQ(r.config.port_forwards[0].public_ports->first, 0U);
+  EXPECT_EQ(r.config.port_forwards[0].vm_ports->first, 70000U);
+}
+
+TEST(Parse, YamlSyntaxErrorIsOneLocatedError) {
+  EXPECT_EQ(errors_of("vms: [a, b\nuplinks: 3\n"),
+            Lines{"t.yaml:2:8: YAML syntax error: end of sequence flow not found"});
+  EXPECT_EQ(errors_of("uplinks:\n  - name: a\n\tdevice: b\n"),
+            Lines{"t.yaml:3:1: YAML syntax error: illegal tab when looking for indentation"});
+}
+
+TEST(Parse, OnlyOneDocument) {
+  EXPECT_EQ(errors_of("uplinks: []\n---\nnetworks: []\n"),
+            Lines{"t.yaml:3:1: only one YAML document is allowed (found another one)"});
+}
+
+TEST(Parse, UnknownFieldSuggestsTheClosestKey) {
+  EXPECT_EQ(errors_of("vms:\n  - name: web\n    macc: 52:54:00:00:00:01\n"),
+            Lines{"t.yaml:3:5: vms[0].macc: unknown field 'macc'; did you mean 'mac'?"});
+  EXPECT_EQ(errors_of("vms:\n  - name: web\n    colour: blue\n"),
+            Lines{"t.yaml:3:5: vms[0].colour: unknown field 'colour'"});
+  EXPECT_EQ(errors_of("uplink:\n  - name: a\n"),
+            Lines{"t.yaml:1:1: uplink: unknown field 'uplink'; did you mean 'uplinks'?"});
+  EXPECT_EQ(errors_of("elastic_ips:\n  pool: []\n"),
+            Lines{"t.yaml:2:3: elastic_ips.pool: unknown field 'pool'; did you mean 'pools'?"});
+  EXPECT_EQ(errors_of("host:\n  allow_pings: true\n"),
+            Lines{"t.yaml:2:3: host.allow_pings: unknown field 'allow_pings'; did you mean "
+                  "'allow_ping'?"});
+}
+
+TEST(Parse, DuplicateField) {
+  EXPECT_EQ(errors_of("vms:\n  - name: web\n    name: db\n"),
+            Lines{"t.yaml:3:5: vms[0].name: field 'name' is given twice"});
+}
+
+TEST(Parse, WrongNodeKinds) {
+  EXPECT_EQ(errors_of("- a\n- b\n"), Lines{"t.yaml:1:1: expected a map, got a list"});
+  EXPECT_EQ(errors_of("uplinks:\n  name: isp1\n"),
+            Lines{"t.yaml:2:3: uplinks: expected a list, got a map"});
+  EXPECT_EQ(errors_of("vms:\n  - web\n"), Lines{"t.yaml:2:5: vms[0]: expected a map, got 'web'"});
+  EXPECT_EQ(errors_of("vms:\n  - name: [a, b]\n"),
+            Lines{"t.yaml:2:11: vms[0].name: expected a single value, got a list"});
+  EXPECT_EQ(errors_of("networks:\n  - masquerade: isp1\n"),
+            Lines{"t.yaml:2:17: networks[0].masquerade: expected a list, got 'isp1'"});
+  EXPECT_EQ(errors_of("elastic_ips: [a]\n"),
+            Lines{"t.yaml:1:14: elastic_ips: expected a map, got a list"});
+  EXPECT_EQ(errors_of("vms:\n  - {name: a, ip: {x: 1}}\n"),
+            Lines{"t.yaml:2:19: vms[0].ip: expected an IPv4 address, got a map"});
+  EXPECT_EQ(errors_of("vms:\n  - ? [a]\n    : 1\n"),
+            Lines{"t.yaml:2:7: vms[0]: keys must be plain names, got a list"});
+}
+
+TEST(Parse, EmptyValueIsAnErrorAtItsKey) {
+  EXPECT_EQ(errors_of("vms:\n  - name:\n    ip: 10.0.0.1\n"),
+            Lines{"t.yaml:2:5: vms[0].name: expected a single value, got nothing"});
+}
+
+TEST(Parse, BadIpv4) {
+  EXPECT_EQ(errors_of("vms:\n  - ip: 10.0.0.300\n"),
+            Lines{"t.yaml:2:9: vms[0].ip: '10.0.0.300' is not an IPv4 address"});
+  EXPECT_EQ(errors_of("networks:\n  - dns_servers: [1.1.1.1, dns.google]\n"),
+            Lines{"t.yaml:2:28: networks[0].dns_servers[1]: 'dns.google' is not an IPv4 address"});
+}
+
+TEST(Parse, BadMac) {
+  EXPECT_EQ(errors_of("vms:\n  - mac: \"52:54:00:zz:00:01\"\n"),
+            Lines{"t.yaml:2:10: vms[0].mac: '52:54:00:zz:00:01' is not a MAC address (expected "
+                  "aa:bb:cc:dd:ee:ff)"});
+}
+
+TEST(Parse, BadCidr) {
+  EXPECT_EQ(errors_of("networks:\n  - subnet: 10.0.0.1/24\n"),
+            Lines{"t.yaml:2:13: networks[0].subnet: '10.0.0.1/24' has host bits set; did you mean "
+                  "10.0.0.0/24?"});
+  EXPECT_EQ(errors_of("networks:\n  - subnet: 10.0.0.0\n"),
+            Lines{"t.yaml:2:13: networks[0].subnet: '10.0.0.0' is not a prefix (expected "
+                  "a.b.c.d/n)"});
+  EXPECT_EQ(errors_of("host:\n  allow:\n    - {port: 22, from: 192.168.50.7/24}\n"),
+            Lines{"t.yaml:3:24: host.allow[0].from: '192.168.50.7/24' has host bits set; did you "
+                  "mean 192.168.50.0/24?"});
+}
+
+TEST(Parse, BadInterfaceAddress) {
+  EXPECT_EQ(errors_of("uplinks:\n  - address: 203.0.113.2\n"),
+            Lines{"t.yaml:2:14: uplinks[0].address: '203.0.113.2' has no prefix length (expected "
+                  "a.b.c.d/n, e.g. 203.0.113.2/24)"});
+  EXPECT_EQ(errors_of("uplinks:\n  - address: 203.0.113.2/40\n"),
+            Lines{"t.yaml:2:14: uplinks[0].address: '203.0.113.2/40' is not an address with "
+                  "prefix length (expected a.b.c.d/n)"});
+}
+
+TEST(Parse, BadBoolean) {
+  EXPECT_EQ(errors_of("networks:\n  - dhcp: yes\n"),
+            Lines{"t.yaml:2:11: networks[0].dhcp: 'yes' is not a boolean (expected true or "
+                  "false)"});
+  EXPECT_EQ(errors_of("host:\n  allow_ping: 1\n"),
+            Lines{"t.yaml:2:15: host.allow_ping: '1' is not a boolean (expected true or false)"});
+}
+
+TEST(Parse, BadProto) {
+  EXPECT_EQ(errors_of("port_forwards:\n  - proto: sctp\n"),
+            Lines{"t.yaml:2:12: port_forwards[0].proto: 'sctp' is not a protocol (expected tcp or "
+                  "udp)"});
+}
+
+TEST(Parse, BadPorts) {
+  EXPECT_EQ(errors_of("host:\n  allow:\n    - port: ssh\n"),
+            Lines{"t.yaml:3:13: host.allow[0].port: 'ssh' is not a port or port range (expected "
+                  "80 or 8000-8010)"});
+  EXPECT_EQ(errors_of("port_forwards:\n  - public: 203.0.113.2:http\n"),
+            Lines{"t.yaml:2:13: port_forwards[0].public: 'http' is not a port or port range "
+                  "(expected 80 or 8000-8010)"});
+  EXPECT_EQ(errors_of("port_forwards:\n  - to: web:80-\n"),
+            Lines{"t.yaml:2:9: port_forwards[0].to: '80-' is not a port or port range (expected "
+                  "80 or 8000-8010)"});
+}
+
+TEST(Parse, BadEndpoints) {
+  EXPECT_EQ(errors_of("port_forwards:\n  - public: 203.0.113.2\n    to: web\n"),
+            (Lines{"t.yaml:2:13: port_forwards[0].public: '203.0.113.2' has no port (expected "
+                   "ADDR:PORT or ADDR:FIRST-LAST)",
+                   "t.yaml:3:9: port_forwards[0].to: 'web' has no port (expected VM:PORT or "
+                   "VM:FIRST-LAST)"}));
+  EXPECT_EQ(errors_of("port_forwards:\n  - public: 203.0.113.256:80\n"),
+            Lines{"t.yaml:2:13: port_forwards[0].public: '203.0.113.256' is not an IPv4 address"});
+}
+
+TEST(Parse, PoolCidrOrRange) {
+  EXPECT_EQ(errors_of("elastic_ips:\n  pools:\n    - cidr: 203.0.113.16/28\n      range: "
+                      "203.0.113.16-203.0.113.31\n"),
+            Lines{"t.yaml:4:14: elastic_ips.pools[0].range: give either 'cidr' or 'range', not "
+                  "both"});
+  EXPECT_EQ(errors_of("elastic_ips:\n  pools:\n    - range: 203.0.113.16\n"),
+            Lines{"t.yaml:3:14: elastic_ips.pools[0].range: '203.0.113.16' is not an address "
+                  "range (expected A-B)"});
+  EXPECT_EQ(errors_of("elastic_ips:\n  pools:\n    - range: 203.0.113.16-203.0.113.310\n"),
+            Lines{"t.yaml:3:14: elastic_ips.pools[0].range: '203.0.113.310' is not an IPv4 "
+                  "address"});
+}
+
+TEST(Parse, CollectsEveryErrorInOrder) {
+  auto errors = errors_of(R"(uplinks:
+  - name: isp1
+    adress: 203.0.113.2/24
+vms:
+  - name: web
+    mac: 52:54:00:00:00:0g
+    ip: 10.0.0.256
+  - name: db
+    dhcp: true
+host:
+  allow_ping: maybe
+)");
+  EXPECT_EQ(errors,
+            (Lines{"t.yaml:3:5: uplinks[0].adress: unknown field 'adress'; did you mean 'address'?",
+                   "t.yaml:6:10: vms[0].mac: '52:54:00:00:00:0g' is not a MAC address (expected "
+                   "aa:bb:cc:dd:ee:ff)",
+                   "t.yaml:7:9: vms[0].ip: '10.0.0.256' is not an IPv4 address",
+                   "t.yaml:9:5: vms[1].dhcp: unknown field 'dhcp'",
+                   "t.yaml:11:15: host.allow_ping: 'maybe' is not a boolean (expected true or "
+                   "false)"}));
+}
+
+TEST(Parse, IntegersAsNumbersOrStrings) {
+  auto r = parse_config("host:\n  allow:\n    - port: 22\n    - port: \"22\"\n", "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  EXPECT_EQ(r.config.host.allow[0].ports, r.config.host.allow[1].ports);
+}
+
+TEST(ParseFile, ReadsAFile) {
+  std::string path = ::testing::TempDir() + "vmgw_parse_test.yaml";
+  {
+    std::ofstream out(path);
+    out << "uplinks:\n  - name: isp1\n    devise: wan0\n";
+  }
+  auto r = parse_config_file(path);
+  std::remove(path.c_str());
+  EXPECT_EQ(r.config.source, path);
+  EXPECT_EQ(errors_of(r),
+            Lines{path + ":3:5: uplinks[0].devise: unknown field 'devise'; did you mean 'device'?"});
+}
+
+TEST(ParseFile, MissingFileIsOneError) {
+  auto r = parse_config_file("/nonexistent/vmgw.yaml");
+  EXPECT_EQ(errors_of(r),
+            Lines{"/nonexistent/vmgw.yaml: cannot read file: No such file or directory"});
+}
+
+}  // namespace
+}  // namespace vmgw
