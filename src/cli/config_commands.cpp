@@ -9,24 +9,20 @@
 #include "cli/commands.h"
 #include "compile/compile.h"
 #include "compile/plan_text.h"
-#include "model/parse.h"
-#include "model/validate.h"
+#include "model/load.h"
 
 namespace vmgw::cli {
 namespace {
 
 // Parses and validates `file`, printing every error; nullopt if there were any.
 std::optional<Validated<Config>> load(const std::string& file) {
-  auto parsed = parse_config_file(file);
-  Diagnostics errors = parsed.errors;
+  auto result = load_config_file(file);
+  Diagnostics errors;
   std::optional<Validated<Config>> ok;
-  if (errors.empty()) {
-    auto result = validate(std::move(parsed.config));
-    if (auto* v = std::get_if<Validated<Config>>(&result)) {
-      ok.emplace(std::move(*v));
-    } else {
-      errors = std::get<Diagnostics>(result);
-    }
+  if (auto* v = std::get_if<Validated<Config>>(&result)) {
+    ok.emplace(std::move(*v));
+  } else {
+    errors = std::get<Diagnostics>(result);
   }
   for (const auto& d : errors) std::cerr << d.str() << "\n";
   if (!errors.empty()) {

@@ -72,8 +72,8 @@ class Parser {
   // unknown keys, records the object's and each field's location in `origin` and calls
   // `on_field(key, value, path_of_field)` for every known key. Returns false if not a map.
   bool fields(const YAML::Node& map, const std::string& path, Keys known, Origin& origin,
-              const std::function<void(const std::string&, const YAML::Node&,
-                                       const std::string&)>& on_field) {
+              const std::function<void(const std::string&, const YAML::Node&, const std::string&)>&
+                  on_field) {
     origin.path = path;
     origin.fields[""] = loc(map);
     if (!map.IsMap()) {
@@ -184,8 +184,8 @@ class Parser {
     if (!s) return std::nullopt;
     if (auto a = InterfaceAddress::parse(*s)) return a;
     if (Ipv4::parse(*s)) {
-      error(loc(n), path, quote(*s) + " has no prefix length (expected a.b.c.d/n, e.g. " + *s +
-                              "/24)");
+      error(loc(n), path,
+            quote(*s) + " has no prefix length (expected a.b.c.d/n, e.g. " + *s + "/24)");
     } else {
       error(loc(n), path, quote(*s) + " is not an address with prefix length (expected a.b.c.d/n)");
     }
@@ -211,7 +211,8 @@ class Parser {
   std::optional<PortRange> ports_text(const std::string& s, const Location& where,
                                       const std::string& path) {
     auto p = PortRange::parse(s);
-    if (!p) error(where, path, quote(s) + " is not a port or port range (expected 80 or 8000-8010)");
+    if (!p)
+      error(where, path, quote(s) + " is not a port or port range (expected 80 or 8000-8010)");
     return p;
   }
 
@@ -375,8 +376,7 @@ class Parser {
   void document(const YAML::Node& root, Config& c) {
     if (root.IsNull()) return;  // an empty file is an empty configuration
     Origin top;
-    fields(root, "",
-           {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host"}, top,
+    fields(root, "", {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host"}, top,
            [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "uplinks") list_of(v, p, c.uplinks, &Parser::uplink);
              if (key == "networks") list_of(v, p, c.networks, &Parser::network);

@@ -28,7 +28,9 @@
 namespace vmgw {
 namespace detail {
 
-std::string quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quote(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
 
 namespace {
 
@@ -61,9 +63,6 @@ bool usable_subnet(const Network& n) {
   return n.subnet && n.subnet->prefix >= 8 && n.subnet->prefix <= 30;
 }
 
-const std::string kBadDevice =
-    " is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]";
-
 }  // namespace
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates) {
@@ -79,6 +78,10 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string_vi
   }
   if (best.empty()) return "";
   return "; did you mean " + quote(best) + "?";
+}
+
+std::string bad_device(std::string_view name) {
+  return quote(name) + " is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]";
 }
 
 void Checker::error(const Origin& o, const std::string& field, std::string reason) {
@@ -113,7 +116,9 @@ const Uplink* Checker::uplink(std::string_view name) const {
 const Network* Checker::network(std::string_view name) const {
   return find_named(config.networks, name);
 }
-const Vm* Checker::vm(std::string_view name) const { return find_named(config.vms, name); }
+const Vm* Checker::vm(std::string_view name) const {
+  return find_named(config.vms, name);
+}
 const ElasticIpPool* Checker::pool(std::string_view name) const {
   return find_named(config.eip_pools, name);
 }
@@ -125,13 +130,13 @@ void check_uplinks(Checker& c) {
     c.check_name(u, all, i, "uplink");
     if (c.require(u.origin, "device", !u.device.empty())) {
       if (!is_valid_device_name(u.device)) {
-        c.error(u.origin, "device", quote(u.device) + kBadDevice);
+        c.error(u.origin, "device", bad_device(u.device));
       } else {
         for (size_t j = 0; j < i; ++j) {
           if (all[j].device == u.device) {
-            c.error(u.origin, "device",
-                    "device " + quote(u.device) + " is already used by " +
-                        describe("uplink", all[j]));
+            c.error(
+                u.origin, "device",
+                "device " + quote(u.device) + " is already used by " + describe("uplink", all[j]));
             break;
           }
         }
@@ -144,7 +149,8 @@ void check_uplinks(Checker& c) {
         c.error(u.origin, "gateway",
                 "gateway " + u.gateway->str() + " is outside the uplink's prefix " + prefix.str());
       } else if (*u.gateway == u.address->address) {
-        c.error(u.origin, "gateway", "gateway " + u.gateway->str() + " is the uplink's own address");
+        c.error(u.origin, "gateway",
+                "gateway " + u.gateway->str() + " is the uplink's own address");
       }
     }
   }
@@ -156,7 +162,7 @@ void check_bridge(Checker& c, const std::vector<Network>& all, size_t i) {
   const Network& n = all[i];
   if (!c.require(n.origin, "bridge", !n.bridge.empty())) return;
   if (!is_valid_device_name(n.bridge)) {
-    c.error(n.origin, "bridge", quote(n.bridge) + kBadDevice);
+    c.error(n.origin, "bridge", bad_device(n.bridge));
     return;
   }
   for (const auto& u : c.config.uplinks) {
@@ -223,8 +229,8 @@ void check_masquerade(Checker& c, const Network& n) {
     if (!c.require(n.origin, field, !name.empty())) continue;
     if (c.uplink(name) == nullptr) {
       c.error(n.origin, field, c.unknown("uplink", name, c.config.uplinks));
-    } else if (std::find(n.masquerade.begin(), n.masquerade.begin() + static_cast<long>(k),
-                         name) != n.masquerade.begin() + static_cast<long>(k)) {
+    } else if (std::find(n.masquerade.begin(), n.masquerade.begin() + static_cast<long>(k), name) !=
+               n.masquerade.begin() + static_cast<long>(k)) {
       c.error(n.origin, field, "uplink " + quote(name) + " is listed twice");
     }
   }
@@ -302,7 +308,7 @@ void check_vm_port(Checker& c, const std::vector<Vm>& all, size_t i) {
   const Vm& v = all[i];
   if (v.port.empty()) return;
   if (!is_valid_device_name(v.port)) {
-    c.error(v.origin, "port", quote(v.port) + kBadDevice);
+    c.error(v.origin, "port", bad_device(v.port));
     return;
   }
   for (const auto& u : c.config.uplinks) {
@@ -336,7 +342,7 @@ void check_vms(Checker& c) {
     const Vm& v = all[i];
     c.check_name(v, all, i, "vm");
     const Network* net = nullptr;
-    if (c.require(v.origin, "network", !v.network.empty()) && !v.network.empty()) {
+    if (c.require(v.origin, "network", !v.network.empty())) {
       net = c.network(v.network);
       if (net == nullptr)
         c.error(v.origin, "network", c.unknown("network", v.network, c.config.networks));

@@ -14,6 +14,9 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string_vi
 
 std::string quote(std::string_view s);
 
+// "'eth 0' is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]"
+std::string bad_device(std::string_view name);
+
 // Collects the validator's diagnostics and answers the lookups the checks share.
 class Checker {
  public:

@@ -12,7 +12,9 @@ bool in_pool(const ElasticIpPool& p, Ipv4 a) {
   return p.first && p.last && *p.first <= a && a <= *p.last;
 }
 
-std::string range_str(const ElasticIpPool& p) { return p.first->str() + "-" + p.last->str(); }
+std::string range_str(const ElasticIpPool& p) {
+  return p.first->str() + "-" + p.last->str();
+}
 
 // The field a pool's addresses came from, for locating messages about them.
 std::string range_field(const ElasticIpPool& p) {
@@ -35,8 +37,9 @@ bool check_public(Checker& c, const PortForward& f) {
   if (!c.require(f.origin, "public", present)) return false;
   bool ok = c.check_ports(f.origin, "public", *f.public_ports);
   if (!is_uplink_address(c, *f.public_address) && !in_some_pool(c, *f.public_address)) {
-    c.error(f.origin, "public",
-            f.public_address->str() + " is neither an uplink address nor inside an elastic IP pool");
+    c.error(
+        f.origin, "public",
+        f.public_address->str() + " is neither an uplink address nor inside an elastic IP pool");
   }
   return ok;
 }
@@ -146,8 +149,7 @@ void check_elastic_ip_bindings(Checker& c) {
     if (pool != nullptr) {
       if (pool->first && pool->last && !in_pool(*pool, a)) {
         c.error(b.origin, "address",
-                a.str() + " is outside " + describe("pool", *pool) + " (" + range_str(*pool) +
-                    ")");
+                a.str() + " is outside " + describe("pool", *pool) + " (" + range_str(*pool) + ")");
       }
     } else if (b.pool.empty() && !in_some_pool(c, a)) {
       c.error(b.origin, "address", a.str() + " is outside every elastic IP pool");
@@ -167,9 +169,7 @@ void check_host(Checker& c) {
   for (const auto& s : c.config.host.allow) {
     if (c.require(s.origin, "port", s.ports.has_value())) c.check_ports(s.origin, "port", *s.ports);
     if (!s.interface.empty() && !is_valid_device_name(s.interface)) {
-      c.error(s.origin, "interface",
-              quote(s.interface) +
-                  " is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]");
+      c.error(s.origin, "interface", bad_device(s.interface));
     }
   }
 }

@@ -36,6 +36,10 @@ LAB_PF_PORT=8080
 
 # ---------------------------------------------------------------------------------------------
 # Small utilities
+#
+# Note for everything below: under "set -o pipefail", "producer | grep -q" can fail although
+# the pattern matched (grep exits at the first match, the producer dies of SIGPIPE). We write
+# "producer | grep PATTERN >/dev/null" instead, which reads all input.
 
 vmgw_log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 vmgw_die() { vmgw_log "ERROR: $*"; exit 1; }
@@ -62,7 +66,7 @@ vmgw_require_env() {
   for t in ip nft socat busybox dnsmasq timeout ss setsid "$@"; do
     command -v "$t" >/dev/null 2>&1 || vmgw_skip "missing tool: $t"
   done
-  busybox udhcpc --help >/dev/null 2>&1 || busybox --list 2>/dev/null | grep -qx udhcpc \
+  busybox udhcpc --help >/dev/null 2>&1 || busybox --list 2>/dev/null | grep -x udhcpc >/dev/null \
     || vmgw_skip "busybox has no udhcpc applet"
   ip netns list >/dev/null 2>&1 || vmgw_skip "ip netns does not work here"
 }
@@ -217,7 +221,7 @@ vmgw_servers_up() {
   done
 }
 
-vmgw_listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+vmgw_listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep . >/dev/null; }
 
 # vmgw_dhcp NS: one DHCP exchange on eth0 with busybox udhcpc (bounded: 5 tries, 1 s apart);
 # the script applies the lease with ip. Prints nothing; the address shows on eth0.
@@ -249,7 +253,8 @@ EOF
 
 # vmgw_ipv4_of NS [DEV]: the first IPv4 address (without prefix) on DEV, default eth0.
 vmgw_ipv4_of() {
-  ip -n "$1" -4 -o addr show dev "${2:-eth0}" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}'
+  # (awk reads everything: an early exit could SIGPIPE ip, a failure under pipefail)
+  ip -n "$1" -4 -o addr show dev "${2:-eth0}" 2>/dev/null | awk '!n++ {split($4, a, "/"); print a[1]}'
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -289,10 +294,12 @@ vmgw_nft_table_normalized() {
 }
 
 # A snapshot of the gateway's kernel state that vmgw may touch: nft ruleset (stateless, so
-# counters ticked by background packets do not count), addresses, routes, links.
+# counters ticked by background packets do not count), addresses, routes. Link flags and
+# operational state are left out: a bridge turns from UNKNOWN to UP on its own a moment after
+# its first port joins, which is not a change anyone made.
 vmgw_gw_snapshot() {
   echo "## nft"; ip netns exec "$NS_GW" nft -s list ruleset
-  echo "## addr"; ip -n "$NS_GW" addr
+  echo "## addr"; ip -n "$NS_GW" addr | sed -E 's/<[^>]*>//; s/ state [A-Z]+//'
   echo "## route"; ip -n "$NS_GW" route show table all
 }
 

@@ -32,14 +32,14 @@ assert "nft table has the port-forward element $LAB_UPLINK_ADDR:$LAB_PF_PORT -> 
 assert "nft table has the elastic-IP inbound element $LAB_EIP_DB -> $LAB_DB_IP" has_eip_element
 assert "nft table has the elastic-IP outbound element $LAB_DB_IP -> $LAB_EIP_DB" has_eip_out_element
 
-has_addr() { ip -n "$NS_GW" -4 -o addr show dev "$1" | grep -q " inet $2 "; }
+has_addr() { ip -n "$NS_GW" -4 -o addr show dev "$1" | grep " inet $2 " >/dev/null; }
 assert "wan0 has $LAB_EIP_DB/32" has_addr wan0 "$LAB_EIP_DB/32"
 assert "wan0 has $LAB_UPLINK_ADDR/24" has_addr wan0 "$LAB_UPLINK_ADDR/24"
 assert "br-vm has 10.10.0.1/24" has_addr br-vm 10.10.0.1/24
 assert "lan0 has $LAB_LAN_GW/24" has_addr lan0 "$LAB_LAN_GW/24"
-default_route() { ip -n "$NS_GW" route show default | grep -q "via $LAB_ISP_ADDR dev wan0.*metric 100"; }
+default_route() { ip -n "$NS_GW" route show default | grep "via $LAB_ISP_ADDR dev wan0.*metric 100" >/dev/null; }
 assert "default route via $LAB_ISP_ADDR dev wan0 metric 100" default_route
-enslaved() { ip -n "$NS_GW" -o link show dev "$1" | grep -q "master br-vm"; }
+enslaved() { ip -n "$NS_GW" -o link show dev "$1" | grep "master br-vm" >/dev/null; }
 assert "vnet-web enslaved to br-vm" enslaved vnet-web
 assert "vnet-db enslaved to br-vm" enslaved vnet-db
 forwarding() { [[ $(ip netns exec "$NS_GW" sysctl -n net.ipv4.ip_forward) == 1 ]]; }
@@ -49,7 +49,7 @@ assert "ip_forward=1 in the gateway namespace" forwarding
 # web's MAC with its reserved address.
 hosts_has_web() {
   grep -rilE "$LAB_WEB_MAC" "$VMGW_LAB/run" "$VMGW_LAB/state" 2>/dev/null |
-    xargs -r grep -il "$LAB_WEB_IP" | grep -q .
+    xargs -r grep -il "$LAB_WEB_IP" | grep . >/dev/null
 }
 assert "dnsmasq hosts file has web's reservation ($LAB_WEB_MAC, $LAB_WEB_IP)" hosts_has_web
 dnsmasq_running() {

@@ -13,9 +13,9 @@ vmgw_lab_up
 assert "lab comes up (${LAB_UP_ERROR:-ok})" test -z "$LAB_UP_ERROR"
 
 reply() { vmgw_client "$@" || true; }
-has_eip_addr() { ip -n "$NS_GW" -4 -o addr show dev wan0 | grep -q " inet $LAB_EIP_DB/32 "; }
+has_eip_addr() { ip -n "$NS_GW" -4 -o addr show dev wan0 | grep " inet $LAB_EIP_DB/32 " >/dev/null; }
 eip_unreachable() { ! vmgw_client "$NS_INET" "$LAB_EIP_DB" 80 >/dev/null; }
-eip_in_table() { ip netns exec "$NS_GW" nft list table inet vmgw | grep -Eq "(^|[^0-9])${LAB_EIP_DB//./\\.}([^0-9]|$)"; }
+eip_in_table() { ip netns exec "$NS_GW" nft list table inet vmgw | grep -E "(^|[^0-9])${LAB_EIP_DB//./\\.}([^0-9]|$)" >/dev/null; }
 
 # Preconditions: the binding works while configured.
 assert "before: wan0 has $LAB_EIP_DB/32" has_eip_addr

@@ -17,9 +17,9 @@ TEST(Ipv4, ParsesDottedQuad) {
 }
 
 TEST(Ipv4, RejectsMalformed) {
-  for (const char* bad : {"", "10.0.0", "10.0.0.1.2", "10.0.0.300", "10.0.0.01", "10.0.0.-1",
-                          "10.0..1", "a.b.c.d", " 10.0.0.1", "10.0.0.1 ", "10.0.0.1/24",
-                          "0x0a.0.0.1", "10.0.0."}) {
+  for (const char* bad :
+       {"", "10.0.0", "10.0.0.1.2", "10.0.0.300", "10.0.0.01", "10.0.0.-1", "10.0..1", "a.b.c.d",
+        " 10.0.0.1", "10.0.0.1 ", "10.0.0.1/24", "0x0a.0.0.1", "10.0.0."}) {
     EXPECT_FALSE(Ipv4::parse(bad)) << bad;
   }
 }
@@ -91,9 +91,9 @@ TEST(Mac, ParsesBothSeparatorsAndCases) {
 }
 
 TEST(Mac, RejectsMalformed) {
-  for (const char* bad : {"", "52:54:00:zz:00:01", "52:54:00:00:00", "52:54:00:00:00:01:02",
-                          "52:54-00:00:00:01", "5254.0000.0001", "52:54:00:00:00:1",
-                          "525400000001", "52:54:00:00:00:01 "}) {
+  for (const char* bad :
+       {"", "52:54:00:zz:00:01", "52:54:00:00:00", "52:54:00:00:00:01:02", "52:54-00:00:00:01",
+        "5254.0000.0001", "52:54:00:00:00:1", "525400000001", "52:54:00:00:00:01 "}) {
     EXPECT_FALSE(Mac::parse(bad)) << bad;
   }
 }
@@ -132,8 +132,8 @@ TEST(PortRange, LeavesRangeChecksToTheValidator) {
 }
 
 TEST(PortRange, RejectsNonNumbers) {
-  for (const char* bad : {"", "http", "80-", "-80", "80-90-100", "080", "8o", " 80", "80 - 90",
-                          "+80"}) {
+  for (const char* bad :
+       {"", "http", "80-", "-80", "80-90-100", "080", "8o", " 80", "80 - 90", "+80"}) {
     EXPECT_FALSE(PortRange::parse(bad)) << bad;
   }
 }
@@ -145,21 +145,22 @@ TEST(DeviceName, AcceptsKernelSafeNames) {
 }
 
 TEST(DeviceName, RejectsOthers) {
-  for (const char* bad : {"", ".", "..", "abcdefghijklmnop", "eth 0", "eth/0", "eth:0", "ëth0",
-                          "eth0\n"}) {
+  for (const char* bad :
+       {"", ".", "..", "abcdefghijklmnop", "eth 0", "eth/0", "eth:0", "ëth0", "eth0\n"}) {
     EXPECT_FALSE(is_valid_device_name(bad)) << bad;
   }
 }
 
 TEST(ObjectName, AcceptsLowerCaseNames) {
-  for (const char* good : {"web", "db-1", "isp_1", "0net", "a", "abcdefghijklmnopqrstuvwxyz012345"}) {
+  for (const char* good :
+       {"web", "db-1", "isp_1", "0net", "a", "abcdefghijklmnopqrstuvwxyz012345"}) {
     EXPECT_TRUE(is_valid_object_name(good)) << good;
   }
 }
 
 TEST(ObjectName, RejectsOthers) {
-  for (const char* bad : {"", "Web", "-web", "_web", "web.1", "web 1", "wéb",
-                          "abcdefghijklmnopqrstuvwxyz0123456"}) {
+  for (const char* bad :
+       {"", "Web", "-web", "_web", "web.1", "web 1", "wéb", "abcdefghijklmnopqrstuvwxyz0123456"}) {
     EXPECT_FALSE(is_valid_object_name(bad)) << bad;
   }
 }

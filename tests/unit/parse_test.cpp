@@ -279,6 +279,11 @@ TEST(Parse, EmptyValueIsAnErrorAtItsKey) {
             Lines{"t.yaml:2:5: vms[0].name: expected a single value, got nothing"});
 }
 
+TEST(Parse, EmptyStringIsAnError) {
+  EXPECT_EQ(errors_of("vms:\n  - name: \"\"\n"),
+            Lines{"t.yaml:2:11: vms[0].name: expected a single value, got an empty string"});
+}
+
 TEST(Parse, BadIpv4) {
   EXPECT_EQ(errors_of("vms:\n  - ip: 10.0.0.300\n"),
             Lines{"t.yaml:2:9: vms[0].ip: '10.0.0.300' is not an IPv4 address"});
@@ -400,14 +405,20 @@ TEST(ParseFile, ReadsAFile) {
   auto r = parse_config_file(path);
   std::remove(path.c_str());
   EXPECT_EQ(r.config.source, path);
-  EXPECT_EQ(errors_of(r),
-            Lines{path + ":3:5: uplinks[0].devise: unknown field 'devise'; did you mean 'device'?"});
+  EXPECT_EQ(
+      errors_of(r),
+      Lines{path + ":3:5: uplinks[0].devise: unknown field 'devise'; did you mean 'device'?"});
 }
 
 TEST(ParseFile, MissingFileIsOneError) {
   auto r = parse_config_file("/nonexistent/vmgw.yaml");
   EXPECT_EQ(errors_of(r),
             Lines{"/nonexistent/vmgw.yaml: cannot read file: No such file or directory"});
+}
+
+TEST(ParseFile, DirectoryIsOneError) {
+  auto r = parse_config_file("/");
+  EXPECT_EQ(errors_of(r), Lines{"/: cannot read file: Is a directory"});
 }
 
 }  // namespace

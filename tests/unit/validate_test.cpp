@@ -131,7 +131,9 @@ TEST(Validate, LabIsValid) {
   EXPECT_EQ(v.get().uplinks[0].name, "isp1");
 }
 
-TEST(Validate, EmptyConfigIsValid) { expect_valid(""); }
+TEST(Validate, EmptyConfigIsValid) {
+  expect_valid("");
+}
 
 // --- required fields ---
 
@@ -222,8 +224,7 @@ TEST(Validate, ObjectNamesUniquePerKind) {
   expect_error(lab_with("  - name: lan\n", "  - name: vmnet\n"), "networks[1].name",
                "network name 'vmnet' is already used by networks[0]", 15);
   expect_error(lab_with(Edits{{"  - name: db\n", "  - name: web\n"}, {"vm: db\n", "vm: web\n"}}),
-               "vms[1].name",
-               "vm name 'web' is already used by vms[0]", 27);
+               "vms[1].name", "vm name 'web' is already used by vms[0]", 27);
   // Different kinds may share a name.
   expect_valid(lab_with("  - name: lan\n", "  - name: web\n"));
 }
@@ -473,10 +474,10 @@ TEST(Validate, PoolUplinkKnown) {
 }
 
 TEST(Validate, PoolReversedRange) {
-  expect_error(lab_with(Edits{{"      cidr: 203.0.113.16/28\n",
-                               "      range: 203.0.113.31-203.0.113.16\n"},
-                              {"    - address: 203.0.113.17\n      vm: db\n", ""}}),
-               "elastic_ips.pools[0].range", "reversed range 203.0.113.31-203.0.113.16", 42);
+  expect_error(
+      lab_with(Edits{{"      cidr: 203.0.113.16/28\n", "      range: 203.0.113.31-203.0.113.16\n"},
+                     {"    - address: 203.0.113.17\n      vm: db\n", ""}}),
+      "elastic_ips.pools[0].range", "reversed range 203.0.113.31-203.0.113.16", 42);
 }
 
 TEST(Validate, PoolsDoNotOverlap) {
@@ -512,20 +513,22 @@ TEST(Validate, BindingInsideItsPool) {
 
 TEST(Validate, BindingInsideSomePool) {
   expect_error(lab_with("    - address: 203.0.113.17\n", "    - address: 203.0.113.99\n"),
-               "elastic_ips.bindings[0].address",
-               "203.0.113.99 is outside every elastic IP pool", 44);
+               "elastic_ips.bindings[0].address", "203.0.113.99 is outside every elastic IP pool",
+               44);
 }
 
 TEST(Validate, AddressBoundTwice) {
-  expect_error(lab_with("      vm: db\n", "      vm: db\n    - address: 203.0.113.17\n      vm: web\n"),
-               "elastic_ips.bindings[1].address",
-               "203.0.113.17 is already bound to vm 'db' (elastic_ips.bindings[0])", 46);
+  expect_error(
+      lab_with("      vm: db\n", "      vm: db\n    - address: 203.0.113.17\n      vm: web\n"),
+      "elastic_ips.bindings[1].address",
+      "203.0.113.17 is already bound to vm 'db' (elastic_ips.bindings[0])", 46);
 }
 
 TEST(Validate, VmHasOneElasticIp) {
-  expect_error(lab_with("      vm: db\n", "      vm: db\n    - address: 203.0.113.18\n      vm: db\n"),
-               "elastic_ips.bindings[1].vm",
-               "vm 'db' already has elastic IP 203.0.113.17 (elastic_ips.bindings[0])", 47);
+  expect_error(
+      lab_with("      vm: db\n", "      vm: db\n    - address: 203.0.113.18\n      vm: db\n"),
+      "elastic_ips.bindings[1].vm",
+      "vm 'db' already has elastic IP 203.0.113.17 (elastic_ips.bindings[0])", 47);
 }
 
 TEST(Validate, BindingVmKnown) {

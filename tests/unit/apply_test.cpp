@@ -1,0 +1,109 @@
+#include "apply/apply.h"
+
+#include <gtest/gtest.h>
+
+#include "backend/fake_nft_backend.h"
+#include "backend/fake_rtnl.h"
+#include "compile/compile.h"
+#include "test_support.h"
+
+namespace vmgw {
+namespace {
+
+using testing::kSmallGateway;
+using testing::valid_config;
+
+struct FakeHost {
+  backend::FakeNftBackend nft;
+  backend::FakeRtnl rtnl;
+  backend::FakeSysctl sysctl;
+  backend::FakeDhcp dhcp;
+  Backends backends{nft, rtnl, sysctl, dhcp};
+  FakeHost() {
+    rtnl.add_link("lo");
+    rtnl.add_link("wan0", "veth");
+    rtnl.add_link("vnet-web", "tap", false);
+    sysctl.values["net/ipv4/ip_forward"] = "0";
+  }
+};
+
+TEST(Apply, FirstApplyBuildsEverythingSecondWritesNothing) {
+  FakeHost host;
+  auto plan = compile(valid_config(kSmallGateway));
+  auto first = apply(plan, host.backends);
+  EXPECT_TRUE(first.changed());
+  EXPECT_EQ(host.nft.batches_applied, 1);
+  EXPECT_EQ(host.sysctl.values["net/ipv4/ip_forward"], "1");
+  EXPECT_EQ(host.dhcp.actions, std::vector<std::string>{"start vmnet"});
+
+  const auto writes = host.rtnl.writes.size();
+  auto second = apply(plan, host.backends);
+  EXPECT_FALSE(second.changed());
+  EXPECT_EQ(second.summary(), "no changes: the kernel already holds this configuration");
+  EXPECT_EQ(host.nft.batches_applied, 1);
+  EXPECT_EQ(host.rtnl.writes.size(), writes);
+  EXPECT_EQ(host.sysctl.writes, 1);
+}
+
+TEST(Apply, CreatesBridgePlugsPortsAddsAddressesAndRoute) {
+  FakeHost host;
+  apply(compile(valid_config(kSmallGateway)), host.backends);
+  const auto& w = host.rtnl.writes;
+  auto has = [&](const std::string& line) { return std::find(w.begin(), w.end(), line) != w.end(); };
+  EXPECT_TRUE(has("create_bridge br-vm"));
+  EXPECT_TRUE(has("set_master vnet-web br-vm"));
+  EXPECT_TRUE(has("add_address br-vm 10.10.0.1/24"));
+  EXPECT_TRUE(has("add_address wan0 203.0.113.17/32"));
+  EXPECT_TRUE(has("replace_route 0.0.0.0/0 via 203.0.113.1 dev wan0 metric 100 table 254"));
+}
+
+TEST(Apply, UnboundElasticIpLeavesTheUplink) {
+  FakeHost host;
+  apply(compile(valid_config(kSmallGateway)), host.backends);
+  std::string unbound = kSmallGateway;
+  unbound.erase(unbound.find("  bindings:"));
+  auto report = apply(compile(valid_config(unbound)), host.backends);
+  const auto& w = host.rtnl.writes;
+  EXPECT_EQ(w.back(), "delete_address wan0 203.0.113.17/32");
+  EXPECT_EQ(report.nft.elements_removed, 2);  // eip_dnat and eip_snat
+}
+
+TEST(Apply, MissingUplinkDeviceChangesNothing) {
+  FakeHost host;
+  host.rtnl.links_.erase(host.rtnl.links_.begin() + 1);  // no wan0
+  EXPECT_THROW(apply(compile(valid_config(kSmallGateway)), host.backends), EnvironmentError);
+  EXPECT_EQ(host.nft.batches_applied, 0);
+  EXPECT_TRUE(host.rtnl.writes.empty());
+  EXPECT_EQ(host.sysctl.writes, 0);
+}
+
+TEST(Apply, KernelRefusalChangesNothing) {
+  FakeHost host;
+  host.nft.fail_next_with = "Error: injected refusal";
+  EXPECT_THROW(apply(compile(valid_config(kSmallGateway)), host.backends), backend::NftError);
+  EXPECT_FALSE(host.nft.table.has_value());
+  EXPECT_TRUE(host.rtnl.writes.empty());
+  EXPECT_TRUE(host.dhcp.actions.empty());
+}
+
+TEST(Apply, ReservationChangeReloadsDhcp) {
+  FakeHost host;
+  apply(compile(valid_config(kSmallGateway)), host.backends);
+  std::string more = kSmallGateway;
+  more.insert(more.find("port_forwards:"),
+              "  - {name: app, network: vmnet, mac: \"52:54:00:00:00:0c\", ip: 10.10.0.12}\n");
+  auto report = apply(compile(valid_config(more)), host.backends);
+  EXPECT_EQ(report.dhcp, std::vector<std::string>{"vmnet reloaded"});
+}
+
+TEST(Apply, PreviewWritesNothing) {
+  FakeHost host;
+  auto report = preview(compile(valid_config(kSmallGateway)), host.backends);
+  EXPECT_TRUE(report.nft.created);
+  EXPECT_FALSE(report.net.empty());
+  EXPECT_EQ(host.nft.batches_applied, 0);
+  EXPECT_TRUE(host.rtnl.writes.empty());
+}
+
+}  // namespace
+}  // namespace vmgw
