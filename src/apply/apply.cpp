@@ -50,7 +50,8 @@ std::string ApplyReport::summary() const {
     sep = "; ";
   }
   if (!net.empty()) {
-    out += sep + std::to_string(net.size()) + " link/address/route change" + (net.size() == 1 ? "" : "s");
+    out += sep + std::to_string(net.size()) + " link/address/route change" +
+           (net.size() == 1 ? "" : "s");
     sep = "; ";
   }
   for (const auto& s : sysctl) {

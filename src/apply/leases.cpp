@@ -32,8 +32,8 @@ std::vector<std::string> networks_with(const std::string& state_dir, const std::
 }  // namespace
 
 void record_lease_event(const std::string& state_dir, const LeaseEvent& e) {
-  nlohmann::json j = {{"time", e.time},       {"network", e.network}, {"action", e.action},
-                      {"mac", e.mac},         {"ip", e.ip},           {"hostname", e.hostname}};
+  nlohmann::json j = {{"time", e.time}, {"network", e.network}, {"action", e.action},
+                      {"mac", e.mac},   {"ip", e.ip},           {"hostname", e.hostname}};
   std::string line = j.dump() + "\n";
   std::string path = backend::dhcp_events_path(state_dir, e.network);
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -67,7 +67,8 @@ std::vector<Reservation> read_reservations(const std::string& state_dir) {
       auto c1 = line.find(',');
       auto c2 = line.find(',', c1 == std::string::npos ? c1 : c1 + 1);
       if (c1 == std::string::npos || c2 == std::string::npos) continue;
-      out.push_back({net, line.substr(0, c1), line.substr(c1 + 1, c2 - c1 - 1), line.substr(c2 + 1)});
+      out.push_back(
+          {net, line.substr(0, c1), line.substr(c1 + 1, c2 - c1 - 1), line.substr(c2 + 1)});
     }
   }
   return out;

@@ -33,13 +33,19 @@ bool managed(const Plan& p, const backend::AddressInfo& a) {
 
 std::string NetOp::str() const {
   switch (kind) {
-    case Kind::create_bridge: return "create bridge " + device;
-    case Kind::set_master: return "plug " + device + " into " + bridge;
-    case Kind::set_up: return "set " + device + " up";
-    case Kind::add_address: return "add address " + address.str() + " on " + device;
-    case Kind::delete_address: return "remove address " + address.str() + " from " + device;
+    case Kind::create_bridge:
+      return "create bridge " + device;
+    case Kind::set_master:
+      return "plug " + device + " into " + bridge;
+    case Kind::set_up:
+      return "set " + device + " up";
+    case Kind::add_address:
+      return "add address " + address.str() + " on " + device;
+    case Kind::delete_address:
+      return "remove address " + address.str() + " from " + device;
     case Kind::replace_route:
-      return "route " + (route.destination.prefix == 0 ? std::string("default") : route.destination.str()) +
+      return "route " +
+             (route.destination.prefix == 0 ? std::string("default") : route.destination.str()) +
              " via " + route.gateway.str() + " dev " + route.device + " metric " +
              std::to_string(route.metric);
   }
@@ -58,7 +64,8 @@ std::vector<NetOp> net_diff(const Plan& plan, const NetState& state) {
     const auto* link = find_link(state, port.device);
     if (!link) continue;  // the VM is not running: its port appears when it starts
     const auto* master = find_link(state, link->master);
-    if (!master || master->name != port.bridge) ops.push_back({K::set_master, port.device, port.bridge, {}, {}});
+    if (!master || master->name != port.bridge)
+      ops.push_back({K::set_master, port.device, port.bridge, {}, {}});
     if (!link->up) ops.push_back({K::set_up, port.device, "", {}, {}});
   }
   for (const auto& a : plan.addresses) {
@@ -68,11 +75,13 @@ std::vector<NetOp> net_diff(const Plan& plan, const NetState& state) {
   }
   for (const auto& r : plan.routes) {
     backend::RouteInfo want{r.destination, r.gateway, r.device, r.metric, 254};
-    if (std::find(state.main_routes.begin(), state.main_routes.end(), want) == state.main_routes.end())
+    if (std::find(state.main_routes.begin(), state.main_routes.end(), want) ==
+        state.main_routes.end())
       ops.push_back({K::replace_route, r.device, "", {}, want});
   }
   for (const auto& a : state.addresses) {
-    if (managed(plan, a) && !planned(plan, a)) ops.push_back({K::delete_address, a.device, "", a.address, {}});
+    if (managed(plan, a) && !planned(plan, a))
+      ops.push_back({K::delete_address, a.device, "", a.address, {}});
   }
   return ops;
 }
@@ -80,12 +89,24 @@ std::vector<NetOp> net_diff(const Plan& plan, const NetState& state) {
 void run_net_ops(const std::vector<NetOp>& ops, backend::Rtnl& rtnl) {
   for (const auto& op : ops) {
     switch (op.kind) {
-      case NetOp::Kind::create_bridge: rtnl.create_bridge(op.device); break;
-      case NetOp::Kind::set_master: rtnl.set_master(op.device, op.bridge); break;
-      case NetOp::Kind::set_up: rtnl.set_up(op.device); break;
-      case NetOp::Kind::add_address: rtnl.add_address({op.device, op.address}); break;
-      case NetOp::Kind::delete_address: rtnl.delete_address({op.device, op.address}); break;
-      case NetOp::Kind::replace_route: rtnl.replace_route(op.route); break;
+      case NetOp::Kind::create_bridge:
+        rtnl.create_bridge(op.device);
+        break;
+      case NetOp::Kind::set_master:
+        rtnl.set_master(op.device, op.bridge);
+        break;
+      case NetOp::Kind::set_up:
+        rtnl.set_up(op.device);
+        break;
+      case NetOp::Kind::add_address:
+        rtnl.add_address({op.device, op.address});
+        break;
+      case NetOp::Kind::delete_address:
+        rtnl.delete_address({op.device, op.address});
+        break;
+      case NetOp::Kind::replace_route:
+        rtnl.replace_route(op.route);
+        break;
     }
   }
 }

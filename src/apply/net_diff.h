@@ -13,9 +13,9 @@ struct NetOp {
   enum class Kind { create_bridge, set_master, set_up, add_address, replace_route, delete_address };
   Kind kind;
   std::string device;
-  std::string bridge;             // set_master
-  InterfaceAddress address{};     // add/delete_address
-  backend::RouteInfo route{};     // replace_route
+  std::string bridge;          // set_master
+  InterfaceAddress address{};  // add/delete_address
+  backend::RouteInfo route{};  // replace_route
 
   std::string str() const;  // "add address 203.0.113.17/32 on wan0"
 };

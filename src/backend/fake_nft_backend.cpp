@@ -37,7 +37,8 @@ void check_unreferenced(const nft::Table& t, const std::string& chain) {
   Json target = {{"jump", {{"target", chain}}}};
   for (const auto& s : t.sets)
     for (const auto& e : s.elements)
-      if (e.value == target) throw NftError("Error: Device or resource busy: chain '" + chain + "'");
+      if (e.value == target)
+        throw NftError("Error: Device or resource busy: chain '" + chain + "'");
   for (const auto& c : t.chains)
     for (const auto& r : c.rules)
       if (Json(r.expr).dump().find("\"target\":\"" + chain + "\"") != std::string::npos)
@@ -74,7 +75,8 @@ void apply_one(std::optional<nft::Table>& state, const Json& cmd) {
       return;
     }
     if (verb == "delete") {
-      auto it = std::find_if(t.sets.begin(), t.sets.end(), [&](auto& s) { return s.name == o["name"]; });
+      auto it =
+          std::find_if(t.sets.begin(), t.sets.end(), [&](auto& s) { return s.name == o["name"]; });
       if (it == t.sets.end()) throw NftError("Error: No such file or directory: set");
       t.sets.erase(it);
       return;
@@ -82,9 +84,12 @@ void apply_one(std::optional<nft::Table>& state, const Json& cmd) {
   }
   if (kind == "element") {
     nft::Set* s = find_named(t.sets, o["name"].get<std::string>());
-    if (!s) throw NftError("Error: No such file or directory: set '" + o["name"].get<std::string>() + "'");
+    if (!s)
+      throw NftError("Error: No such file or directory: set '" + o["name"].get<std::string>() +
+                     "'");
     for (const auto& e : o["elem"]) {
-      nft::Element el = s->is_map() && verb == "add" ? nft::Element{e[0], e[1]} : nft::Element{e, nullptr};
+      nft::Element el =
+          s->is_map() && verb == "add" ? nft::Element{e[0], e[1]} : nft::Element{e, nullptr};
       auto same_key = [&](const nft::Element& x) { return x.key == el.key; };
       auto it = std::find_if(s->elements.begin(), s->elements.end(), same_key);
       if (verb == "add") {
@@ -93,7 +98,8 @@ void apply_one(std::optional<nft::Table>& state, const Json& cmd) {
           throw NftError("Error: Could not process rule: File exists: element");
         if (it == s->elements.end()) s->elements.push_back(el);
       } else {
-        if (it == s->elements.end()) throw NftError("Error: Could not process rule: No such file or directory: element");
+        if (it == s->elements.end())
+          throw NftError("Error: Could not process rule: No such file or directory: element");
         s->elements.erase(it);
       }
     }
@@ -125,7 +131,9 @@ void apply_one(std::optional<nft::Table>& state, const Json& cmd) {
   }
   if (kind == "rule" && verb == "add") {
     nft::Chain* c = find_named(t.chains, o["chain"].get<std::string>());
-    if (!c) throw NftError("Error: No such file or directory: chain '" + o["chain"].get<std::string>() + "'");
+    if (!c)
+      throw NftError("Error: No such file or directory: chain '" + o["chain"].get<std::string>() +
+                     "'");
     check_references(t, o["expr"]);
     nft::Rule r;
     r.expr = o["expr"].get<std::vector<Json>>();

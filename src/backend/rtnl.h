@@ -21,9 +21,9 @@ struct RtnlError : std::runtime_error {
 struct LinkInfo {
   std::string name;
   int index = 0;
-  std::string kind;    // IFLA_INFO_KIND: "bridge", "veth", ... ("" for physical devices)
-  int master = 0;      // ifindex of the bridge this link is a port of, 0 if none
-  bool up = false;     // IFF_UP (administratively up)
+  std::string kind;  // IFLA_INFO_KIND: "bridge", "veth", ... ("" for physical devices)
+  int master = 0;    // ifindex of the bridge this link is a port of, 0 if none
+  bool up = false;   // IFF_UP (administratively up)
   auto operator<=>(const LinkInfo&) const = default;
 };
 

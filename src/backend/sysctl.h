@@ -1,8 +1,8 @@
 // Kernel parameters under /proc/sys (per network namespace for net/*).
 #pragma once
 
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 

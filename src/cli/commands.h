@@ -25,6 +25,7 @@ int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run);
 int cmd_show(const std::string& output);
 int cmd_leases(const Dirs& dirs, const std::string& output);
 // Called by dnsmasq through the generated hook: ACTION MAC IP [HOSTNAME].
-int cmd_lease_event(const Dirs& dirs, const std::string& network, const std::vector<std::string>& args);
+int cmd_lease_event(const Dirs& dirs, const std::string& network,
+                    const std::vector<std::string>& args);
 
 }  // namespace vmgw::cli

@@ -82,7 +82,8 @@ int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
     Backends b{*nft, *rtnl, *sysctl, dry_run ? static_cast<backend::Dhcp&>(no_dhcp) : *dhcp};
     if (dry_run) {
       auto report = preview(plan, b);
-      std::cout << "would apply: " << (report.nft.empty() ? "nothing to nftables" : report.nft.summary()) << "\n";
+      std::cout << "would apply: "
+                << (report.nft.empty() ? "nothing to nftables" : report.nft.summary()) << "\n";
       for (const auto& line : report.net) std::cout << "  " << line << "\n";
       for (const auto& line : report.sysctl) std::cout << "  " << line << "\n";
       return kOk;
@@ -94,8 +95,9 @@ int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
     std::cerr << "error: " << e.what() << "; nothing was changed\n";
     return kEnvironment;
   } catch (const backend::NftError& e) {
-    std::cerr << "error: the kernel refused the nftables transaction; the previous rules stay in force:\n"
-              << e.what() << "\n";
+    std::cerr
+        << "error: the kernel refused the nftables transaction; the previous rules stay in force:\n"
+        << e.what() << "\n";
     return kKernelRefused;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

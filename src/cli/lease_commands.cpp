@@ -26,23 +26,32 @@ int cmd_leases(const Dirs& dirs, const std::string& output) {
   auto reservations = read_reservations(dirs.state);
   auto events = read_lease_events(dirs.state);
   if (output == "json") {
-    nlohmann::json j = {{"reservations", nlohmann::json::array()}, {"events", nlohmann::json::array()}};
+    nlohmann::json j = {{"reservations", nlohmann::json::array()},
+                        {"events", nlohmann::json::array()}};
     for (const auto& r : reservations)
-      j["reservations"].push_back({{"network", r.network}, {"mac", r.mac}, {"ip", r.ip}, {"name", r.name}});
+      j["reservations"].push_back(
+          {{"network", r.network}, {"mac", r.mac}, {"ip", r.ip}, {"name", r.name}});
     for (const auto& e : events)
-      j["events"].push_back({{"time", e.time}, {"network", e.network}, {"action", e.action},
-                             {"mac", e.mac}, {"ip", e.ip}, {"hostname", e.hostname}});
+      j["events"].push_back({{"time", e.time},
+                             {"network", e.network},
+                             {"action", e.action},
+                             {"mac", e.mac},
+                             {"ip", e.ip},
+                             {"hostname", e.hostname}});
     std::cout << j.dump(2) << "\n";
     return kOk;
   }
   std::cout << "RESERVATIONS\n";
   std::cout << std::left << std::setw(12) << "NETWORK" << std::setw(20) << "MAC" << std::setw(17)
-            << "IP" << "NAME\n";
+            << "IP"
+            << "NAME\n";
   for (const auto& r : reservations)
-    std::cout << std::setw(12) << r.network << std::setw(20) << r.mac << std::setw(17) << r.ip << r.name << "\n";
+    std::cout << std::setw(12) << r.network << std::setw(20) << r.mac << std::setw(17) << r.ip
+              << r.name << "\n";
   std::cout << "\nLEASE EVENTS\n";
   std::cout << std::setw(22) << "TIME" << std::setw(12) << "NETWORK" << std::setw(7) << "EVENT"
-            << std::setw(20) << "MAC" << std::setw(17) << "IP" << "HOSTNAME\n";
+            << std::setw(20) << "MAC" << std::setw(17) << "IP"
+            << "HOSTNAME\n";
   for (const auto& e : events)
     std::cout << std::setw(22) << e.time << std::setw(12) << e.network << std::setw(7) << e.action
               << std::setw(20) << e.mac << std::setw(17) << e.ip << e.hostname << "\n";
@@ -50,17 +59,20 @@ int cmd_leases(const Dirs& dirs, const std::string& output) {
   return kOk;
 }
 
-int cmd_lease_event(const Dirs& dirs, const std::string& network, const std::vector<std::string>& args) {
+int cmd_lease_event(const Dirs& dirs, const std::string& network,
+                    const std::vector<std::string>& args) {
   // dnsmasq also calls the hook with "init" (to load leases; we keep none: --leasefile-ro
   // with static reservations) and with tftp/arp events we do not record.
   if (args.empty()) return kInvalidInput;
   const std::string& action = args[0];
   if (action != "add" && action != "old" && action != "del") return kOk;
-  if (args.size() < 3 || !is_valid_object_name(network) || !Mac::parse(args[1]) || !Ipv4::parse(args[2])) {
+  if (args.size() < 3 || !is_valid_object_name(network) || !Mac::parse(args[1]) ||
+      !Ipv4::parse(args[2])) {
     std::cerr << "lease-event: expected ACTION MAC IP [HOSTNAME]\n";
     return kInvalidInput;
   }
-  record_lease_event(dirs.state, {now_utc(), network, action, args[1], args[2], args.size() > 3 ? args[3] : ""});
+  record_lease_event(
+      dirs.state, {now_utc(), network, action, args[1], args[2], args.size() > 3 ? args[3] : ""});
   return kOk;
 }
 

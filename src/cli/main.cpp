@@ -21,25 +21,33 @@ int main(int argc, char** argv) {
     c->add_option("-f,--file", file, "configuration file")->capture_default_str();
   };
   auto add_output = [&](CLI::App* c) {
-    c->add_option("-o,--output", output, "output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    c->add_option("-o,--output", output, "output format")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
   };
   auto add_dirs = [&](CLI::App* c) {
-    c->add_option("--state-dir", dirs.state, "DHCP hosts files and lease events")->capture_default_str();
+    c->add_option("--state-dir", dirs.state, "DHCP hosts files and lease events")
+        ->capture_default_str();
     c->add_option("--run-dir", dirs.run, "pid files and hooks")->capture_default_str();
   };
 
-  auto* check = app.add_subcommand("check", "validate a configuration file; exit 1 with every error located");
+  auto* check =
+      app.add_subcommand("check", "validate a configuration file; exit 1 with every error located");
   add_file(check);
-  auto* plan = app.add_subcommand("plan", "print what apply would make the host hold (no root, no kernel)");
+  auto* plan =
+      app.add_subcommand("plan", "print what apply would make the host hold (no root, no kernel)");
   add_file(plan);
   add_output(plan);
-  auto* apply = app.add_subcommand("apply", "make the kernel hold this configuration: one nftables transaction for the delta");
+  auto* apply = app.add_subcommand(
+      "apply", "make the kernel hold this configuration: one nftables transaction for the delta");
   add_file(apply);
   add_dirs(apply);
-  apply->add_flag("--dry-run", dry_run, "diff against the kernel and print the delta; change nothing");
+  apply->add_flag("--dry-run", dry_run,
+                  "diff against the kernel and print the delta; change nothing");
   auto* show = app.add_subcommand("show", "the vmgw ruleset in force, with counters");
   add_output(show);
-  auto* leases = app.add_subcommand("leases", "DHCP reservations and the lease events dnsmasq reported");
+  auto* leases =
+      app.add_subcommand("leases", "DHCP reservations and the lease events dnsmasq reported");
   add_dirs(leases);
   add_output(leases);
   auto* version = app.add_subcommand("version", "print the version");

@@ -7,8 +7,12 @@
 
 namespace vmgw {
 
-std::string names::vm_egress_chain(const std::string& vm) { return "vm-" + vm + "-out"; }
-std::string names::vm_ingress_chain(const std::string& vm) { return "vm-" + vm + "-in"; }
+std::string names::vm_egress_chain(const std::string& vm) {
+  return "vm-" + vm + "-out";
+}
+std::string names::vm_ingress_chain(const std::string& vm) {
+  return "vm-" + vm + "-in";
+}
 
 namespace compile_detail {
 

@@ -10,9 +10,9 @@ namespace {
 using nft::Json;
 
 void established_then_invalid(std::vector<nft::Rule>& rules) {
-  rules.push_back({{nft::match(nft::ct("state"), Json::array({"established", "related"}), "in"),
-                    nft::accept()},
-                   "replies and related traffic of accepted flows"});
+  rules.push_back(
+      {{nft::match(nft::ct("state"), Json::array({"established", "related"}), "in"), nft::accept()},
+       "replies and related traffic of accepted flows"});
   rules.push_back({{nft::match(nft::ct("state"), "invalid", "in"), nft::counter(), nft::drop()},
                    "packets conntrack cannot place"});
 }
@@ -22,9 +22,11 @@ void add_vm_chains(const Index& ix, nft::Table& t) {
   auto& ingress = set_named(t, names::kVmIngress);
   for (const auto& [name, vm] : ix.vms) {
     // Per-VM chains count each VM's new flows; per-VM filters are added to these chains.
-    nft::Chain out{names::vm_egress_chain(name), std::nullopt,
+    nft::Chain out{names::vm_egress_chain(name),
+                   std::nullopt,
                    {{{nft::counter()}, "new flows from vm " + name}}};
-    nft::Chain in{names::vm_ingress_chain(name), std::nullopt,
+    nft::Chain in{names::vm_ingress_chain(name),
+                  std::nullopt,
                   {{{nft::counter()}, "new flows to vm " + name}}};
     egress.elements.push_back({vm->ip->str(), nft::jump(out.name)});
     ingress.elements.push_back({vm->ip->str(), nft::jump(in.name)});
@@ -74,9 +76,9 @@ void compile_input(const Index& ix, nft::Table& t) {
                  nft::accept()},
                 "IPv6 neighbour discovery"});
   if (ix.config.host.allow_ping) {
-    in.push_back({{nft::match(nft::payload("icmp", "type"), "echo-request"), nft::counter(),
-                   nft::accept()},
-                  "host: allow ping"});
+    in.push_back(
+        {{nft::match(nft::payload("icmp", "type"), "echo-request"), nft::counter(), nft::accept()},
+         "host: allow ping"});
   }
   in.push_back({{nft::match(nft::meta("iifname"), nft::set_ref(names::kDhcpIfs)),
                  nft::match(nft::payload("udp", "dport"), 67), nft::accept()},

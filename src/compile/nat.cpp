@@ -10,7 +10,8 @@ namespace {
 using nft::Json;
 
 Json forward_key_expr() {
-  return nft::concat({nft::payload("ip", "daddr"), nft::meta("l4proto"), nft::payload("th", "dport")});
+  return nft::concat(
+      {nft::payload("ip", "daddr"), nft::meta("l4proto"), nft::payload("th", "dport")});
 }
 
 void add_forward_elements(const Index& ix, nft::Table& t) {
@@ -20,8 +21,8 @@ void add_forward_elements(const Index& ix, nft::Table& t) {
     const Vm& vm = *ix.vms.at(f->vm);
     // A range is one element per port: nft maps cannot add an offset to a port range.
     for (uint32_t i = 0; i < f->public_ports->size(); ++i) {
-      Json key = nft::concat({f->public_address->str(), std::string(to_string(f->proto)),
-                              f->public_ports->first + i});
+      Json key = nft::concat(
+          {f->public_address->str(), std::string(to_string(f->proto)), f->public_ports->first + i});
       addr.elements.push_back({key, vm.ip->str()});
       port.elements.push_back({key, f->vm_ports->first + i});
     }
@@ -57,24 +58,25 @@ void compile_nat(const Index& ix, nft::Table& t) {
   add_masquerade_elements(ix, t);
 
   auto& pre = chain_named(t, names::kNatPrerouting);
-  pre.rules.push_back({{nft::dnat_from_maps(forward_key_expr(), names::kForwardAddr,
-                                            names::kForwardPort)},
-                       "port forwards"});
   pre.rules.push_back(
-      {{nft::dnat_from_maps(nft::payload("ip", "daddr"), names::kEipDnat)}, "elastic IPs, inbound"});
+      {{nft::dnat_from_maps(forward_key_expr(), names::kForwardAddr, names::kForwardPort)},
+       "port forwards"});
+  pre.rules.push_back({{nft::dnat_from_maps(nft::payload("ip", "daddr"), names::kEipDnat)},
+                       "elastic IPs, inbound"});
 
   auto& post = chain_named(t, names::kNatPostrouting);
   // A VM reaching a forward or elastic IP of its own host: the reply would go straight back
   // over the bridge and be dropped by the client, so the gateway puts itself in the path.
   // (The input interface is unknown in postrouting, hence the source subnet.)
-  post.rules.push_back({{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kInternalSubnets)),
-                         nft::match(nft::meta("oifname"), nft::set_ref(names::kInternalIfs)),
-                         nft::match(nft::ct("status"), "dnat", "in"), nft::masquerade()},
-                        "hairpin: internal client to a published internal service"});
-  post.rules.push_back({{nft::snat_from_map(
-                             nft::concat({nft::payload("ip", "saddr"), nft::meta("oifname")}),
-                             names::kEipSnat)},
-                        "elastic IPs, outbound"});
+  post.rules.push_back(
+      {{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kInternalSubnets)),
+        nft::match(nft::meta("oifname"), nft::set_ref(names::kInternalIfs)),
+        nft::match(nft::ct("status"), "dnat", "in"), nft::masquerade()},
+       "hairpin: internal client to a published internal service"});
+  post.rules.push_back(
+      {{nft::snat_from_map(nft::concat({nft::payload("ip", "saddr"), nft::meta("oifname")}),
+                           names::kEipSnat)},
+       "elastic IPs, outbound"});
   post.rules.push_back(
       {{nft::match(nft::concat({nft::meta("oifname"), nft::payload("ip", "saddr")}),
                    nft::set_ref(names::kMasquerade)),

@@ -20,7 +20,7 @@ struct Index {
   std::map<std::string, const Network*> networks;
   std::map<std::string, const Vm*> vms;
   std::map<std::string, const ElasticIpPool*> pools;
-  std::vector<const PortForward*> forwards;        // by public address, proto, port
+  std::vector<const PortForward*> forwards;       // by public address, proto, port
   std::vector<const ElasticIpBinding*> bindings;  // by address
 
   // The uplink whose pool holds `eip` (validation guarantees there is one).

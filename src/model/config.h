@@ -77,7 +77,7 @@ struct ElasticIpBinding {
 // One allowed service on the host itself.
 struct HostService {
   Origin origin;
-  std::string interface;    // empty = any interface
+  std::string interface;     // empty = any interface
   std::optional<Cidr> from;  // empty = any source
   Proto proto = Proto::tcp;
   std::optional<PortRange> ports;

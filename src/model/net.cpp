@@ -64,7 +64,9 @@ std::optional<InterfaceAddress> InterfaceAddress::parse(std::string_view text) {
   return InterfaceAddress{*addr, parts->second};
 }
 
-std::string InterfaceAddress::str() const { return address.str() + "/" + std::to_string(prefix); }
+std::string InterfaceAddress::str() const {
+  return address.str() + "/" + std::to_string(prefix);
+}
 
 std::optional<Cidr> Cidr::parse(std::string_view text) {
   auto parts = split_prefix(text);
@@ -76,11 +78,21 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
   return c;
 }
 
-uint32_t Cidr::mask() const { return prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix); }
-bool Cidr::contains(Ipv4 a) const { return (a.value & mask()) == network.value; }
-bool Cidr::overlaps(const Cidr& o) const { return contains(o.network) || o.contains(network); }
-Ipv4 Cidr::last() const { return Ipv4{network.value | ~mask()}; }
-std::string Cidr::str() const { return network.str() + "/" + std::to_string(prefix); }
+uint32_t Cidr::mask() const {
+  return prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
+}
+bool Cidr::contains(Ipv4 a) const {
+  return (a.value & mask()) == network.value;
+}
+bool Cidr::overlaps(const Cidr& o) const {
+  return contains(o.network) || o.contains(network);
+}
+Ipv4 Cidr::last() const {
+  return Ipv4{network.value | ~mask()};
+}
+std::string Cidr::str() const {
+  return network.str() + "/" + std::to_string(prefix);
+}
 
 std::optional<Mac> Mac::parse(std::string_view text) {
   if (text.size() != 17) return std::nullopt;
@@ -110,7 +122,9 @@ bool Mac::is_zero() const {
   return true;
 }
 
-std::string_view to_string(Proto p) { return p == Proto::tcp ? "tcp" : "udp"; }
+std::string_view to_string(Proto p) {
+  return p == Proto::tcp ? "tcp" : "udp";
+}
 
 std::optional<Proto> parse_proto(std::string_view text) {
   if (text == "tcp") return Proto::tcp;

@@ -22,8 +22,8 @@ struct Element {
 
 struct Set {
   std::string name;
-  Json type;  // "ipv4_addr" or ["ipv4_addr", "inet_proto", "inet_service"]
-  Json map;   // null for a set; "verdict", "ipv4_addr", ...
+  Json type;                       // "ipv4_addr" or ["ipv4_addr", "inet_proto", "inet_service"]
+  Json map;                        // null for a set; "verdict", "ipv4_addr", ...
   std::vector<std::string> flags;  // "interval"
   std::string comment;             // shown in text output only
   std::vector<Element> elements;
@@ -34,16 +34,16 @@ struct Set {
 };
 
 struct Hook {
-  std::string type;      // filter, nat
-  std::string hook;      // prerouting, input, forward, output, postrouting
-  int priority = 0;      // numeric: dstnat = -100, filter = 0, srcnat = 100
-  std::string policy;    // accept, drop
+  std::string type;    // filter, nat
+  std::string hook;    // prerouting, input, forward, output, postrouting
+  int priority = 0;    // numeric: dstnat = -100, filter = 0, srcnat = 100
+  std::string policy;  // accept, drop
   auto operator<=>(const Hook&) const = default;
 };
 
 struct Rule {
   std::vector<Json> expr;
-  std::string comment;  // what the rule is for, in the operator's words
+  std::string comment;    // what the rule is for, in the operator's words
   std::string listed_id;  // for rules read back from the kernel: the id found in the comment
 
   // Content identity: a hash of the expressions. Stored in the kernel as the tail of the rule's

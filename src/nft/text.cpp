@@ -5,7 +5,9 @@
 namespace vmgw::nft {
 namespace {
 
-std::string quote(const std::string& s) { return "\"" + s + "\""; }
+std::string quote(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 bool is_ifname_key(const Json& left) {
   if (!left.contains("meta")) return false;
@@ -35,7 +37,8 @@ std::string value_text(const Json& v, bool quote_strings) {
   if (v.is_array()) return list_text(v, quote_strings, ", ");
   if (v.contains("set")) return "{ " + list_text(v["set"], quote_strings, ", ") + " }";
   if (v.contains("range"))
-    return value_text(v["range"][0], quote_strings) + "-" + value_text(v["range"][1], quote_strings);
+    return value_text(v["range"][0], quote_strings) + "-" +
+           value_text(v["range"][1], quote_strings);
   if (v.contains("prefix"))
     return v["prefix"]["addr"].get<std::string>() + "/" + v["prefix"]["len"].dump();
   if (v.contains("concat")) return list_text(v["concat"], quote_strings, " . ");
@@ -108,7 +111,8 @@ std::string expr_text(const Json& e) {
   if (e.contains("masquerade")) return "masquerade";
   if (e.contains("log")) {
     std::string out = "log";
-    if (e["log"].contains("prefix")) out += " prefix " + quote(e["log"]["prefix"].get<std::string>());
+    if (e["log"].contains("prefix"))
+      out += " prefix " + quote(e["log"]["prefix"].get<std::string>());
     if (e["log"].contains("group")) out += " group " + e["log"]["group"].dump();
     return out;
   }
@@ -158,9 +162,11 @@ std::string table_text(const Table& t) {
     first = false;
     if (!s.comment.empty()) os << "\t# " << s.comment << "\n";
     os << "\t" << (s.is_map() ? "map " : "set ") << s.name << " {\n";
-    std::string type = s.type.is_array() ? list_text(s.type, false, " . ") : s.type.get<std::string>();
+    std::string type =
+        s.type.is_array() ? list_text(s.type, false, " . ") : s.type.get<std::string>();
     os << "\t\ttype " << type;
-    if (s.is_map()) os << " : " << (s.map.is_array() ? list_text(s.map, false, " . ") : s.map.get<std::string>());
+    if (s.is_map())
+      os << " : " << (s.map.is_array() ? list_text(s.map, false, " . ") : s.map.get<std::string>());
     os << "\n";
     if (!s.flags.empty()) {
       os << "\t\tflags ";

@@ -5,17 +5,27 @@ namespace vmgw::nft {
 Json payload(const std::string& protocol, const std::string& field) {
   return {{"payload", {{"protocol", protocol}, {"field", field}}}};
 }
-Json meta(const std::string& key) { return {{"meta", {{"key", key}}}}; }
-Json ct(const std::string& key) { return {{"ct", {{"key", key}}}}; }
-Json concat(std::vector<Json> parts) { return {{"concat", std::move(parts)}}; }
+Json meta(const std::string& key) {
+  return {{"meta", {{"key", key}}}};
+}
+Json ct(const std::string& key) {
+  return {{"ct", {{"key", key}}}};
+}
+Json concat(std::vector<Json> parts) {
+  return {{"concat", std::move(parts)}};
+}
 Json prefix(const Cidr& c) {
   return {{"prefix", {{"addr", c.network.str()}, {"len", c.prefix}}}};
 }
 Json range(Json from, Json to) {
   return {{"range", Json::array({std::move(from), std::move(to)})}};
 }
-Json anonymous_set(std::vector<Json> items) { return {{"set", std::move(items)}}; }
-Json set_ref(const std::string& name) { return "@" + name; }
+Json anonymous_set(std::vector<Json> items) {
+  return {{"set", std::move(items)}};
+}
+Json set_ref(const std::string& name) {
+  return "@" + name;
+}
 Json port_value(const PortRange& p) {
   if (p.first == p.last) return p.first;
   return range(p.first, p.last);
@@ -24,10 +34,18 @@ Json port_value(const PortRange& p) {
 Json match(Json left, Json right, const std::string& op) {
   return {{"match", {{"op", op}, {"left", std::move(left)}, {"right", std::move(right)}}}};
 }
-Json counter() { return {{"counter", nullptr}}; }
-Json accept() { return {{"accept", nullptr}}; }
-Json drop() { return {{"drop", nullptr}}; }
-Json jump(const std::string& chain) { return {{"jump", {{"target", chain}}}}; }
+Json counter() {
+  return {{"counter", nullptr}};
+}
+Json accept() {
+  return {{"accept", nullptr}};
+}
+Json drop() {
+  return {{"drop", nullptr}};
+}
+Json jump(const std::string& chain) {
+  return {{"jump", {{"target", chain}}}};
+}
 Json vmap(Json key, const std::string& map) {
   return {{"vmap", {{"key", std::move(key)}, {"data", set_ref(map)}}}};
 }
@@ -41,10 +59,18 @@ Json snat_from_map(Json key, const std::string& addr_map) {
            {{"family", "ip"},
             {"addr", {{"map", {{"key", std::move(key)}, {"data", set_ref(addr_map)}}}}}}}};
 }
-Json masquerade() { return {{"masquerade", nullptr}}; }
-Json log(const std::string& prefix) { return {{"log", {{"prefix", prefix}}}}; }
+Json masquerade() {
+  return {{"masquerade", nullptr}};
+}
+Json log(const std::string& prefix) {
+  return {{"log", {{"prefix", prefix}}}};
+}
 
-Json element_ip(Ipv4 a) { return a.str(); }
-Json element_verdict_jump(const std::string& chain) { return jump(chain); }
+Json element_ip(Ipv4 a) {
+  return a.str();
+}
+Json element_verdict_jump(const std::string& chain) {
+  return jump(chain);
+}
 
 }  // namespace vmgw::nft

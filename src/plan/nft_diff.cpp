@@ -32,7 +32,9 @@ std::string plural(int n, const char* word) {
 
 }  // namespace
 
-Json NftChange::batch() const { return {{"nftables", commands}}; }
+Json NftChange::batch() const {
+  return {{"nftables", commands}};
+}
 
 std::string NftChange::summary() const {
   if (empty()) return "nothing";

@@ -28,7 +28,8 @@ std::string read(const fs::path& p) {
 std::vector<std::string> cases() {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(VMGW_GOLDEN_DIR))
-    if (e.is_directory() && fs::exists(e.path() / "config.yaml")) out.push_back(e.path().filename());
+    if (e.is_directory() && fs::exists(e.path() / "config.yaml"))
+      out.push_back(e.path().filename());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -56,8 +57,8 @@ TEST_P(Golden, MatchesExpectedOutput) {
     std::ofstream(dir / name) << actual;
     GTEST_SKIP() << "updated " << (dir / name);
   }
-  ASSERT_TRUE(fs::exists(dir / name)) << "missing " << (dir / name)
-                                      << " (run with VMGW_UPDATE_GOLDEN=1 to create it)";
+  ASSERT_TRUE(fs::exists(dir / name))
+      << "missing " << (dir / name) << " (run with VMGW_UPDATE_GOLDEN=1 to create it)";
   EXPECT_EQ(read(dir / name), actual) << "in " << dir;
 }
 

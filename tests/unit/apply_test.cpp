@@ -49,7 +49,9 @@ TEST(Apply, CreatesBridgePlugsPortsAddsAddressesAndRoute) {
   FakeHost host;
   apply(compile(valid_config(kSmallGateway)), host.backends);
   const auto& w = host.rtnl.writes;
-  auto has = [&](const std::string& line) { return std::find(w.begin(), w.end(), line) != w.end(); };
+  auto has = [&](const std::string& line) {
+    return std::find(w.begin(), w.end(), line) != w.end();
+  };
   EXPECT_TRUE(has("create_bridge br-vm"));
   EXPECT_TRUE(has("set_master vnet-web br-vm"));
   EXPECT_TRUE(has("add_address br-vm 10.10.0.1/24"));

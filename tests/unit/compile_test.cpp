@@ -33,10 +33,13 @@ TEST(Compile, SameInputSameBytes) {
 
 TEST(Compile, InputOrderDoesNotChangeOutput) {
   std::string swapped = kSmallGateway;
-  const std::string web = "  - {name: web, network: vmnet, mac: \"52:54:00:00:00:0a\", ip: 10.10.0.10, port: vnet-web}\n";
+  const std::string web =
+      "  - {name: web, network: vmnet, mac: \"52:54:00:00:00:0a\", ip: 10.10.0.10, port: "
+      "vnet-web}\n";
   swapped.erase(swapped.find(web), web.size());
   swapped.insert(swapped.find("port_forwards:"), web);
-  EXPECT_EQ(plan_text(compile(valid_config(kSmallGateway))), plan_text(compile(valid_config(swapped))));
+  EXPECT_EQ(plan_text(compile(valid_config(kSmallGateway))),
+            plan_text(compile(valid_config(swapped))));
 }
 
 TEST(Compile, ChainsAreStaticAndDataLivesInMaps) {
@@ -45,10 +48,12 @@ TEST(Compile, ChainsAreStaticAndDataLivesInMaps) {
             std::vector<std::string>{"203.0.113.2 . tcp . 8080 : 10.10.0.10"});
   EXPECT_EQ(element_texts(plan, names::kForwardPort),
             std::vector<std::string>{"203.0.113.2 . tcp . 8080 : 80"});
-  EXPECT_EQ(element_texts(plan, names::kEipDnat), std::vector<std::string>{"203.0.113.17 : 10.10.0.11"});
+  EXPECT_EQ(element_texts(plan, names::kEipDnat),
+            std::vector<std::string>{"203.0.113.17 : 10.10.0.11"});
   EXPECT_EQ(element_texts(plan, names::kEipSnat),
             std::vector<std::string>{"10.10.0.11 . \"wan0\" : 203.0.113.17"});
-  EXPECT_EQ(element_texts(plan, names::kMasquerade), std::vector<std::string>{"\"wan0\" . 10.10.0.0/24"});
+  EXPECT_EQ(element_texts(plan, names::kMasquerade),
+            std::vector<std::string>{"\"wan0\" . 10.10.0.0/24"});
 
   // Adding VMs adds per-VM chains but never a rule to a base chain.
   auto base_rules = [](const Plan& p) {
@@ -65,8 +70,9 @@ TEST(Compile, ChainsAreStaticAndDataLivesInMaps) {
 
 TEST(Compile, PerVmDispatchIsOneVerdictMapLookup) {
   auto plan = compile(valid_config(kSmallGateway));
-  EXPECT_EQ(element_texts(plan, names::kVmEgress),
-            (std::vector<std::string>{"10.10.0.11 : jump vm-db-out", "10.10.0.10 : jump vm-web-out"}));
+  EXPECT_EQ(
+      element_texts(plan, names::kVmEgress),
+      (std::vector<std::string>{"10.10.0.11 : jump vm-db-out", "10.10.0.10 : jump vm-web-out"}));
   const auto* fwd = plan.table.find_chain(names::kFilterForward);
   ASSERT_NE(fwd, nullptr);
   int vmap_rules = 0;
@@ -77,11 +83,13 @@ TEST(Compile, PerVmDispatchIsOneVerdictMapLookup) {
 
 TEST(Compile, PortRangeForwardsPortByPort) {
   std::string y = kSmallGateway;
-  y.replace(y.find("\"203.0.113.2:8080\", to: \"web:80\""), 32, "\"203.0.113.2:8000-8002\", to: \"web:80-82\"");
+  y.replace(y.find("\"203.0.113.2:8080\", to: \"web:80\""), 32,
+            "\"203.0.113.2:8000-8002\", to: \"web:80-82\"");
   auto plan = compile(valid_config(y));
-  EXPECT_EQ(element_texts(plan, names::kForwardPort),
-            (std::vector<std::string>{"203.0.113.2 . tcp . 8000 : 80", "203.0.113.2 . tcp . 8001 : 81",
-                                      "203.0.113.2 . tcp . 8002 : 82"}));
+  EXPECT_EQ(
+      element_texts(plan, names::kForwardPort),
+      (std::vector<std::string>{"203.0.113.2 . tcp . 8000 : 80", "203.0.113.2 . tcp . 8001 : 81",
+                                "203.0.113.2 . tcp . 8002 : 82"}));
 }
 
 TEST(Compile, HostInputDropsByDefault) {
@@ -90,7 +98,8 @@ TEST(Compile, HostInputDropsByDefault) {
   ASSERT_TRUE(in && in->hook);
   EXPECT_EQ(in->hook->policy, "drop");
   EXPECT_EQ(nft::rule_text(in->rules.front()),
-            "ct state established,related accept comment \"replies and related traffic of accepted flows\"");
+            "ct state established,related accept comment \"replies and related traffic of accepted "
+            "flows\"");
   EXPECT_EQ(nft::rule_text(in->rules.back()), "counter drop comment \"host: everything else\"");
 }
 
@@ -101,12 +110,14 @@ TEST(Compile, NetworkPartOfThePlan) {
   EXPECT_EQ(plan.uplink_devices, std::vector<std::string>{"wan0"});
   std::vector<std::string> addrs;
   for (const auto& a : plan.addresses) addrs.push_back(a.device + " " + a.address.str());
-  EXPECT_EQ(addrs, (std::vector<std::string>{"br-vm 10.10.0.1/24", "wan0 203.0.113.2/24", "wan0 203.0.113.17/32"}));
+  EXPECT_EQ(addrs, (std::vector<std::string>{"br-vm 10.10.0.1/24", "wan0 203.0.113.2/24",
+                                             "wan0 203.0.113.17/32"}));
   ASSERT_EQ(plan.ports.size(), 1u);
   EXPECT_EQ(plan.ports[0].device, "vnet-web");
   EXPECT_EQ(plan.sysctls[0].key, "net/ipv4/ip_forward");
   ASSERT_EQ(plan.dhcp.size(), 1u);
-  EXPECT_EQ(plan.dhcp[0].hosts_file(), "52:54:00:00:00:0a,10.10.0.10,web\n52:54:00:00:00:0b,10.10.0.11,db\n");
+  EXPECT_EQ(plan.dhcp[0].hosts_file(),
+            "52:54:00:00:00:0a,10.10.0.10,web\n52:54:00:00:00:0b,10.10.0.11,db\n");
 }
 
 }  // namespace

@@ -48,8 +48,9 @@ TEST(NftDiff, SameTableTwiceYieldsNothing) {
 TEST(NftDiff, AddingAVmTouchesOnlyItsElementsAndChains) {
   backend::FakeNftBackend kernel;
   converge(kernel, compile(valid_config(kSmallGateway)).table);
-  auto bigger = compile(valid_config(with_vm(
-      kSmallGateway, "  - {name: app, network: vmnet, mac: \"52:54:00:00:00:0c\", ip: 10.10.0.12}")));
+  auto bigger = compile(valid_config(
+      with_vm(kSmallGateway,
+              "  - {name: app, network: vmnet, mac: \"52:54:00:00:00:0c\", ip: 10.10.0.12}")));
   auto change = converge(kernel, bigger.table);
   EXPECT_FALSE(change.created);
   EXPECT_FALSE(change.rebuilt);
@@ -64,8 +65,9 @@ TEST(NftDiff, AddingAVmTouchesOnlyItsElementsAndChains) {
 TEST(NftDiff, RemovingAVmDeletesItsElementsBeforeItsChains) {
   backend::FakeNftBackend kernel;
   auto small = compile(valid_config(kSmallGateway));
-  auto bigger = compile(valid_config(with_vm(
-      kSmallGateway, "  - {name: app, network: vmnet, mac: \"52:54:00:00:00:0c\", ip: 10.10.0.12}")));
+  auto bigger = compile(valid_config(
+      with_vm(kSmallGateway,
+              "  - {name: app, network: vmnet, mac: \"52:54:00:00:00:0c\", ip: 10.10.0.12}")));
   converge(kernel, bigger.table);
   // The fake refuses to delete a chain still referenced by a verdict map element, so this
   // also proves the batch order.
@@ -89,10 +91,12 @@ TEST(NftDiff, ChangedMapValueIsDeletedAndReAdded) {
 TEST(NftDiff, ChangedRuleRewritesOnlyItsChain) {
   backend::FakeNftBackend kernel;
   converge(kernel, compile(valid_config(kSmallGateway)).table);
-  auto with_ssh = compile(valid_config(std::string(kSmallGateway) + "host:\n  allow:\n    - {port: 22}\n"));
+  auto with_ssh =
+      compile(valid_config(std::string(kSmallGateway) + "host:\n  allow:\n    - {port: 22}\n"));
   auto change = converge(kernel, with_ssh.table);
   EXPECT_EQ(change.chains_changed, 1);
-  EXPECT_EQ(change.commands.front(), nft::flush_chain_cmd(with_ssh.table, *with_ssh.table.find_chain("filter_input")));
+  EXPECT_EQ(change.commands.front(),
+            nft::flush_chain_cmd(with_ssh.table, *with_ssh.table.find_chain("filter_input")));
 }
 
 TEST(NftDiff, ForeignRuleInOurChainIsRemovedByRewritingTheChain) {
@@ -122,8 +126,9 @@ TEST(NftDiff, RefusedBatchLeavesThePreviousTable) {
   converge(kernel, plan.table);
   auto before = kernel.list_text("inet", "vmgw");
   kernel.fail_next_with = "Error: Could not process rule: injected";
-  auto bigger = compile(valid_config(with_vm(
-      kSmallGateway, "  - {name: app, network: vmnet, mac: \"52:54:00:00:00:0c\", ip: 10.10.0.12}")));
+  auto bigger = compile(valid_config(
+      with_vm(kSmallGateway,
+              "  - {name: app, network: vmnet, mac: \"52:54:00:00:00:0c\", ip: 10.10.0.12}")));
   EXPECT_THROW(converge(kernel, bigger.table), backend::NftError);
   EXPECT_EQ(kernel.list_text("inet", "vmgw"), before);
 }

@@ -8,16 +8,21 @@ namespace vmgw::nft {
 namespace {
 
 TEST(NftText, RendersMatchesAndStatementsAsNftPrintsThem) {
-  Rule r{{match(meta("iifname"), "lan0"), match(payload("ip", "saddr"), prefix(*Cidr::parse("10.0.0.0/8"))),
-          match(meta("l4proto"), "tcp"), match(payload("th", "dport"), port_value({80, 90})), counter(), accept()},
+  Rule r{{match(meta("iifname"), "lan0"),
+          match(payload("ip", "saddr"), prefix(*Cidr::parse("10.0.0.0/8"))),
+          match(meta("l4proto"), "tcp"), match(payload("th", "dport"), port_value({80, 90})),
+          counter(), accept()},
          "web"};
-  EXPECT_EQ(rule_text(r), "iifname \"lan0\" ip saddr 10.0.0.0/8 meta l4proto tcp th dport 80-90 counter accept comment \"web\"");
+  EXPECT_EQ(rule_text(r),
+            "iifname \"lan0\" ip saddr 10.0.0.0/8 meta l4proto tcp th dport 80-90 counter accept "
+            "comment \"web\"");
 }
 
 TEST(NftText, RendersNatFromMaps) {
   auto key = concat({payload("ip", "daddr"), meta("l4proto"), payload("th", "dport")});
   EXPECT_EQ(expr_text(dnat_from_maps(key, "a", "p")),
-            "dnat ip to ip daddr . meta l4proto . th dport map @a:ip daddr . meta l4proto . th dport map @p");
+            "dnat ip to ip daddr . meta l4proto . th dport map @a:ip daddr . meta l4proto . th "
+            "dport map @p");
   EXPECT_EQ(expr_text(snat_from_map(payload("ip", "saddr"), "s")), "snat ip to ip saddr map @s");
 }
 
