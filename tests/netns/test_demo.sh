@@ -61,4 +61,11 @@ dnsmasq_running() {
 }
 assert "dnsmasq runs with its pid file in the run dir" dnsmasq_running
 
+# dnsmasq's --dhcp-script hook reported web's lease; `vmgw leases` shows it.
+lease_seen() {
+  vmgw_cli leases --state-dir "$VMGW_LAB/state" -o json |
+    grep -A4 '"action": "add"' | grep -i "$LAB_WEB_MAC" >/dev/null
+}
+assert "vmgw leases shows the lease event of web ($LAB_WEB_MAC)" vmgw_wait_for 5 lease_seen
+
 vmgw_test_end
