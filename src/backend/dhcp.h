@@ -18,12 +18,15 @@ class Dhcp {
   virtual std::string ensure(const DhcpServer& s) = 0;
   // Stops servers of networks not in `keep`; returns the networks stopped.
   virtual std::vector<std::string> stop_except(const std::vector<std::string>& keep) = 0;
+  // True if the server of `network` is running now (for supervision and status).
+  virtual bool running(const std::string& network) = 0;
 };
 
 struct DnsmasqPaths {
   std::string state_dir;    // hosts files, lease events, logs: <state>/dhcp/
   std::string run_dir;      // pid files and the lease-event hook scripts
   std::string vmgw_binary;  // what the hook runs: `vmgw lease-event ...`
+  std::string socket;       // if set, the hook reports events to vmgwd at this API socket
   std::string dnsmasq = "/usr/sbin/dnsmasq";
 };
 
@@ -38,7 +41,8 @@ class FakeDhcp : public Dhcp {
  public:
   std::string ensure(const DhcpServer& s) override;
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override;
-  std::vector<std::pair<std::string, std::string>> running;  // network, hosts file
+  bool running(const std::string& network) override;
+  std::vector<std::pair<std::string, std::string>> servers;  // network, hosts file
   std::vector<std::string> actions;
 };
 

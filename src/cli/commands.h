@@ -12,6 +12,8 @@ enum ExitCode : int {
   kKernelRefused = 2,  // the kernel refused the change; the previous state is in force
   kEnvironment = 3,    // the host cannot take it (not root, a device missing); nothing changed
   kFailed = 4,         // a later step failed; re-running apply resumes
+  kNotFound = 5,       // the daemon has no such object
+  kConflict = 6,       // the daemon refused a conflicting change (address in use, pool exhausted)
 };
 
 struct Dirs {
@@ -23,9 +25,11 @@ int cmd_check(const std::string& file);
 int cmd_plan(const std::string& file, const std::string& output);
 int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run);
 int cmd_show(const std::string& output);
-int cmd_leases(const Dirs& dirs, const std::string& output);
-// Called by dnsmasq through the generated hook: ACTION MAC IP [HOSTNAME].
-int cmd_lease_event(const Dirs& dirs, const std::string& network,
+// From the daemon when its socket exists, else from the state dir `vmgw apply` writes.
+int cmd_leases(const Dirs& dirs, const std::string& output, const std::string& socket);
+// Called by dnsmasq through the generated hook: ACTION MAC IP [HOSTNAME]. Reports to the daemon
+// when `socket` is set (falling back to the state dir if it does not answer).
+int cmd_lease_event(const Dirs& dirs, const std::string& socket, const std::string& network,
                     const std::vector<std::string>& args);
 
 }  // namespace vmgw::cli

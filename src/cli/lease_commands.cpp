@@ -1,15 +1,24 @@
 // leases (what the operator reads) and lease-event (what dnsmasq's hook calls).
+#include <sys/stat.h>
+
 #include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "apply/leases.h"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "model/net.h"
 
 namespace vmgw::cli {
 namespace {
+
+// True if something listens on `socket` (a daemon is running).
+bool daemon_answers(const std::string& socket) {
+  struct stat st {};
+  return ::stat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
 
 std::string now_utc() {
   std::time_t t = std::time(nullptr);
@@ -22,9 +31,21 @@ std::string now_utc() {
 
 }  // namespace
 
-int cmd_leases(const Dirs& dirs, const std::string& output) {
-  auto reservations = read_reservations(dirs.state);
-  auto events = read_lease_events(dirs.state);
+int cmd_leases(const Dirs& dirs, const std::string& output, const std::string& socket) {
+  std::vector<Reservation> reservations;
+  std::vector<LeaseEvent> events;
+  if (daemon_answers(socket)) {
+    auto r = api_call(socket, "GET", "/v1/leases");
+    if (r.exit_code != kOk) return r.exit_code;
+    for (const auto& x : r.body["reservations"])
+      reservations.push_back({x.value("network", ""), x.value("mac", ""), x.value("ip", ""), x.value("name", "")});
+    for (const auto& e : r.body["events"])
+      events.push_back({e.value("time", ""), e.value("network", ""), e.value("action", ""), e.value("mac", ""),
+                        e.value("ip", ""), e.value("hostname", "")});
+  } else {
+    reservations = read_reservations(dirs.state);
+    events = read_lease_events(dirs.state);
+  }
   if (output == "json") {
     nlohmann::json j = {{"reservations", nlohmann::json::array()},
                         {"events", nlohmann::json::array()}};
@@ -59,7 +80,7 @@ int cmd_leases(const Dirs& dirs, const std::string& output) {
   return kOk;
 }
 
-int cmd_lease_event(const Dirs& dirs, const std::string& network,
+int cmd_lease_event(const Dirs& dirs, const std::string& socket, const std::string& network,
                     const std::vector<std::string>& args) {
   // dnsmasq also calls the hook with "init" (to load leases; we keep none: --leasefile-ro
   // with static reservations) and with tftp/arp events we do not record.
@@ -71,8 +92,13 @@ int cmd_lease_event(const Dirs& dirs, const std::string& network,
     std::cerr << "lease-event: expected ACTION MAC IP [HOSTNAME]\n";
     return kInvalidInput;
   }
-  record_lease_event(
-      dirs.state, {now_utc(), network, action, args[1], args[2], args.size() > 3 ? args[3] : ""});
+  LeaseEvent e{now_utc(), network, action, args[1], args[2], args.size() > 3 ? args[3] : ""};
+  if (!socket.empty() && daemon_answers(socket)) {
+    nlohmann::json body = {{"time", e.time}, {"network", e.network}, {"action", e.action},
+                           {"mac", e.mac},   {"ip", e.ip},           {"hostname", e.hostname}};
+    if (api_call(socket, "POST", "/v1/leases/events", body).exit_code == kOk) return kOk;
+  }
+  record_lease_event(dirs.state, e);  // no daemon: the file keeps it
   return kOk;
 }
 

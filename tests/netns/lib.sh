@@ -18,6 +18,9 @@
 VMGW_SOURCE_DIR="${VMGW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 VMGW_BIN="${VMGW_BIN:-$VMGW_SOURCE_DIR/build/vmgw}"
 VMGW_LAB_CONFIG="${VMGW_LAB_CONFIG:-$VMGW_SOURCE_DIR/examples/lab.yaml}"
+# The daemon and its lab topology (no VMs, forwards or bindings: they come through the API).
+VMGWD_BIN="${VMGWD_BIN:-$(dirname "$VMGW_BIN")/vmgwd}"
+VMGW_DAEMON_CONFIG="${VMGW_DAEMON_CONFIG:-$VMGW_SOURCE_DIR/examples/daemon.yaml}"
 
 # The addresses of the lab, mirroring examples/lab.yaml (the product configures the gateway's own
 # addresses; these are what the other namespaces use and what the checks expect).
@@ -105,6 +108,7 @@ vmgw_lab_init() {
   echo "$id" >"$VMGW_LAB/id"
   : >>"$VMGW_LAB/namespaces"
   vmgw_lab_names "$id"
+  vmgw_daemon_paths
 }
 
 # vmgw_lab_load DIR: point the globals at an existing lab.
@@ -112,6 +116,7 @@ vmgw_lab_load() {
   VMGW_LAB=$1
   [[ -f $VMGW_LAB/id ]] || return 1
   vmgw_lab_names "$(cat "$VMGW_LAB/id")"
+  vmgw_daemon_paths
 }
 
 # vmgw_ns_add NS: create a namespace, record it, bring lo up. IPv6 is turned off inside: the lab
@@ -141,6 +146,9 @@ vmgw_ns_del() {
 vmgw_lab_destroy() {
   local dir=${1:-${VMGW_LAB:-}} ns
   [[ -n $dir && -d $dir ]] || return 0
+  # The daemon and the DHCP servers first (by recorded pid, checking the pid is still theirs);
+  # "ip netns pids" below would find them too, this only makes it independent of that.
+  vmgw_kill_recorded "$dir"
   if [[ -f $dir/namespaces ]]; then
     # Reverse order: clients before the gateway, for tidy logs; correctness does not depend on it.
     while read -r ns; do
@@ -422,6 +430,150 @@ vmgw_rows_print() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The daemon (vmgwd) in the lab. It runs INSIDE the gateway namespace with every path of its own
+# under $VMGW_LAB: database state/vmgw.db, API socket run/vmgw.sock, DHCP files in state/,
+# dnsmasq pid files in run/; its output goes to $VMGW_LAB/vmgwd.log (appended across restarts).
+# The daemon configures the gateway itself when it starts: there is no "vmgw apply" in a
+# daemon lab. Every pid it had is recorded in $VMGW_LAB/pids for vmgw_lab_destroy.
+
+vmgw_daemon_paths() {
+  VMGW_SOCKET=$VMGW_LAB/run/vmgw.sock
+  VMGW_DB=$VMGW_LAB/state/vmgw.db
+  VMGWD_LOG=$VMGW_LAB/vmgwd.log
+  VMGWD_PID=${VMGWD_PID:-}
+}
+
+vmgw_require_daemon() {
+  [[ -x $VMGWD_BIN ]] || vmgw_skip "vmgwd binary not found at $VMGWD_BIN (set VMGWD_BIN)"
+}
+
+# vmgw_is_proc PID NAME: PID is alive (not a zombie) and its command name starts with NAME.
+vmgw_is_proc() {
+  local pid=$1 name=$2 comm state
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+  state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || return 1
+  [[ $comm == "$name"* && $state != Z ]]
+}
+
+# vmgw_kill_recorded DIR: SIGKILL the lab's daemons (DIR/pids) and dnsmasqs (DIR/run/*.pid),
+# each only if the pid still belongs to a vmgwd or dnsmasq. Never fails.
+vmgw_kill_recorded() {
+  local dir=$1 pid f
+  if [[ -f $dir/pids ]]; then
+    while read -r pid; do
+      vmgw_is_proc "$pid" vmgwd && kill -9 "$pid" 2>/dev/null
+    done <"$dir/pids"
+  fi
+  for f in "$dir"/run/*.pid; do
+    [[ -f $f ]] || continue
+    pid=$(cat "$f" 2>/dev/null) || continue
+    vmgw_is_proc "$pid" dnsmasq && kill -9 "$pid" 2>/dev/null
+  done
+  return 0
+}
+
+# vmgwc ARGS...: the CLI in the gateway namespace, talking to this lab's daemon (bounded).
+vmgwc() {
+  timeout 30 ip netns exec "$NS_GW" "$VMGW_BIN" --socket "$VMGW_SOCKET" "$@"
+}
+
+# vmgw_daemon_running: the daemon we started last is alive.
+vmgw_daemon_running() { [[ -n ${VMGWD_PID:-} ]] && vmgw_is_proc "$VMGWD_PID" vmgwd; }
+
+# vmgw_daemon_up [CONFIG]: start vmgwd in the gateway namespace and wait (at most 20 s) until
+# "vmgw status" answers. Returns non-zero (and prints the log's tail) when it does not come up.
+vmgw_daemon_up() {
+  local config=${1:-$VMGW_DAEMON_CONFIG} deadline
+  [[ -x $VMGWD_BIN ]] || vmgw_die "vmgwd binary not found at $VMGWD_BIN"
+  vmgw_daemon_running && vmgw_die "vmgwd is already running (pid $VMGWD_PID)"
+  echo "=== $(date +%T) starting vmgwd --config $config" >>"$VMGWD_LOG"
+  # "ip netns exec" execs the daemon: $! is vmgwd's own pid. Disowned: a kill -9 on purpose is
+  # not reported by bash, and bash still reaps it.
+  ip netns exec "$NS_GW" "$VMGWD_BIN" --config "$config" --db "$VMGW_DB" --socket "$VMGW_SOCKET" \
+    --state-dir "$VMGW_LAB/state" --run-dir "$VMGW_LAB/run" </dev/null >>"$VMGWD_LOG" 2>&1 &
+  VMGWD_PID=$!
+  disown "$VMGWD_PID" 2>/dev/null || true
+  echo "$VMGWD_PID" >>"$VMGW_LAB/pids"
+  deadline=$((SECONDS + 20))
+  until timeout 5 ip netns exec "$NS_GW" "$VMGW_BIN" --socket "$VMGW_SOCKET" status >/dev/null 2>&1; do
+    if ! vmgw_daemon_running; then
+      vmgw_log "vmgwd (pid $VMGWD_PID) exited while starting; its log:"
+      tail -n 20 "$VMGWD_LOG" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      vmgw_log "vmgwd (pid $VMGWD_PID) did not answer within 20 s; its log:"
+      tail -n 20 "$VMGWD_LOG" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  vmgw_log "vmgwd up (pid $VMGWD_PID, socket $VMGW_SOCKET)"
+}
+
+# vmgw_daemon_wait_gone [SECONDS]: wait (default 10 s) until the daemon's pid is gone.
+vmgw_daemon_wait_gone() {
+  local limit=${1:-10} deadline
+  deadline=$((SECONDS + limit))
+  while vmgw_daemon_running; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# vmgw_daemon_kill9: kill -9 the daemon (a crash) and wait until it is gone.
+vmgw_daemon_kill9() {
+  vmgw_daemon_running || return 0
+  kill -9 "$VMGWD_PID" 2>/dev/null || true
+  vmgw_daemon_wait_gone 5
+}
+
+# vmgw_daemon_stop: SIGTERM, then wait (10 s) for a clean exit; SIGKILL if it does not stop.
+# Returns non-zero when SIGKILL was needed.
+vmgw_daemon_stop() {
+  vmgw_daemon_running || return 0
+  kill -TERM "$VMGWD_PID" 2>/dev/null || true
+  vmgw_daemon_wait_gone 10 && return 0
+  vmgw_log "vmgwd (pid $VMGWD_PID) ignored SIGTERM for 10 s; killing it"
+  vmgw_daemon_kill9
+  return 1
+}
+
+# vmgw_daemon_hup: SIGHUP (reload the config file).
+vmgw_daemon_hup() { vmgw_daemon_running && kill -HUP "$VMGWD_PID"; }
+
+# vmgw_daemon_lab_up [CONFIG]: the lab topology and servers, then vmgwd with CONFIG (default
+# examples/daemon.yaml). No "vmgw apply": the daemon configures the gateway. Returns non-zero
+# when the daemon does not come up (the topology's own failures exit, as in vmgw_lab_up).
+vmgw_daemon_lab_up() {
+  local config=${1:-$VMGW_DAEMON_CONFIG}
+  vmgw_log "building topology (lab $LAB_ID, daemon)"
+  vmgw_topology_up
+  vmgw_servers_up
+  vmgw_daemon_up "$config"
+}
+
+# vmgw_json_get JSON FILTER: jq -r FILTER of JSON (empty output when JSON is not JSON).
+vmgw_json_get() { jq -r "$2" <<<"$1" 2>/dev/null; }
+
+# vmgw_generation: the generation the daemon reports.
+vmgw_generation() { vmgwc -o json status | jq -r .generation; }
+
+# vmgw_http METHOD PATH [BODY]: one raw HTTP request on the API socket with curl (for what the
+# CLI cannot send). Sets HTTP_STATUS ("000" when no answer) and HTTP_BODY. BODY "@FILE" sends
+# the file. Never fails.
+vmgw_http() {
+  local method=$1 path=$2 out=$VMGW_LAB/tmp/http.body
+  local args=(-sS --max-time 15 --unix-socket "$VMGW_SOCKET" -X "$method" -o "$out" -w '%{http_code}')
+  (($# >= 3)) && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+  rm -f "$out"
+  HTTP_STATUS=$(curl "${args[@]}" "http://vmgw$path" 2>"$VMGW_LAB/tmp/http.err") || true
+  [[ -n $HTTP_STATUS ]] || HTTP_STATUS=000
+  HTTP_BODY=$(cat "$out" 2>/dev/null) || HTTP_BODY=""
+}
+
+# ---------------------------------------------------------------------------------------------
 # Test harness: a fresh lab per test, removed on any exit.
 
 # vmgw_test_begin NAME: skip unless root + tools + binary; create the lab dir; install traps.
@@ -441,7 +593,7 @@ vmgw_test_cleanup() {
   if ((rc != 0 && rc != 77)) && [[ -d ${VMGW_LAB:-} && -d $VMGW_LAB/logs ]]; then
     # Keep the evidence visible in ctest's output before it is deleted.
     local f
-    for f in "$VMGW_LAB"/logs/*.log; do
+    for f in "$VMGW_LAB"/vmgwd.log "$VMGW_LAB"/logs/*.log "$VMGW_LAB"/state/dhcp/*.log; do
       [[ -s $f ]] && { echo "--- $f"; tail -n 20 "$f"; }
     done
   fi

@@ -1,0 +1,55 @@
+#include "cli/client.h"
+
+#include <iostream>
+
+#include "api/unix_client.h"
+#include "cli/commands.h"
+
+namespace vmgw::cli {
+
+int exit_code_for_status(int status) {
+  if (status >= 200 && status < 300) return kOk;
+  if (status == 404) return kNotFound;
+  if (status == 409) return kConflict;
+  if (status >= 400 && status < 500) return kInvalidInput;
+  return kKernelRefused;
+}
+
+ApiResult api_call(const std::string& socket, const std::string& method, const std::string& path,
+                   const std::optional<nlohmann::json>& body,
+                   const std::map<std::string, std::string>& query) {
+  api::Request req;
+  req.method = method;
+  req.path = path;
+  req.query = query;
+  if (body) {
+    req.body = body->dump();
+    req.headers["content-type"] = "application/json";
+  }
+  api::Response resp;
+  try {
+    resp = api::http_call(socket, req);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return {kEnvironment, nullptr};
+  }
+  ApiResult r{exit_code_for_status(resp.status), nlohmann::json::parse(resp.body, nullptr, false)};
+  if (r.body.is_discarded()) r.body = nullptr;
+  if (r.exit_code != kOk) {
+    const auto& err = r.body.is_object() ? r.body.value("error", nlohmann::json::object()) : nlohmann::json::object();
+    auto print = [](const nlohmann::json& e) {
+      std::string field = e.value("field", "");
+      std::cerr << "error: " << (field.empty() ? "" : field + ": ") << e.value("reason", "") << "\n";
+    };
+    if (err.contains("errors")) {
+      for (const auto& e : err["errors"]) print(e);
+    } else if (err.contains("reason")) {
+      print(err);
+    } else {
+      std::cerr << "error: HTTP " << resp.status << "\n";
+    }
+  }
+  return r;
+}
+
+}  // namespace vmgw::cli

@@ -1,0 +1,24 @@
+// The CLI as a thin client of vmgwd's API: one call, errors printed as the API states them,
+// and the HTTP status turned into an exit code.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace vmgw::cli {
+
+struct ApiResult {
+  int exit_code = 0;        // see ExitCode in commands.h
+  nlohmann::json body;      // the parsed response body (null if none or on connection failure)
+};
+
+// Calls the daemon; on an error status prints "error: FIELD: REASON" lines to stderr.
+ApiResult api_call(const std::string& socket, const std::string& method, const std::string& path,
+                   const std::optional<nlohmann::json>& body = std::nullopt,
+                   const std::map<std::string, std::string>& query = {});
+
+// HTTP status -> exit code: 2xx 0, 400 1, 404 5, 409 6, 5xx 2, connection failure 3.
+int exit_code_for_status(int status);
+
+}  // namespace vmgw::cli

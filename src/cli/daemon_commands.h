@@ -1,0 +1,17 @@
+// The verbs that talk to vmgwd: vm, eip, forward, network, uplink, status.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace vmgw::cli {
+
+struct DaemonOptions {
+  std::string socket = "/run/vmgw/vmgw.sock";
+  std::string output = "text";
+};
+
+// Adds the subcommands to `app`; each sets `rc` to its exit code when it runs.
+void add_daemon_commands(CLI::App& app, DaemonOptions& opts, int& rc);
+
+}  // namespace vmgw::cli

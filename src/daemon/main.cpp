@@ -1,0 +1,186 @@
+// vmgwd: keeps the kernel equal to the config file plus the objects created through its API.
+// One thread, one poll loop: API requests are served one at a time, so two requests can never
+// interleave their changes (no double allocation, no lost update).
+#include <grp.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <filesystem>
+
+#include "api/unix_server.h"
+#include "backend/dhcp.h"
+#include "daemon/gateway.h"
+#include "daemon/log.h"
+#include "daemon/routes.h"
+#include "daemon/supervisor.h"
+#include "model/load.h"
+
+#ifndef VMGW_VERSION
+#define VMGW_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace vmgw;
+
+struct Options {
+  std::string config = "/etc/vmgw/vmgw.yaml";
+  std::string db = "/var/lib/vmgw/state.db";
+  std::string socket = "/run/vmgw/vmgw.sock";
+  std::string state_dir = "/var/lib/vmgw";
+  std::string run_dir = "/run/vmgw";
+  std::string group = "vmgw";
+};
+
+// systemd's readiness protocol (Type=notify): one datagram to $NOTIFY_SOCKET.
+void notify_systemd(const std::string& message) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  ::sendto(fd, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&addr),
+           static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::strlen(path)));
+  ::close(fd);
+}
+
+std::optional<Config> load_topology(const std::string& path) {
+  auto result = load_config_file(path);
+  if (auto* d = std::get_if<Diagnostics>(&result)) {
+    for (const auto& e : *d) daemon::log_error(e.str());
+    return std::nullopt;
+  }
+  return std::get<Validated<Config>>(std::move(result)).get();
+}
+
+std::string self_vmgw() {
+  // The CLI next to the daemon runs the lease hook.
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto cli = self.parent_path() / "vmgw";
+  return std::filesystem::exists(cli) ? cli.string() : "/usr/bin/vmgw";
+}
+
+int run(const Options& o) {
+  auto topology = load_topology(o.config);
+  if (!topology) {
+    daemon::log_error("not starting: " + o.config + " is invalid");
+    return 1;
+  }
+  try {
+    daemon::Gateway::check_topology(*topology);
+  } catch (const daemon::ServiceError& e) {
+    for (const auto& [field, reason] : e.errors) daemon::log_error(o.config + ": " + field + ": " + reason);
+    return 1;
+  }
+  std::filesystem::create_directories(std::filesystem::path(o.db).parent_path());
+  std::filesystem::create_directories(std::filesystem::path(o.socket).parent_path());
+  auto store = store::open_sqlite_store(o.db);
+  auto nft = backend::make_libnftables_backend();
+  auto rtnl = backend::make_mnl_rtnl();
+  auto sysctl = backend::make_proc_sysctl();
+  auto dhcp = backend::make_dnsmasq({o.state_dir, o.run_dir, self_vmgw(), o.socket});
+  auto conntrack = backend::make_netlink_conntrack();
+  auto announcer = backend::make_garp_announcer();
+  Backends backends{*nft, *rtnl, *sysctl, *dhcp};
+  daemon::Gateway gw(*topology, {*store, backends, *conntrack, *announcer});
+
+  daemon::DhcpSupervisor supervisor(*dhcp, daemon::log_info);
+  daemon::DaemonInfo info{VMGW_VERSION, o.config, ::getpid(), [&] { return supervisor.state(); },
+                          [&] { return supervisor.restarts(); }};
+  try {
+    auto report = gw.start();
+    daemon::log_info("started at generation " + std::to_string(gw.state().generation) + ": " + report.summary());
+  } catch (const daemon::ServiceError& e) {
+    daemon::log_error(std::string("not starting: the stored objects do not fit ") + o.config + ": " + e.what());
+    return 1;
+  }
+
+  std::string group = o.group;
+  if (!group.empty() && !::getgrnam(group.c_str())) {
+    daemon::log_info("group '" + group + "' does not exist: the API socket is for root only");
+    group.clear();
+  }
+  api::UnixServer server(o.socket, 0660, group);
+  api::Router router;
+  daemon::add_routes(router, gw, info);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, s);
+  ::sigprocmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  int sigfd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  notify_systemd("READY=1\nSTATUS=serving on " + o.socket);
+  daemon::log_info("serving the API on " + o.socket);
+  auto handle = [&](const api::Request& req) {
+    auto resp = router.dispatch(req);
+    if (req.method != "GET") {
+      daemon::log_info(req.method + " " + req.path + " -> " + std::to_string(resp.status) +
+                       " (generation " + std::to_string(gw.state().generation) + ")");
+    }
+    return resp;
+  };
+  for (;;) {
+    for (int fd : server.poll_once(1000, handle, {sigfd})) {
+      if (fd != sigfd) continue;
+      signalfd_siginfo si{};
+      while (::read(sigfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+          auto next = load_topology(o.config);
+          if (!next) {
+            daemon::log_error("reload refused: " + o.config + " is invalid; the previous configuration stays in force");
+            continue;
+          }
+          try {
+            daemon::log_info("reloaded " + o.config + ": " + gw.reload(*next).summary());
+          } catch (const std::exception& e) {
+            daemon::log_error(std::string("reload refused; the previous configuration stays in force: ") + e.what());
+          }
+        } else {
+          // The rules stay in force: a stopped daemon never leaves the host open.
+          daemon::log_info("stopping; the kernel keeps the rules of generation " + std::to_string(gw.state().generation));
+          notify_systemd("STOPPING=1");
+          return 0;
+        }
+      }
+    }
+    supervisor.tick(gw.plan().dhcp, daemon::DhcpSupervisor::Clock::now());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vmgwd: the vmgw daemon"};
+  Options o;
+  app.add_option("--config", o.config, "host topology (uplinks, networks, pools, host)")->capture_default_str();
+  app.add_option("--db", o.db, "SQLite state database")->capture_default_str();
+  app.add_option("--socket", o.socket, "API socket")->capture_default_str();
+  app.add_option("--state-dir", o.state_dir, "DHCP hosts files and logs")->capture_default_str();
+  app.add_option("--run-dir", o.run_dir, "dnsmasq pid files and hooks")->capture_default_str();
+  app.add_option("--group", o.group, "group allowed to use the API socket")->capture_default_str();
+  bool version = false;
+  app.add_flag("--version", version, "print the version");
+  CLI11_PARSE(app, argc, argv);
+  if (version) {
+    std::cout << "vmgwd " << VMGW_VERSION << "\n";
+    return 0;
+  }
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    daemon::log_error(e.what());
+    return 1;
+  }
+}

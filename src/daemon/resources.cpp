@@ -1,0 +1,157 @@
+#include "daemon/resources.h"
+
+namespace vmgw::daemon {
+namespace {
+
+// A string field: absent -> nullopt (and an error if required); not a string -> error.
+std::optional<std::string> string_field(const Json& body, const std::string& key, bool required,
+                                        FieldErrors& errors) {
+  if (!body.contains(key) || body[key].is_null()) {
+    if (required) errors.emplace_back(key, "is required");
+    return std::nullopt;
+  }
+  if (!body[key].is_string()) {
+    errors.emplace_back(key, "must be a string");
+    return std::nullopt;
+  }
+  return body[key].get<std::string>();
+}
+
+bool valid_ports(const PortRange& p) { return p.first >= 1 && p.last <= 65535 && p.first <= p.last; }
+
+}  // namespace
+
+Json vm_json(const Vm& vm, const std::vector<store::EipRecord>& eips) {
+  Json j = {{"name", vm.name},
+            {"network", vm.network},
+            {"mac", vm.mac ? vm.mac->str() : ""},
+            {"ip", vm.ip ? vm.ip->str() : ""},
+            {"port", vm.port},
+            {"elastic_ip", nullptr}};
+  for (const auto& e : eips)
+    if (e.vm == vm.name) j["elastic_ip"] = e.address.str();
+  return j;
+}
+
+Json eip_json(const store::EipRecord& e, const Config& topology) {
+  Json j = {{"address", e.address.str()}, {"pool", e.pool}, {"vm", e.vm.empty() ? Json() : Json(e.vm)}};
+  for (const auto& p : topology.eip_pools)
+    if (p.name == e.pool) j["uplink"] = p.uplink;
+  return j;
+}
+
+Json forward_json(const store::ForwardRecord& f) {
+  return {{"public", f.public_address.str() + ":" + f.public_ports.str()},
+          {"proto", std::string(to_string(f.proto))},
+          {"to", f.vm + ":" + f.vm_ports.str()},
+          {"vm", f.vm}};
+}
+
+Json network_json(const Network& n, size_t vm_count) {
+  return {{"name", n.name},
+          {"bridge", n.bridge},
+          {"subnet", n.subnet ? n.subnet->str() : ""},
+          {"gateway", n.gateway ? n.gateway->str() : ""},
+          {"dhcp", n.dhcp},
+          {"masquerade", n.masquerade},
+          {"vms", vm_count}};
+}
+
+Json uplink_json(const Uplink& u) {
+  return {{"name", u.name},
+          {"device", u.device},
+          {"address", u.address ? u.address->str() : ""},
+          {"gateway", u.gateway ? Json(u.gateway->str()) : Json()}};
+}
+
+std::optional<std::pair<Ipv4, PortRange>> parse_public(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  auto addr = Ipv4::parse(text.substr(0, colon));
+  auto ports = PortRange::parse(text.substr(colon + 1));
+  if (!addr || !ports) return std::nullopt;
+  return std::pair{*addr, *ports};
+}
+
+std::optional<std::pair<std::string, PortRange>> parse_target(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  auto ports = PortRange::parse(text.substr(colon + 1));
+  if (!ports) return std::nullopt;
+  return std::pair{text.substr(0, colon), *ports};
+}
+
+std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors) {
+  const size_t before = errors.size();
+  VmRequest r;
+  if (auto name = string_field(body, "name", true, errors)) {
+    if (!is_valid_object_name(*name))
+      errors.emplace_back("name", "'" + *name + "' is not a valid name: 1 to 32 characters of [a-z0-9_-]");
+    r.name = *name;
+  }
+  if (auto net = string_field(body, "network", true, errors)) r.network = *net;
+  if (auto mac = string_field(body, "mac", true, errors)) {
+    auto m = Mac::parse(*mac);
+    if (!m) {
+      errors.emplace_back("mac", "'" + *mac + "' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
+    } else if (m->is_multicast() || m->is_zero()) {
+      errors.emplace_back("mac", "'" + *mac + "' is a multicast or all-zero MAC; a VM needs a unicast one");
+    } else {
+      r.mac = *m;
+    }
+  }
+  if (auto ip = string_field(body, "ip", false, errors)) {
+    r.ip = Ipv4::parse(*ip);
+    if (!r.ip) errors.emplace_back("ip", "'" + *ip + "' is not an IPv4 address");
+  }
+  if (auto port = string_field(body, "port", false, errors)) {
+    if (!port->empty() && !is_valid_device_name(*port))
+      errors.emplace_back("port", "'" + *port + "' is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]");
+    r.port = *port;
+  }
+  if (errors.size() != before) return std::nullopt;
+  return r;
+}
+
+std::optional<store::ForwardRecord> parse_forward_request(const Json& body, FieldErrors& errors) {
+  const size_t before = errors.size();
+  store::ForwardRecord f;
+  if (auto pub = string_field(body, "public", true, errors)) {
+    auto p = parse_public(*pub);
+    if (!p) {
+      errors.emplace_back("public", "'" + *pub + "' is not ADDRESS:PORT or ADDRESS:PORT-PORT");
+    } else if (!valid_ports(p->second)) {
+      errors.emplace_back("public", "ports must be 1-65535 with the first not above the last");
+    } else {
+      f.public_address = p->first;
+      f.public_ports = p->second;
+    }
+  }
+  if (auto proto = string_field(body, "proto", false, errors)) {
+    auto p = parse_proto(*proto);
+    if (!p) errors.emplace_back("proto", "'" + *proto + "' is not tcp or udp");
+    else f.proto = *p;
+  }
+  if (auto to = string_field(body, "to", true, errors)) {
+    auto t = parse_target(*to);
+    if (!t) {
+      errors.emplace_back("to", "'" + *to + "' is not VM:PORT or VM:PORT-PORT");
+    } else if (!valid_ports(t->second)) {
+      errors.emplace_back("to", "ports must be 1-65535 with the first not above the last");
+    } else {
+      f.vm = t->first;
+      f.vm_ports = t->second;
+      // "web:8000" with a public range means the VM range starts at 8000.
+      if (f.vm_ports.first == f.vm_ports.last && f.public_ports.size() > 1)
+        f.vm_ports.last = f.vm_ports.first + f.public_ports.size() - 1;
+      if (f.vm_ports.size() != f.public_ports.size() && errors.size() == before)
+        errors.emplace_back("to", "the public range has " + std::to_string(f.public_ports.size()) +
+                                      " ports but the VM range has " + std::to_string(f.vm_ports.size()));
+      if (f.vm_ports.last > 65535) errors.emplace_back("to", "the VM port range ends above 65535");
+    }
+  }
+  if (errors.size() != before) return std::nullopt;
+  return f;
+}
+
+}  // namespace vmgw::daemon

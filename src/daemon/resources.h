@@ -1,0 +1,33 @@
+// The API's JSON shapes: objects out (records -> JSON) and requests in (JSON -> typed request,
+// with every bad field reported as (field, reason)). Pure.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/gateway.h"
+
+namespace vmgw::daemon {
+
+using Json = nlohmann::json;
+using FieldErrors = std::vector<std::pair<std::string, std::string>>;
+
+Json vm_json(const Vm& vm, const std::vector<store::EipRecord>& eips);
+Json eip_json(const store::EipRecord& e, const Config& topology);
+Json forward_json(const store::ForwardRecord& f);
+Json network_json(const Network& n, size_t vm_count);
+Json uplink_json(const Uplink& u);
+
+// Parses a request body; appends to `errors` and returns nullopt when a field is wrong.
+std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors);
+std::optional<store::ForwardRecord> parse_forward_request(const Json& body, FieldErrors& errors);
+
+// "203.0.113.2:8080" or "203.0.113.2:8000-8010" -> address and ports.
+std::optional<std::pair<Ipv4, PortRange>> parse_public(const std::string& text);
+// "web:80" or "web:80-90" -> vm name and ports.
+std::optional<std::pair<std::string, PortRange>> parse_target(const std::string& text);
+
+}  // namespace vmgw::daemon

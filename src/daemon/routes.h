@@ -1,0 +1,27 @@
+// The REST API of vmgwd (docs/api.md): HTTP routes -> Gateway calls -> JSON.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "api/router.h"
+#include "daemon/gateway.h"
+
+namespace vmgw::daemon {
+
+struct DaemonInfo {
+  std::string version;
+  std::string config_path;
+  int pid = 0;
+  // DHCP server state per network ("running", "restarting", ...), and restart counts.
+  std::function<std::map<std::string, std::string>()> dhcp_state;
+  std::function<uint64_t()> dhcp_restarts;
+};
+
+// Registers every route on `router`. `gw` and `info` must outlive it.
+void add_routes(api::Router& router, Gateway& gw, DaemonInfo& info);
+
+// Prometheus text exposition of the daemon's state and counters.
+std::string metrics_text(const Gateway& gw, const DaemonInfo& info);
+
+}  // namespace vmgw::daemon

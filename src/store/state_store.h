@@ -1,0 +1,67 @@
+// The daemon's persistent state behind an interface: SQLite on one host today, a distributed
+// store (etcd) later. A change is written in one transaction that the daemon commits only after
+// the kernel accepted it, so store and kernel never drift (see docs/architecture.md).
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "store/state.h"
+
+namespace vmgw::store {
+
+// The store failed (I/O, corruption, a constraint). The message names the table and key.
+struct StoreError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A unique key is taken (an address allocated twice, a VM name reused).
+struct StoreConflict : StoreError {
+  using StoreError::StoreError;
+};
+
+class StoreTxn {
+ public:
+  virtual ~StoreTxn() = default;  // rolls back unless commit() succeeded
+
+  // Inserts; throws StoreConflict if the key exists.
+  virtual void add_vm(const VmRecord& vm) = 0;
+  // Deletes by name; no-op if absent.
+  virtual void delete_vm(const std::string& name) = 0;
+  // Inserts an allocation; throws StoreConflict if the address is already allocated.
+  virtual void add_eip(const EipRecord& eip) = 0;
+  // Replaces the binding of an existing allocation (vm may be empty).
+  virtual void set_eip_vm(Ipv4 address, const std::string& vm) = 0;
+  virtual void delete_eip(Ipv4 address) = 0;
+  // Inserts; throws StoreConflict if (address, proto, first port) exists.
+  virtual void add_forward(const ForwardRecord& f) = 0;
+  virtual void delete_forward(Ipv4 address, Proto proto, uint32_t first_port) = 0;
+  virtual void set_generation(uint64_t generation) = 0;
+  // Makes every change of this transaction durable at once. Throws StoreError on failure, in
+  // which case nothing was written.
+  virtual void commit() = 0;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  // Everything committed so far.
+  virtual StoredState load() = 0;
+  // Starts the one write transaction (writers are serialized; readers see committed data only).
+  virtual std::unique_ptr<StoreTxn> begin() = 0;
+  // Lease events are a log, outside generations: appended and committed at once.
+  virtual void append_lease_event(const LeaseEventRecord& e) = 0;
+  // The newest `limit` events, oldest first.
+  virtual std::vector<LeaseEventRecord> lease_events(size_t limit) = 0;
+};
+
+// SQLite at `path` (created with its schema if missing), WAL journal, synchronous=FULL so a
+// committed change survives a power cut. Throws StoreError if it cannot be opened.
+std::unique_ptr<StateStore> open_sqlite_store(const std::string& path);
+
+// In-memory store for unit tests, with the same semantics (conflicts, rollback).
+std::unique_ptr<StateStore> make_memory_store();
+
+}  // namespace vmgw::store

@@ -1,0 +1,251 @@
+#include "daemon/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include "backend/fake_nft_backend.h"
+#include "backend/fake_rtnl.h"
+#include "model/load.h"
+#include "nft/text.h"
+
+namespace vmgw::daemon {
+namespace {
+
+// The topology of the daemon: no VMs in the file, they come through the API.
+const char* kTopology = R"(
+uplinks:
+  - {name: isp1, device: wan0, address: 203.0.113.2/24, gateway: 203.0.113.1}
+networks:
+  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/29, gateway: 10.10.0.1, dhcp: true, masquerade: [isp1]}
+elastic_ips:
+  pools:
+    - {name: public, uplink: isp1, range: 203.0.113.16-203.0.113.17}
+)";
+
+Config topology() {
+  auto r = load_config(kTopology, "vmgw.yaml");
+  return std::get<Validated<Config>>(std::move(r)).get();
+}
+
+struct Fixture : ::testing::Test {
+  backend::FakeNftBackend nft;
+  backend::FakeRtnl rtnl;
+  backend::FakeSysctl sysctl;
+  backend::FakeDhcp dhcp;
+  Backends backends{nft, rtnl, sysctl, dhcp};
+  backend::FakeConntrack conntrack;
+  backend::FakeAnnouncer announcer;
+  std::unique_ptr<store::StateStore> store = store::make_memory_store();
+  std::unique_ptr<Gateway> gw;
+
+  void SetUp() override {
+    rtnl.add_link("wan0", "veth");
+    gw = std::make_unique<Gateway>(topology(), Dependencies{*store, backends, conntrack, announcer});
+    gw->start();
+  }
+  VmRequest vm(const std::string& name, const std::string& mac) {
+    return {name, "vmnet", *Mac::parse(mac), std::nullopt, ""};
+  }
+  std::vector<std::string> elements(const std::string& set) {
+    auto t = nft.read_table("inet", "vmgw");
+    std::vector<std::string> out;
+    for (const auto& e : t->find_set(set)->elements) out.push_back(nft::element_text(*t->find_set(set), e));
+    return out;
+  }
+  int status_of(const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const ServiceError& e) {
+      return e.status;
+    }
+    return 0;
+  }
+};
+
+TEST_F(Fixture, AddVmReservesTheNextFreeAddressAndPersists) {
+  EXPECT_EQ(gw->add_vm(vm("web", "52:54:00:00:00:0a")).ip.str(), "10.10.0.2");
+  EXPECT_EQ(gw->add_vm(vm("db", "52:54:00:00:00:0b")).ip.str(), "10.10.0.3");
+  EXPECT_EQ(store->load().vms.size(), 2u);
+  EXPECT_EQ(store->load().generation, 2u);
+  EXPECT_EQ(dhcp.servers[0].second, "52:54:00:00:00:0a,10.10.0.2,web\n52:54:00:00:00:0b,10.10.0.3,db\n");
+}
+
+TEST_F(Fixture, AddVmIsOneSmallTransaction) {
+  const int before = nft.batches_applied;
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  EXPECT_EQ(nft.batches_applied, before + 1);
+  // Only the new VM's chains, rules and map elements: no base chain rewritten.
+  for (const auto& cmd : nft.batches.back()["nftables"]) EXPECT_FALSE(cmd.contains("flush")) << cmd.dump();
+}
+
+TEST_F(Fixture, ConflictsAre409AndChangeNothing) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  const auto batches = nft.batches_applied;
+  EXPECT_EQ(status_of([&] { gw->add_vm(vm("web", "52:54:00:00:00:0c")); }), 409);
+  EXPECT_EQ(status_of([&] { gw->add_vm(vm("other", "52:54:00:00:00:0a")); }), 409);
+  auto same_ip = vm("x", "52:54:00:00:00:0d");
+  same_ip.ip = Ipv4::parse("10.10.0.2");
+  EXPECT_EQ(status_of([&] { gw->add_vm(same_ip); }), 409);
+  EXPECT_EQ(nft.batches_applied, batches);
+  EXPECT_EQ(store->load().vms.size(), 1u);
+}
+
+TEST_F(Fixture, InvalidAddressIs400NamingTheField) {
+  auto outside = vm("x", "52:54:00:00:00:0d");
+  outside.ip = Ipv4::parse("10.99.0.5");
+  try {
+    gw->add_vm(outside);
+    FAIL();
+  } catch (const ServiceError& e) {
+    EXPECT_EQ(e.status, 400);
+    EXPECT_EQ(e.errors.at(0).first, "vm 'x'.ip");
+    EXPECT_NE(e.errors.at(0).second.find("outside network 'vmnet'"), std::string::npos);
+  }
+  EXPECT_TRUE(store->load().vms.empty());
+}
+
+TEST_F(Fixture, SubnetFullIs409) {
+  for (int i = 0; i < 5; ++i) gw->add_vm(vm("vm" + std::to_string(i), "52:54:00:00:00:1" + std::to_string(i)));
+  EXPECT_EQ(status_of([&] { gw->add_vm(vm("one-more", "52:54:00:00:00:20")); }), 409);
+}
+
+TEST_F(Fixture, ElasticIpLifecycle) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  gw->add_vm(vm("db", "52:54:00:00:00:0b"));
+  auto eip = gw->allocate_eip(std::nullopt, std::nullopt);
+  EXPECT_EQ(eip.address.str(), "203.0.113.16");
+  EXPECT_TRUE(elements("eip_dnat").empty());  // allocated, not bound: nothing in the kernel
+
+  gw->bind_eip(eip.address, "web");
+  EXPECT_EQ(elements("eip_dnat"), std::vector<std::string>{"203.0.113.16 : 10.10.0.2"});
+  EXPECT_EQ(announcer.announcements.back().device, "wan0");
+
+  // Move: one transaction, old flows cut.
+  const auto batches = nft.batches_applied;
+  gw->bind_eip(eip.address, "db");
+  EXPECT_EQ(nft.batches_applied, batches + 1);
+  EXPECT_EQ(elements("eip_dnat"), std::vector<std::string>{"203.0.113.16 : 10.10.0.3"});
+  ASSERT_EQ(conntrack.filters.size(), 2u);
+  EXPECT_EQ(conntrack.filters[0].orig_dst, eip.address);
+  EXPECT_EQ(conntrack.filters[0].reply_src, Ipv4::parse("10.10.0.2"));
+
+  EXPECT_EQ(status_of([&] { gw->release_eip(eip.address); }), 409);  // still bound
+  gw->unbind_eip(eip.address);
+  EXPECT_TRUE(elements("eip_dnat").empty());
+  gw->release_eip(eip.address);
+  EXPECT_TRUE(store->load().eips.empty());
+}
+
+TEST_F(Fixture, PoolExhaustionIs409) {
+  gw->allocate_eip(std::nullopt, std::nullopt);
+  gw->allocate_eip(std::string("public"), std::nullopt);
+  try {
+    gw->allocate_eip(std::nullopt, std::nullopt);
+    FAIL();
+  } catch (const ServiceError& e) {
+    EXPECT_EQ(e.status, 409);
+    EXPECT_EQ(e.errors[0].second, "pool 'public' is exhausted (2 addresses, all allocated)");
+  }
+  EXPECT_EQ(status_of([&] { gw->allocate_eip(std::nullopt, Ipv4::parse("203.0.113.16")); }), 409);
+  EXPECT_EQ(status_of([&] { gw->allocate_eip(std::nullopt, Ipv4::parse("198.51.100.1")); }), 400);
+  EXPECT_EQ(status_of([&] { gw->allocate_eip(std::string("nope"), std::nullopt); }), 404);
+}
+
+TEST_F(Fixture, RemovingAVmUnbindsItsElasticIpAndDropsItsForwardsInOneTransaction) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  auto eip = gw->allocate_eip(std::nullopt, std::nullopt);
+  gw->bind_eip(eip.address, "web");
+  gw->add_forward({*Ipv4::parse("203.0.113.2"), Proto::tcp, {8080, 8080}, "web", {80, 80}});
+  const auto batches = nft.batches_applied;
+  auto removed = gw->remove_vm("web", false);
+  EXPECT_EQ(nft.batches_applied, batches + 1);
+  EXPECT_EQ(removed.unbound.size(), 1u);
+  EXPECT_EQ(removed.forwards.size(), 1u);
+  EXPECT_TRUE(elements("eip_dnat").empty());
+  EXPECT_TRUE(elements("pf_addr").empty());
+  EXPECT_TRUE(elements("vm_egress").empty());
+  auto s = store->load();
+  ASSERT_EQ(s.eips.size(), 1u);
+  EXPECT_EQ(s.eips[0].vm, "");  // still allocated
+  EXPECT_EQ(dhcp.servers[0].second, "");
+
+  gw->add_vm(vm("db", "52:54:00:00:00:0b"));
+  gw->bind_eip(eip.address, "db");
+  gw->remove_vm("db", true);
+  EXPECT_TRUE(store->load().eips.empty());  // released with --release
+}
+
+TEST_F(Fixture, KernelRefusalLeavesStoreAndStateUnchanged) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  auto before = store->load();
+  nft.fail_next_with = "Error: injected";
+  EXPECT_EQ(status_of([&] { gw->add_vm(vm("db", "52:54:00:00:00:0b")); }), 500);
+  EXPECT_EQ(store->load(), before);
+  EXPECT_EQ(gw->state(), before);
+  EXPECT_EQ(elements("vm_egress").size(), 1u);
+}
+
+TEST_F(Fixture, RestartRestoresEverythingAndWritesNothing) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  auto eip = gw->allocate_eip(std::nullopt, std::nullopt);
+  gw->bind_eip(eip.address, "web");
+  const auto batches = nft.batches_applied;
+  Gateway again(topology(), Dependencies{*store, backends, conntrack, announcer});
+  auto report = again.start();
+  EXPECT_FALSE(report.changed()) << report.summary();
+  EXPECT_EQ(nft.batches_applied, batches);
+  EXPECT_EQ(again.state(), gw->state());
+}
+
+TEST_F(Fixture, ForwardConflictsAndRemoval) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  store::ForwardRecord f{*Ipv4::parse("203.0.113.2"), Proto::tcp, {8000, 8010}, "web", {8000, 8010}};
+  gw->add_forward(f);
+  auto overlapping = f;
+  overlapping.public_ports = {8010, 8010};
+  overlapping.vm_ports = {80, 80};
+  EXPECT_EQ(status_of([&] { gw->add_forward(overlapping); }), 409);
+  auto to_ghost = f;
+  to_ghost.public_ports = to_ghost.vm_ports = {9000, 9000};
+  to_ghost.vm = "ghost";
+  EXPECT_EQ(status_of([&] { gw->add_forward(to_ghost); }), 400);
+  EXPECT_EQ(elements("pf_addr").size(), 11u);
+  gw->remove_forward(f.public_address, Proto::tcp, 8000);
+  EXPECT_TRUE(elements("pf_addr").empty());
+  EXPECT_EQ(status_of([&] { gw->remove_forward(f.public_address, Proto::tcp, 8000); }), 404);
+}
+
+TEST_F(Fixture, ReloadWithATopologyThatNoLongerFitsKeepsTheOldOne) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  auto t = topology();
+  t.networks[0].subnet = Cidr::parse("10.20.0.0/24");
+  t.networks[0].gateway = Ipv4::parse("10.20.0.1");
+  EXPECT_EQ(status_of([&] { gw->reload(t); }), 400);
+  EXPECT_EQ(gw->topology().networks[0].subnet->str(), "10.10.0.0/29");
+}
+
+}  // namespace
+}  // namespace vmgw::daemon
+
+namespace vmgw::daemon {
+namespace {
+
+TEST(GatewayTopology, FileDeclaringApiObjectsIsRefusedNamingEachKind) {
+  auto r = load_config(std::string(kTopology) + R"(
+vms:
+  - {name: web, network: vmnet, mac: "52:54:00:00:00:0a", ip: 10.10.0.2}
+)",
+                       "vmgw.yaml");
+  const Config c = std::get<Validated<Config>>(std::move(r)).get();
+  try {
+    Gateway::check_topology(c);
+    FAIL();
+  } catch (const ServiceError& e) {
+    EXPECT_EQ(e.status, 400);
+    ASSERT_EQ(e.errors.size(), 1u);
+    EXPECT_EQ(e.errors[0].first, "vms");
+  }
+  EXPECT_NO_THROW(Gateway::check_topology(topology()));
+}
+
+}  // namespace
+}  // namespace vmgw::daemon
