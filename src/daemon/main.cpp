@@ -1,7 +1,9 @@
 // vmgwd: keeps the kernel equal to the config file plus the objects created through its API.
 // One thread, one poll loop: API requests are served one at a time, so two requests can never
 // interleave their changes (no double allocation, no lost update).
+#include <fcntl.h>
 #include <grp.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -84,6 +86,12 @@ int run(const Options& o) {
   }
   std::filesystem::create_directories(std::filesystem::path(o.db).parent_path());
   std::filesystem::create_directories(std::filesystem::path(o.socket).parent_path());
+  // One daemon per state database: a second one would fight the first over the kernel.
+  int lock = ::open((o.db + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    daemon::log_error("not starting: another vmgwd is running on " + o.db);
+    return 1;
+  }
   auto store = store::open_sqlite_store(o.db);
   auto nft = backend::make_libnftables_backend();
   auto rtnl = backend::make_mnl_rtnl();

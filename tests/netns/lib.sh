@@ -234,10 +234,20 @@ vmgw_listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep . >/dev/null
 # vmgw_dhcp NS: one DHCP exchange on eth0 with busybox udhcpc (bounded: 5 tries, 1 s apart);
 # the script applies the lease with ip. Prints nothing; the address shows on eth0.
 vmgw_dhcp() {
-  local ns=$1 script=$VMGW_LAB/tmp/udhcpc.script
+  local ns=$1 script
+  script=$(vmgw_udhcpc_script)
+  ip netns exec "$ns" timeout 30 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s "$script" \
+    >>"$VMGW_LAB/logs/udhcpc-${ns##*-}.log" 2>&1
+}
+
+# vmgw_udhcpc_script: create (once) the lab's udhcpc script and print its path.
+vmgw_udhcpc_script() {
+  local script=$VMGW_LAB/tmp/udhcpc.script tmp
   if [[ ! -x $script ]]; then
-    # busybox passes $ip, $mask (prefix length) and $router (space separated list).
-    cat >"$script" <<'EOF'
+    tmp=$script.$BASHPID
+    # busybox passes $ip, $mask (prefix length) and $router (space separated list). Written
+    # aside and renamed: two VMs' DHCP may run this at the same moment.
+    cat >"$tmp" <<'EOF'
 #!/bin/sh
 case "$1" in
   deconfig)
@@ -253,10 +263,10 @@ case "$1" in
 esac
 exit 0
 EOF
-    chmod 755 "$script"
+    chmod 755 "$tmp"
+    mv -f "$tmp" "$script"
   fi
-  ip netns exec "$ns" timeout 30 busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s "$script" \
-    >>"$VMGW_LAB/logs/udhcpc-${ns##*-}.log" 2>&1
+  echo "$script"
 }
 
 # vmgw_ipv4_of NS [DEV]: the first IPv4 address (without prefix) on DEV, default eth0.
