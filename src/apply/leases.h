@@ -5,16 +5,9 @@
 #include <string>
 #include <vector>
 
-namespace vmgw {
+#include "model/lease_event.h"
 
-struct LeaseEvent {
-  std::string time;  // ISO 8601 UTC
-  std::string network;
-  std::string action;  // add, old, del
-  std::string mac;
-  std::string ip;
-  std::string hostname;
-};
+namespace vmgw {
 
 struct Reservation {
   std::string network;

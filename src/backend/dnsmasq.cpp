@@ -99,7 +99,9 @@ class Dnsmasq : public Dhcp {
     return was_running ? "restarted" : "started";
   }
 
-  bool running(const std::string& network) override { return is_dnsmasq(read_pid(pid_path(network))); }
+  bool running(const std::string& network) override {
+    return is_dnsmasq(read_pid(pid_path(network)));
+  }
 
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override {
     std::vector<std::string> stopped;
@@ -239,6 +241,7 @@ std::vector<std::string> FakeDhcp::stop_except(const std::vector<std::string>& k
 
 namespace vmgw::backend {
 bool FakeDhcp::running(const std::string& network) {
-  return std::any_of(servers.begin(), servers.end(), [&](const auto& s) { return s.first == network; });
+  return std::any_of(servers.begin(), servers.end(),
+                     [&](const auto& s) { return s.first == network; });
 }
 }  // namespace vmgw::backend

@@ -36,10 +36,12 @@ ApiResult api_call(const std::string& socket, const std::string& method, const s
   ApiResult r{exit_code_for_status(resp.status), nlohmann::json::parse(resp.body, nullptr, false)};
   if (r.body.is_discarded()) r.body = nullptr;
   if (r.exit_code != kOk) {
-    const auto& err = r.body.is_object() ? r.body.value("error", nlohmann::json::object()) : nlohmann::json::object();
+    const auto& err = r.body.is_object() ? r.body.value("error", nlohmann::json::object())
+                                         : nlohmann::json::object();
     auto print = [](const nlohmann::json& e) {
       std::string field = e.value("field", "");
-      std::cerr << "error: " << (field.empty() ? "" : field + ": ") << e.value("reason", "") << "\n";
+      std::cerr << "error: " << (field.empty() ? "" : field + ": ") << e.value("reason", "")
+                << "\n";
     };
     if (err.contains("errors")) {
       for (const auto& e : err["errors"]) print(e);

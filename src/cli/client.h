@@ -9,8 +9,8 @@
 namespace vmgw::cli {
 
 struct ApiResult {
-  int exit_code = 0;        // see ExitCode in commands.h
-  nlohmann::json body;      // the parsed response body (null if none or on connection failure)
+  int exit_code = 0;    // see ExitCode in commands.h
+  nlohmann::json body;  // the parsed response body (null if none or on connection failure)
 };
 
 // Calls the daemon; on an error status prints "error: FIELD: REASON" lines to stderr.

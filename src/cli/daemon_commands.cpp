@@ -15,12 +15,14 @@ using Json = nlohmann::json;
 
 std::string str(const Json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return "-";
-  if (j[key].is_string()) return j[key].get<std::string>().empty() ? "-" : j[key].get<std::string>();
+  if (j[key].is_string())
+    return j[key].get<std::string>().empty() ? "-" : j[key].get<std::string>();
   return j[key].dump();
 }
 
 // Prints the result as JSON (-o json) or through `human`; returns the exit code.
-int show(const ApiResult& r, const DaemonOptions& o, const std::function<void(const Json&)>& human) {
+int show(const ApiResult& r, const DaemonOptions& o,
+         const std::function<void(const Json&)>& human) {
   if (r.exit_code != kOk) return r.exit_code;
   if (o.output == "json") {
     std::cout << r.body.dump(2) << "\n";
@@ -33,13 +35,15 @@ int show(const ApiResult& r, const DaemonOptions& o, const std::function<void(co
 void print_vms(const Json& list) {
   Table t({"NAME", "NETWORK", "MAC", "IP", "PORT", "ELASTIC IP"});
   for (const auto& v : list)
-    t.add({str(v, "name"), str(v, "network"), str(v, "mac"), str(v, "ip"), str(v, "port"), str(v, "elastic_ip")});
+    t.add({str(v, "name"), str(v, "network"), str(v, "mac"), str(v, "ip"), str(v, "port"),
+           str(v, "elastic_ip")});
   t.print(std::cout);
 }
 
 void print_eips(const Json& list) {
   Table t({"ADDRESS", "POOL", "UPLINK", "VM"});
-  for (const auto& e : list) t.add({str(e, "address"), str(e, "pool"), str(e, "uplink"), str(e, "vm")});
+  for (const auto& e : list)
+    t.add({str(e, "address"), str(e, "pool"), str(e, "uplink"), str(e, "vm")});
   t.print(std::cout);
 }
 
@@ -50,11 +54,13 @@ void print_forwards(const Json& list) {
 }
 
 void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
-  auto* vm = app.add_subcommand("vm", "VMs: reservations, per-VM chains, elastic IP and forward targets");
+  auto* vm =
+      app.add_subcommand("vm", "VMs: reservations, per-VM chains, elastic IP and forward targets");
   vm->require_subcommand(1);
   auto req = std::make_shared<Json>(Json::object());
   auto name = std::make_shared<std::string>();
-  auto* add = vm->add_subcommand("add", "declare a VM: DHCP reservation, NAT target, per-VM chains");
+  auto* add =
+      vm->add_subcommand("add", "declare a VM: DHCP reservation, NAT target, per-VM chains");
   add->add_option("name", *name, "VM name")->required();
   auto network = std::make_shared<std::string>(), mac = std::make_shared<std::string>(),
        ip = std::make_shared<std::string>(), port = std::make_shared<std::string>();
@@ -67,23 +73,30 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     if (!ip->empty()) body["ip"] = *ip;
     if (!port->empty()) body["port"] = *port;
     rc = show(api_call(o.socket, "POST", "/v1/vms", body), o, [](const Json& v) {
-      std::cout << "vm " << str(v, "name") << " added: " << str(v, "ip") << " (" << str(v, "mac") << ") on " << str(v, "network") << "\n";
+      std::cout << "vm " << str(v, "name") << " added: " << str(v, "ip") << " (" << str(v, "mac")
+                << ") on " << str(v, "network") << "\n";
     });
   });
   auto release = std::make_shared<bool>(false);
-  auto* remove = vm->add_subcommand("remove", "remove a VM; its elastic IPs are unbound in the same transaction");
+  auto* remove = vm->add_subcommand(
+      "remove", "remove a VM; its elastic IPs are unbound in the same transaction");
   remove->add_option("name", *name, "VM name")->required();
   remove->add_flag("--release", *release, "also release its elastic IPs back to their pool");
   remove->callback([&o, &rc, name, release] {
     std::map<std::string, std::string> q;
     if (*release) q["release"] = "true";
-    rc = show(api_call(o.socket, "DELETE", "/v1/vms/" + api::percent_encode(*name), std::nullopt, q), o, [](const Json& r) {
-      std::cout << "vm " << str(r["vm"], "name") << " removed";
-      for (const auto& e : r["unbound"]) std::cout << "; elastic IP " << e.get<std::string>() << " unbound";
-      for (const auto& e : r["released"]) std::cout << "; elastic IP " << e.get<std::string>() << " released";
-      for (const auto& f : r["forwards_removed"]) std::cout << "; forward " << f.get<std::string>() << " removed";
-      std::cout << "\n";
-    });
+    rc =
+        show(api_call(o.socket, "DELETE", "/v1/vms/" + api::percent_encode(*name), std::nullopt, q),
+             o, [](const Json& r) {
+               std::cout << "vm " << str(r["vm"], "name") << " removed";
+               for (const auto& e : r["unbound"])
+                 std::cout << "; elastic IP " << e.get<std::string>() << " unbound";
+               for (const auto& e : r["released"])
+                 std::cout << "; elastic IP " << e.get<std::string>() << " released";
+               for (const auto& f : r["forwards_removed"])
+                 std::cout << "; forward " << f.get<std::string>() << " removed";
+               std::cout << "\n";
+             });
   });
   vm->add_subcommand("list", "every VM")->callback([&o, &rc] {
     rc = show(api_call(o.socket, "GET", "/v1/vms"), o, print_vms);
@@ -91,18 +104,22 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   auto* showc = vm->add_subcommand("show", "one VM");
   showc->add_option("name", *name, "VM name")->required();
   showc->callback([&o, &rc, name] {
-    rc = show(api_call(o.socket, "GET", "/v1/vms/" + api::percent_encode(*name)), o, [](const Json& v) {
-      for (const auto& [k, x] : v.items()) std::cout << k << ": " << (x.is_string() ? x.get<std::string>() : x.dump()) << "\n";
-    });
+    rc = show(
+        api_call(o.socket, "GET", "/v1/vms/" + api::percent_encode(*name)), o, [](const Json& v) {
+          for (const auto& [k, x] : v.items())
+            std::cout << k << ": " << (x.is_string() ? x.get<std::string>() : x.dump()) << "\n";
+        });
   });
 }
 
 void add_eip_commands(CLI::App& app, DaemonOptions& o, int& rc) {
-  auto* eip = app.add_subcommand("eip", "elastic IPs: allocate from a pool, bind 1:1 to a VM, move, release");
+  auto* eip = app.add_subcommand(
+      "eip", "elastic IPs: allocate from a pool, bind 1:1 to a VM, move, release");
   eip->require_subcommand(1);
   auto pool = std::make_shared<std::string>(), address = std::make_shared<std::string>(),
        vm = std::make_shared<std::string>();
-  auto* alloc = eip->add_subcommand("allocate", "take an address from a pool (the first free one, or --address)");
+  auto* alloc = eip->add_subcommand(
+      "allocate", "take an address from a pool (the first free one, or --address)");
   alloc->add_option("--pool", *pool, "pool name (default: the first pool)");
   alloc->add_option("--address", *address, "a specific address of the pool");
   alloc->callback([&o, &rc, pool, address] {
@@ -113,13 +130,15 @@ void add_eip_commands(CLI::App& app, DaemonOptions& o, int& rc) {
       std::cout << "allocated " << str(e, "address") << " from pool " << str(e, "pool") << "\n";
     });
   });
-  auto* bind = eip->add_subcommand("bind", "bind (or move) an elastic IP to a VM: DNAT in, SNAT out, in one transaction");
+  auto* bind = eip->add_subcommand(
+      "bind", "bind (or move) an elastic IP to a VM: DNAT in, SNAT out, in one transaction");
   bind->add_option("eip", *address, "elastic IP")->required();
   bind->add_option("vm", *vm, "VM name")->required();
   bind->callback([&o, &rc, address, vm] {
-    rc = show(api_call(o.socket, "POST", "/v1/eips/" + *address + "/bind", Json{{"vm", *vm}}), o, [](const Json& e) {
-      std::cout << str(e, "address") << " bound to vm " << str(e, "vm") << "\n";
-    });
+    rc = show(api_call(o.socket, "POST", "/v1/eips/" + *address + "/bind", Json{{"vm", *vm}}), o,
+              [](const Json& e) {
+                std::cout << str(e, "address") << " bound to vm " << str(e, "vm") << "\n";
+              });
   });
   auto* unbind = eip->add_subcommand("unbind", "unbind an elastic IP (it stays allocated)");
   unbind->add_option("eip", *address, "elastic IP")->required();
@@ -139,7 +158,8 @@ void add_eip_commands(CLI::App& app, DaemonOptions& o, int& rc) {
 }
 
 void add_forward_commands(CLI::App& app, DaemonOptions& o, int& rc) {
-  auto* fwd = app.add_subcommand("forward", "port forwards: publish a VM service on a public address");
+  auto* fwd =
+      app.add_subcommand("forward", "port forwards: publish a VM service on a public address");
   fwd->require_subcommand(1);
   auto pub = std::make_shared<std::string>(), proto = std::make_shared<std::string>("tcp"),
        to = std::make_shared<std::string>();
@@ -148,15 +168,23 @@ void add_forward_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   add->add_option("--proto", *proto, "tcp or udp")->capture_default_str();
   add->add_option("--to", *to, "VM:PORT or VM:PORT-PORT")->required();
   add->callback([&o, &rc, pub, proto, to] {
-    rc = show(api_call(o.socket, "POST", "/v1/forwards", Json{{"public", *pub}, {"proto", *proto}, {"to", *to}}), o,
-              [](const Json& f) { std::cout << "forwarding " << str(f, "public") << "/" << str(f, "proto") << " to " << str(f, "to") << "\n"; });
+    rc = show(api_call(o.socket, "POST", "/v1/forwards",
+                       Json{{"public", *pub}, {"proto", *proto}, {"to", *to}}),
+              o, [](const Json& f) {
+                std::cout << "forwarding " << str(f, "public") << "/" << str(f, "proto") << " to "
+                          << str(f, "to") << "\n";
+              });
   });
   auto* rm = fwd->add_subcommand("remove", "stop forwarding ADDRESS:PORT");
   rm->add_option("--public", *pub, "ADDRESS:PORT (the first port of a range)")->required();
   rm->add_option("--proto", *proto, "tcp or udp")->capture_default_str();
   rm->callback([&o, &rc, pub, proto] {
-    rc = show(api_call(o.socket, "DELETE", "/v1/forwards", std::nullopt, {{"public", *pub}, {"proto", *proto}}), o,
-              [](const Json& f) { std::cout << "removed forward " << str(f, "public") << "/" << str(f, "proto") << "\n"; });
+    rc = show(api_call(o.socket, "DELETE", "/v1/forwards", std::nullopt,
+                       {{"public", *pub}, {"proto", *proto}}),
+              o, [](const Json& f) {
+                std::cout << "removed forward " << str(f, "public") << "/" << str(f, "proto")
+                          << "\n";
+              });
   });
   fwd->add_subcommand("list", "every port forward")->callback([&o, &rc] {
     rc = show(api_call(o.socket, "GET", "/v1/forwards"), o, print_forwards);
@@ -169,7 +197,9 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   net->add_subcommand("list", "every network")->callback([&o, &rc] {
     rc = show(api_call(o.socket, "GET", "/v1/networks"), o, [](const Json& list) {
       Table t({"NAME", "BRIDGE", "SUBNET", "GATEWAY", "DHCP", "VMS"});
-      for (const auto& n : list) t.add({str(n, "name"), str(n, "bridge"), str(n, "subnet"), str(n, "gateway"), str(n, "dhcp"), str(n, "vms")});
+      for (const auto& n : list)
+        t.add({str(n, "name"), str(n, "bridge"), str(n, "subnet"), str(n, "gateway"),
+               str(n, "dhcp"), str(n, "vms")});
       t.print(std::cout);
     });
   });
@@ -178,20 +208,25 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   up->add_subcommand("list", "every uplink")->callback([&o, &rc] {
     rc = show(api_call(o.socket, "GET", "/v1/uplinks"), o, [](const Json& list) {
       Table t({"NAME", "DEVICE", "ADDRESS", "GATEWAY"});
-      for (const auto& u : list) t.add({str(u, "name"), str(u, "device"), str(u, "address"), str(u, "gateway")});
+      for (const auto& u : list)
+        t.add({str(u, "name"), str(u, "device"), str(u, "address"), str(u, "gateway")});
       t.print(std::cout);
     });
   });
-  app.add_subcommand("status", "the daemon, the generation in force, counts, DHCP servers")->callback([&o, &rc] {
-    rc = show(api_call(o.socket, "GET", "/v1/status"), o, [](const Json& s) {
-      std::cout << "daemon:      running (vmgwd " << str(s, "version") << ", pid " << str(s, "pid") << ")\n"
-                << "generation:  " << str(s, "generation") << "\n"
-                << "config:      " << str(s, "config") << "\n";
-      for (const auto& [k, v] : s["counts"].items()) std::cout << "  " << k << ": " << v.dump() << "\n";
-      for (const auto& [k, v] : s["dhcp"].items()) std::cout << "dhcp " << k << ": " << v.get<std::string>() << "\n";
-      std::cout << "last apply:  " << str(s, "last_apply") << "\n";
-    });
-  });
+  app.add_subcommand("status", "the daemon, the generation in force, counts, DHCP servers")
+      ->callback([&o, &rc] {
+        rc = show(api_call(o.socket, "GET", "/v1/status"), o, [](const Json& s) {
+          std::cout << "daemon:      running (vmgwd " << str(s, "version") << ", pid "
+                    << str(s, "pid") << ")\n"
+                    << "generation:  " << str(s, "generation") << "\n"
+                    << "config:      " << str(s, "config") << "\n";
+          for (const auto& [k, v] : s["counts"].items())
+            std::cout << "  " << k << ": " << v.dump() << "\n";
+          for (const auto& [k, v] : s["dhcp"].items())
+            std::cout << "dhcp " << k << ": " << v.get<std::string>() << "\n";
+          std::cout << "last apply:  " << str(s, "last_apply") << "\n";
+        });
+      });
 }
 
 }  // namespace

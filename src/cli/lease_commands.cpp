@@ -38,10 +38,11 @@ int cmd_leases(const Dirs& dirs, const std::string& output, const std::string& s
     auto r = api_call(socket, "GET", "/v1/leases");
     if (r.exit_code != kOk) return r.exit_code;
     for (const auto& x : r.body["reservations"])
-      reservations.push_back({x.value("network", ""), x.value("mac", ""), x.value("ip", ""), x.value("name", "")});
+      reservations.push_back(
+          {x.value("network", ""), x.value("mac", ""), x.value("ip", ""), x.value("name", "")});
     for (const auto& e : r.body["events"])
-      events.push_back({e.value("time", ""), e.value("network", ""), e.value("action", ""), e.value("mac", ""),
-                        e.value("ip", ""), e.value("hostname", "")});
+      events.push_back({e.value("time", ""), e.value("network", ""), e.value("action", ""),
+                        e.value("mac", ""), e.value("ip", ""), e.value("hostname", "")});
   } else {
     reservations = read_reservations(dirs.state);
     events = read_lease_events(dirs.state);

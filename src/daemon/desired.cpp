@@ -28,9 +28,9 @@ Config desired_config(const Config& topology, const store::StoredState& state) {
   Config c = topology;
   for (const auto& v : state.vms) c.vms.push_back(to_vm(v, "vm '" + v.name + "'"));
   for (const auto& f : state.forwards) {
-    c.port_forwards.push_back(to_forward(
-        f, "forward " + f.public_address.str() + ":" + f.public_ports.str() + "/" +
-               std::string(to_string(f.proto))));
+    c.port_forwards.push_back(to_forward(f, "forward " + f.public_address.str() + ":" +
+                                                f.public_ports.str() + "/" +
+                                                std::string(to_string(f.proto))));
   }
   for (const auto& e : state.eips) {
     if (e.vm.empty()) continue;  // allocated, not bound: nothing in the kernel yet

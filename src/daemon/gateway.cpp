@@ -12,7 +12,8 @@ namespace {
 
 std::string join_reasons(const std::vector<std::pair<std::string, std::string>>& errors) {
   std::string out;
-  for (const auto& [field, reason] : errors) out += (out.empty() ? "" : "; ") + (field.empty() ? reason : field + ": " + reason);
+  for (const auto& [field, reason] : errors)
+    out += (out.empty() ? "" : "; ") + (field.empty() ? reason : field + ": " + reason);
   return out;
 }
 
@@ -21,7 +22,8 @@ std::vector<std::pair<std::string, std::string>> as_errors(const Diagnostics& d)
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& e : d) {
     std::string field = e.path;
-    if (!e.where.file.empty()) field = e.where.file + ":" + std::to_string(e.where.line) + ": " + field;
+    if (!e.where.file.empty())
+      field = e.where.file + ":" + std::to_string(e.where.line) + ": " + field;
     out.emplace_back(field, e.reason);
   }
   return out;
@@ -54,16 +56,20 @@ bool forward_less(const store::ForwardRecord& a, const store::ForwardRecord& b) 
 ServiceError::ServiceError(int s, std::vector<std::pair<std::string, std::string>> e)
     : std::runtime_error(join_reasons(e)), status(s), errors(std::move(e)) {}
 
-Gateway::Gateway(Config topology, Dependencies deps) : topology_(std::move(topology)), deps_(deps) {}
+Gateway::Gateway(Config topology, Dependencies deps)
+    : topology_(std::move(topology)), deps_(deps) {}
 
 void Gateway::check_topology(const Config& c) {
   // With the daemon, VMs, forwards and bindings are objects of the API (persisted in the store);
   // the file is the host's topology. One source per kind keeps "who owns this" unambiguous.
   std::vector<std::pair<std::string, std::string>> errors;
-  const std::string why = " are created through the API when vmgwd runs (vmgw vm/forward/eip); remove them from the config file";
+  const std::string why =
+      " are created through the API when vmgwd runs (vmgw vm/forward/eip); remove them from the "
+      "config file";
   if (!c.vms.empty()) errors.emplace_back("vms", "VMs" + why);
   if (!c.port_forwards.empty()) errors.emplace_back("port_forwards", "port forwards" + why);
-  if (!c.eip_bindings.empty()) errors.emplace_back("elastic_ips.bindings", "elastic IP bindings" + why);
+  if (!c.eip_bindings.empty())
+    errors.emplace_back("elastic_ips.bindings", "elastic IP bindings" + why);
   if (!errors.empty()) throw ServiceError(400, errors);
 }
 
@@ -73,7 +79,9 @@ Plan Gateway::plan_for(const store::StoredState& s, const Config& topology) cons
   return compile(std::get<Validated<Config>>(result));
 }
 
-const std::vector<Vm>& Gateway::vms() const { return desired_.vms; }
+const std::vector<Vm>& Gateway::vms() const {
+  return desired_.vms;
+}
 
 ApplyReport Gateway::start() {
   check_topology(topology_);
@@ -130,7 +138,9 @@ ApplyReport Gateway::commit(store::StoredState candidate,
     throw ServiceError(409, "", e.what());
   } catch (const backend::NftError& e) {
     ++counters_.apply_errors;
-    throw ServiceError(500, "", std::string("the kernel refused the change; the previous state is in force: ") + e.what());
+    throw ServiceError(
+        500, "",
+        std::string("the kernel refused the change; the previous state is in force: ") + e.what());
   } catch (const std::exception& e) {
     ++counters_.apply_errors;
     throw ServiceError(500, "", std::string("the change was not applied: ") + e.what());
@@ -184,7 +194,8 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
         break;
       }
     }
-    if (!found) throw ServiceError(409, "ip", "network '" + req.network + "' has no free address left");
+    if (!found)
+      throw ServiceError(409, "ip", "network '" + req.network + "' has no free address left");
   }
   auto candidate = state_;
   insert_sorted(candidate.vms, rec, [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -203,7 +214,8 @@ RemovedVm Gateway::remove_vm(const std::string& name, bool release) {
     removed.unbound.push_back(e);
     e.vm.clear();
   }
-  if (release) std::erase_if(candidate.eips, [&](const auto& e) {
+  if (release)
+    std::erase_if(candidate.eips, [&](const auto& e) {
       return std::any_of(removed.unbound.begin(), removed.unbound.end(),
                          [&](const auto& u) { return u.address == e.address; });
     });
@@ -213,7 +225,8 @@ RemovedVm Gateway::remove_vm(const std::string& name, bool release) {
     return true;
   });
   commit(candidate, [&](store::StoreTxn& t) {
-    for (const auto& f : removed.forwards) t.delete_forward(f.public_address, f.proto, f.public_ports.first);
+    for (const auto& f : removed.forwards)
+      t.delete_forward(f.public_address, f.proto, f.public_ports.first);
     for (const auto& e : removed.unbound) {
       if (release) {
         t.delete_eip(e.address);
@@ -229,7 +242,8 @@ RemovedVm Gateway::remove_vm(const std::string& name, bool release) {
 
 store::EipRecord Gateway::allocate_eip(const std::optional<std::string>& pool_name,
                                        std::optional<Ipv4> address) {
-  if (topology_.eip_pools.empty()) throw ServiceError(409, "pool", "no elastic IP pool is declared");
+  if (topology_.eip_pools.empty())
+    throw ServiceError(409, "pool", "no elastic IP pool is declared");
   const ElasticIpPool* pool = nullptr;
   if (pool_name) {
     pool = find_pool(topology_, *pool_name);
@@ -237,7 +251,8 @@ store::EipRecord Gateway::allocate_eip(const std::optional<std::string>& pool_na
   } else if (address) {
     for (const auto& p : topology_.eip_pools)
       if (*p.first <= *address && *address <= *p.last) pool = &p;
-    if (!pool) throw ServiceError(400, "address", address->str() + " is outside every elastic IP pool");
+    if (!pool)
+      throw ServiceError(400, "address", address->str() + " is outside every elastic IP pool");
   } else {
     pool = &topology_.eip_pools.front();
   }
@@ -245,7 +260,8 @@ store::EipRecord Gateway::allocate_eip(const std::optional<std::string>& pool_na
   if (address) {
     if (*address < *pool->first || *pool->last < *address)
       throw ServiceError(400, "address", address->str() + " is outside pool '" + pool->name + "'");
-    if (stored_eip(*address)) throw ServiceError(409, "address", address->str() + " is already allocated");
+    if (stored_eip(*address))
+      throw ServiceError(409, "address", address->str() + " is already allocated");
     rec.address = *address;
   } else {
     bool found = false;
@@ -257,13 +273,15 @@ store::EipRecord Gateway::allocate_eip(const std::optional<std::string>& pool_na
       if (a == UINT32_MAX) break;
     }
     if (!found) {
-      throw ServiceError(409, "pool", "pool '" + pool->name + "' is exhausted (" +
-                                          std::to_string(pool->last->value - pool->first->value + 1) +
-                                          " addresses, all allocated)");
+      throw ServiceError(409, "pool",
+                         "pool '" + pool->name + "' is exhausted (" +
+                             std::to_string(pool->last->value - pool->first->value + 1) +
+                             " addresses, all allocated)");
     }
   }
   auto candidate = state_;
-  insert_sorted(candidate.eips, rec, [](const auto& a, const auto& b) { return a.address < b.address; });
+  insert_sorted(candidate.eips, rec,
+                [](const auto& a, const auto& b) { return a.address < b.address; });
   commit(candidate, [&](store::StoreTxn& t) { t.add_eip(rec); });
   return rec;
 }
@@ -277,7 +295,8 @@ store::EipRecord Gateway::bind_eip(Ipv4 address, const std::string& vm) {
   if (!target) throw ServiceError(404, "vm", "no vm '" + vm + "'");
   if (eip->vm == vm) return *eip;
   for (const auto& e : state_.eips) {
-    if (e.vm == vm) throw ServiceError(409, "vm", "vm '" + vm + "' already has elastic IP " + e.address.str());
+    if (e.vm == vm)
+      throw ServiceError(409, "vm", "vm '" + vm + "' already has elastic IP " + e.address.str());
   }
   const std::string old_vm = eip->vm;
   std::optional<Ipv4> old_ip;
@@ -321,11 +340,13 @@ store::EipRecord Gateway::release_eip(Ipv4 address) {
   const store::EipRecord* eip = stored_eip(address);
   if (!eip) throw ServiceError(404, "address", address.str() + " is not allocated");
   if (!eip->vm.empty())
-    throw ServiceError(409, "address", address.str() + " is bound to vm '" + eip->vm + "'; unbind it first");
+    throw ServiceError(409, "address",
+                       address.str() + " is bound to vm '" + eip->vm + "'; unbind it first");
   for (const auto& f : state_.forwards)
     if (f.public_address == address)
-      throw ServiceError(409, "address", address.str() + " is used by port forward " + address.str() + ":" +
-                                             f.public_ports.str() + "/" + std::string(to_string(f.proto)));
+      throw ServiceError(409, "address",
+                         address.str() + " is used by port forward " + address.str() + ":" +
+                             f.public_ports.str() + "/" + std::string(to_string(f.proto)));
   store::EipRecord rec = *eip;
   auto candidate = state_;
   std::erase_if(candidate.eips, [&](const auto& e) { return e.address == address; });
@@ -335,9 +356,12 @@ store::EipRecord Gateway::release_eip(Ipv4 address) {
 
 store::ForwardRecord Gateway::add_forward(const store::ForwardRecord& f) {
   for (const auto& x : desired_.port_forwards) {
-    if (*x.public_address == f.public_address && x.proto == f.proto && x.public_ports->overlaps(f.public_ports)) {
-      throw ServiceError(409, "public", f.public_address.str() + ":" + f.public_ports.str() + "/" +
-                                            std::string(to_string(f.proto)) + " is already forwarded to vm '" + x.vm + "'");
+    if (*x.public_address == f.public_address && x.proto == f.proto &&
+        x.public_ports->overlaps(f.public_ports)) {
+      throw ServiceError(409, "public",
+                         f.public_address.str() + ":" + f.public_ports.str() + "/" +
+                             std::string(to_string(f.proto)) + " is already forwarded to vm '" +
+                             x.vm + "'");
     }
   }
   auto candidate = state_;
@@ -351,8 +375,9 @@ store::ForwardRecord Gateway::remove_forward(Ipv4 address, Proto proto, uint32_t
     return f.public_address == address && f.proto == proto && f.public_ports.first == first_port;
   });
   if (it == state_.forwards.end()) {
-    throw ServiceError(404, "public", "no port forward " + address.str() + ":" + std::to_string(first_port) + "/" +
-                                          std::string(to_string(proto)));
+    throw ServiceError(404, "public",
+                       "no port forward " + address.str() + ":" + std::to_string(first_port) + "/" +
+                           std::string(to_string(proto)));
   }
   store::ForwardRecord rec = *it;
   auto candidate = state_;
@@ -364,13 +389,17 @@ store::ForwardRecord Gateway::remove_forward(Ipv4 address, Proto proto, uint32_t
 
 void Gateway::cut_flows(Ipv4 eip, Ipv4 vm_ip) {
   try {
-    counters_.conntrack_deleted += deps_.conntrack.delete_matching({eip, vm_ip, std::nullopt, std::nullopt});
-    counters_.conntrack_deleted += deps_.conntrack.delete_matching({std::nullopt, std::nullopt, vm_ip, eip});
+    counters_.conntrack_deleted +=
+        deps_.conntrack.delete_matching({eip, vm_ip, std::nullopt, std::nullopt});
+    counters_.conntrack_deleted +=
+        deps_.conntrack.delete_matching({std::nullopt, std::nullopt, vm_ip, eip});
   } catch (const std::exception&) {
     // The binding is already gone from the kernel's NAT maps; stale flows time out.
   }
 }
 
-void Gateway::record_lease_event(const store::LeaseEventRecord& e) { deps_.store.append_lease_event(e); }
+void Gateway::record_lease_event(const store::LeaseEventRecord& e) {
+  deps_.store.append_lease_event(e);
+}
 
 }  // namespace vmgw::daemon

@@ -47,7 +47,7 @@ struct VmRequest {
 
 struct RemovedVm {
   store::VmRecord vm;
-  std::vector<store::EipRecord> unbound;    // elastic IPs it held (released if asked)
+  std::vector<store::EipRecord> unbound;       // elastic IPs it held (released if asked)
   std::vector<store::ForwardRecord> forwards;  // forwards to it, removed with it
 };
 
@@ -75,7 +75,8 @@ class Gateway {
 
   store::VmRecord add_vm(const VmRequest& req);
   RemovedVm remove_vm(const std::string& name, bool release);
-  store::EipRecord allocate_eip(const std::optional<std::string>& pool, std::optional<Ipv4> address);
+  store::EipRecord allocate_eip(const std::optional<std::string>& pool,
+                                std::optional<Ipv4> address);
   store::EipRecord bind_eip(Ipv4 address, const std::string& vm);
   store::EipRecord unbind_eip(Ipv4 address);
   store::EipRecord release_eip(Ipv4 address);
@@ -100,7 +101,8 @@ class Gateway {
  private:
   // Validates `candidate`, writes it through `write` in a store transaction, applies the kernel
   // delta inside it and commits. On any failure the kernel is put back to the previous plan.
-  ApplyReport commit(store::StoredState candidate, const std::function<void(store::StoreTxn&)>& write);
+  ApplyReport commit(store::StoredState candidate,
+                     const std::function<void(store::StoreTxn&)>& write);
   Plan plan_for(const store::StoredState& s, const Config& topology) const;
   const store::VmRecord* stored_vm(const std::string& name) const;
   const store::EipRecord* stored_eip(Ipv4 address) const;

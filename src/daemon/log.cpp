@@ -17,7 +17,11 @@ void line(const char* level, const std::string& msg) {
 
 }  // namespace
 
-void log_info(const std::string& msg) { line("info", msg); }
-void log_error(const std::string& msg) { line("error", msg); }
+void log_info(const std::string& msg) {
+  line("info", msg);
+}
+void log_error(const std::string& msg) {
+  line("error", msg);
+}
 
 }  // namespace vmgw::daemon

@@ -3,8 +3,8 @@
 // interleave their changes (no double allocation, no lost update).
 #include <fcntl.h>
 #include <grp.h>
-#include <sys/file.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -81,7 +81,8 @@ int run(const Options& o) {
   try {
     daemon::Gateway::check_topology(*topology);
   } catch (const daemon::ServiceError& e) {
-    for (const auto& [field, reason] : e.errors) daemon::log_error(o.config + ": " + field + ": " + reason);
+    for (const auto& [field, reason] : e.errors)
+      daemon::log_error(o.config + ": " + field + ": " + reason);
     return 1;
   }
   std::filesystem::create_directories(std::filesystem::path(o.db).parent_path());
@@ -107,9 +108,11 @@ int run(const Options& o) {
                           [&] { return supervisor.restarts(); }};
   try {
     auto report = gw.start();
-    daemon::log_info("started at generation " + std::to_string(gw.state().generation) + ": " + report.summary());
+    daemon::log_info("started at generation " + std::to_string(gw.state().generation) + ": " +
+                     report.summary());
   } catch (const daemon::ServiceError& e) {
-    daemon::log_error(std::string("not starting: the stored objects do not fit ") + o.config + ": " + e.what());
+    daemon::log_error(std::string("not starting: the stored objects do not fit ") + o.config +
+                      ": " + e.what());
     return 1;
   }
 
@@ -147,17 +150,21 @@ int run(const Options& o) {
         if (si.ssi_signo == SIGHUP) {
           auto next = load_topology(o.config);
           if (!next) {
-            daemon::log_error("reload refused: " + o.config + " is invalid; the previous configuration stays in force");
+            daemon::log_error("reload refused: " + o.config +
+                              " is invalid; the previous configuration stays in force");
             continue;
           }
           try {
             daemon::log_info("reloaded " + o.config + ": " + gw.reload(*next).summary());
           } catch (const std::exception& e) {
-            daemon::log_error(std::string("reload refused; the previous configuration stays in force: ") + e.what());
+            daemon::log_error(
+                std::string("reload refused; the previous configuration stays in force: ") +
+                e.what());
           }
         } else {
           // The rules stay in force: a stopped daemon never leaves the host open.
-          daemon::log_info("stopping; the kernel keeps the rules of generation " + std::to_string(gw.state().generation));
+          daemon::log_info("stopping; the kernel keeps the rules of generation " +
+                           std::to_string(gw.state().generation));
           notify_systemd("STOPPING=1");
           return 0;
         }
@@ -172,7 +179,8 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"vmgwd: the vmgw daemon"};
   Options o;
-  app.add_option("--config", o.config, "host topology (uplinks, networks, pools, host)")->capture_default_str();
+  app.add_option("--config", o.config, "host topology (uplinks, networks, pools, host)")
+      ->capture_default_str();
   app.add_option("--db", o.db, "SQLite state database")->capture_default_str();
   app.add_option("--socket", o.socket, "API socket")->capture_default_str();
   app.add_option("--state-dir", o.state_dir, "DHCP hosts files and logs")->capture_default_str();

@@ -19,21 +19,31 @@ std::string metrics_text(const Gateway& gw, const DaemonInfo& info) {
   const auto& c = gw.counters();
   size_t bound = 0;
   for (const auto& e : gw.state().eips) bound += e.vm.empty() ? 0 : 1;
-  metric(os, "vmgw_generation", "gauge", "Generation of the state in force.", std::to_string(gw.state().generation));
+  metric(os, "vmgw_generation", "gauge", "Generation of the state in force.",
+         std::to_string(gw.state().generation));
   metric(os, "vmgw_vms", "gauge", "VMs declared.", std::to_string(gw.vms().size()));
-  metric(os, "vmgw_port_forwards", "gauge", "Port forwards declared.", std::to_string(gw.desired().port_forwards.size()));
-  metric(os, "vmgw_elastic_ips_allocated", "gauge", "Elastic IPs allocated.", std::to_string(gw.state().eips.size()));
-  metric(os, "vmgw_elastic_ips_bound", "gauge", "Elastic IPs bound to a VM.", std::to_string(bound));
-  metric(os, "vmgw_applies_total", "counter", "Reconciles and changes applied.", std::to_string(c.applies));
-  metric(os, "vmgw_apply_errors_total", "counter", "Changes refused or failed.", std::to_string(c.apply_errors));
-  metric(os, "vmgw_nft_transactions_total", "counter", "nftables transactions sent to the kernel.", std::to_string(c.nft_transactions));
-  metric(os, "vmgw_apply_seconds_total", "counter", "Time spent applying API changes.", std::to_string(c.apply_seconds));
-  metric(os, "vmgw_conntrack_deleted_total", "counter", "Conntrack entries deleted because a binding moved or went away.",
+  metric(os, "vmgw_port_forwards", "gauge", "Port forwards declared.",
+         std::to_string(gw.desired().port_forwards.size()));
+  metric(os, "vmgw_elastic_ips_allocated", "gauge", "Elastic IPs allocated.",
+         std::to_string(gw.state().eips.size()));
+  metric(os, "vmgw_elastic_ips_bound", "gauge", "Elastic IPs bound to a VM.",
+         std::to_string(bound));
+  metric(os, "vmgw_applies_total", "counter", "Reconciles and changes applied.",
+         std::to_string(c.applies));
+  metric(os, "vmgw_apply_errors_total", "counter", "Changes refused or failed.",
+         std::to_string(c.apply_errors));
+  metric(os, "vmgw_nft_transactions_total", "counter", "nftables transactions sent to the kernel.",
+         std::to_string(c.nft_transactions));
+  metric(os, "vmgw_apply_seconds_total", "counter", "Time spent applying API changes.",
+         std::to_string(c.apply_seconds));
+  metric(os, "vmgw_conntrack_deleted_total", "counter",
+         "Conntrack entries deleted because a binding moved or went away.",
          std::to_string(c.conntrack_deleted));
   os << "# HELP vmgw_dhcp_up Whether the network's dnsmasq runs.\n# TYPE vmgw_dhcp_up gauge\n";
   for (const auto& [net, state] : info.dhcp_state())
     os << "vmgw_dhcp_up{network=\"" << net << "\"} " << (state == "running" ? 1 : 0) << "\n";
-  metric(os, "vmgw_dhcp_restarts_total", "counter", "dnsmasq restarts after it died.", std::to_string(info.dhcp_restarts()));
+  metric(os, "vmgw_dhcp_restarts_total", "counter", "dnsmasq restarts after it died.",
+         std::to_string(info.dhcp_restarts()));
   return os.str();
 }
 

@@ -17,7 +17,9 @@ std::optional<std::string> string_field(const Json& body, const std::string& key
   return body[key].get<std::string>();
 }
 
-bool valid_ports(const PortRange& p) { return p.first >= 1 && p.last <= 65535 && p.first <= p.last; }
+bool valid_ports(const PortRange& p) {
+  return p.first >= 1 && p.last <= 65535 && p.first <= p.last;
+}
 
 }  // namespace
 
@@ -34,7 +36,8 @@ Json vm_json(const Vm& vm, const std::vector<store::EipRecord>& eips) {
 }
 
 Json eip_json(const store::EipRecord& e, const Config& topology) {
-  Json j = {{"address", e.address.str()}, {"pool", e.pool}, {"vm", e.vm.empty() ? Json() : Json(e.vm)}};
+  Json j = {
+      {"address", e.address.str()}, {"pool", e.pool}, {"vm", e.vm.empty() ? Json() : Json(e.vm)}};
   for (const auto& p : topology.eip_pools)
     if (p.name == e.pool) j["uplink"] = p.uplink;
   return j;
@@ -86,16 +89,19 @@ std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors)
   VmRequest r;
   if (auto name = string_field(body, "name", true, errors)) {
     if (!is_valid_object_name(*name))
-      errors.emplace_back("name", "'" + *name + "' is not a valid name: 1 to 32 characters of [a-z0-9_-]");
+      errors.emplace_back("name",
+                          "'" + *name + "' is not a valid name: 1 to 32 characters of [a-z0-9_-]");
     r.name = *name;
   }
   if (auto net = string_field(body, "network", true, errors)) r.network = *net;
   if (auto mac = string_field(body, "mac", true, errors)) {
     auto m = Mac::parse(*mac);
     if (!m) {
-      errors.emplace_back("mac", "'" + *mac + "' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
+      errors.emplace_back("mac",
+                          "'" + *mac + "' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
     } else if (m->is_multicast() || m->is_zero()) {
-      errors.emplace_back("mac", "'" + *mac + "' is a multicast or all-zero MAC; a VM needs a unicast one");
+      errors.emplace_back(
+          "mac", "'" + *mac + "' is a multicast or all-zero MAC; a VM needs a unicast one");
     } else {
       r.mac = *m;
     }
@@ -106,7 +112,9 @@ std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors)
   }
   if (auto port = string_field(body, "port", false, errors)) {
     if (!port->empty() && !is_valid_device_name(*port))
-      errors.emplace_back("port", "'" + *port + "' is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]");
+      errors.emplace_back(
+          "port",
+          "'" + *port + "' is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]");
     r.port = *port;
   }
   if (errors.size() != before) return std::nullopt;
@@ -129,8 +137,10 @@ std::optional<store::ForwardRecord> parse_forward_request(const Json& body, Fiel
   }
   if (auto proto = string_field(body, "proto", false, errors)) {
     auto p = parse_proto(*proto);
-    if (!p) errors.emplace_back("proto", "'" + *proto + "' is not tcp or udp");
-    else f.proto = *p;
+    if (!p)
+      errors.emplace_back("proto", "'" + *proto + "' is not tcp or udp");
+    else
+      f.proto = *p;
   }
   if (auto to = string_field(body, "to", true, errors)) {
     auto t = parse_target(*to);
@@ -146,7 +156,8 @@ std::optional<store::ForwardRecord> parse_forward_request(const Json& body, Fiel
         f.vm_ports.last = f.vm_ports.first + f.public_ports.size() - 1;
       if (f.vm_ports.size() != f.public_ports.size() && errors.size() == before)
         errors.emplace_back("to", "the public range has " + std::to_string(f.public_ports.size()) +
-                                      " ports but the VM range has " + std::to_string(f.vm_ports.size()));
+                                      " ports but the VM range has " +
+                                      std::to_string(f.vm_ports.size()));
       if (f.vm_ports.last > 65535) errors.emplace_back("to", "the VM port range ends above 65535");
     }
   }

@@ -17,7 +17,9 @@ Response guarded(const std::function<Response()>& f) {
   }
 }
 
-Response bad_request(const FieldErrors& errors) { return api::error_response(400, errors); }
+Response bad_request(const FieldErrors& errors) {
+  return api::error_response(400, errors);
+}
 
 std::optional<Ipv4> address_param(const std::string& text, Response& err) {
   auto a = Ipv4::parse(text);
@@ -32,7 +34,9 @@ Json vms_json(const Gateway& gw) {
 }
 
 void add_vm_routes(api::Router& r, Gateway& gw) {
-  r.add("GET", "/v1/vms", [&gw](const Request&, const api::Params&) { return api::json_response(200, vms_json(gw)); });
+  r.add("GET", "/v1/vms", [&gw](const Request&, const api::Params&) {
+    return api::json_response(200, vms_json(gw));
+  });
   r.add("GET", "/v1/vms/{name}", [&gw](const Request&, const api::Params& p) {
     for (const auto& v : vms_json(gw))
       if (v["name"] == p.at("name")) return api::json_response(200, v);
@@ -60,9 +64,11 @@ void add_vm_routes(api::Router& r, Gateway& gw) {
                 {"unbound", Json::array()},
                 {"released", Json::array()},
                 {"forwards_removed", Json::array()}};
-      for (const auto& e : removed.unbound) j[release ? "released" : "unbound"].push_back(e.address.str());
+      for (const auto& e : removed.unbound)
+        j[release ? "released" : "unbound"].push_back(e.address.str());
       for (const auto& f : removed.forwards)
-        j["forwards_removed"].push_back(f.public_address.str() + ":" + f.public_ports.str() + "/" + std::string(to_string(f.proto)));
+        j["forwards_removed"].push_back(f.public_address.str() + ":" + f.public_ports.str() + "/" +
+                                        std::string(to_string(f.proto)));
       return api::json_response(200, j);
     });
   });
@@ -82,16 +88,21 @@ void add_eip_routes(api::Router& r, Gateway& gw) {
     std::optional<std::string> pool;
     std::optional<Ipv4> address;
     if (body->contains("pool")) {
-      if ((*body)["pool"].is_string()) pool = (*body)["pool"].get<std::string>();
-      else errors.emplace_back("pool", "must be a string");
+      if ((*body)["pool"].is_string())
+        pool = (*body)["pool"].get<std::string>();
+      else
+        errors.emplace_back("pool", "must be a string");
     }
     if (body->contains("address")) {
-      auto text = (*body)["address"].is_string() ? (*body)["address"].get<std::string>() : std::string();
+      auto text =
+          (*body)["address"].is_string() ? (*body)["address"].get<std::string>() : std::string();
       address = Ipv4::parse(text);
       if (!address) errors.emplace_back("address", "'" + text + "' is not an IPv4 address");
     }
     if (!errors.empty()) return bad_request(errors);
-    return guarded([&] { return api::json_response(201, eip_json(gw.allocate_eip(pool, address), gw.topology())); });
+    return guarded([&] {
+      return api::json_response(201, eip_json(gw.allocate_eip(pool, address), gw.topology()));
+    });
   });
   r.add("POST", "/v1/eips/{address}/bind", [&gw](const Request& req, const api::Params& p) {
     Response err;
@@ -99,22 +110,26 @@ void add_eip_routes(api::Router& r, Gateway& gw) {
     if (!address) return err;
     auto body = api::parse_json_body(req, err);
     if (!body) return err;
-    if (!body->contains("vm") || !(*body)["vm"].is_string()) return api::error_response(400, "vm", "is required");
+    if (!body->contains("vm") || !(*body)["vm"].is_string())
+      return api::error_response(400, "vm", "is required");
     return guarded([&] {
-      return api::json_response(200, eip_json(gw.bind_eip(*address, (*body)["vm"].get<std::string>()), gw.topology()));
+      return api::json_response(
+          200, eip_json(gw.bind_eip(*address, (*body)["vm"].get<std::string>()), gw.topology()));
     });
   });
   r.add("POST", "/v1/eips/{address}/unbind", [&gw](const Request&, const api::Params& p) {
     Response err;
     auto address = address_param(p.at("address"), err);
     if (!address) return err;
-    return guarded([&] { return api::json_response(200, eip_json(gw.unbind_eip(*address), gw.topology())); });
+    return guarded(
+        [&] { return api::json_response(200, eip_json(gw.unbind_eip(*address), gw.topology())); });
   });
   r.add("DELETE", "/v1/eips/{address}", [&gw](const Request&, const api::Params& p) {
     Response err;
     auto address = address_param(p.at("address"), err);
     if (!address) return err;
-    return guarded([&] { return api::json_response(200, eip_json(gw.release_eip(*address), gw.topology())); });
+    return guarded(
+        [&] { return api::json_response(200, eip_json(gw.release_eip(*address), gw.topology())); });
   });
 }
 
@@ -140,7 +155,8 @@ void add_forward_routes(api::Router& r, Gateway& gw) {
     auto proto = parse_proto(req.query.count("proto") ? req.query.at("proto") : "tcp");
     if (!proto) return api::error_response(400, "proto", "must be tcp or udp");
     return guarded([&] {
-      return api::json_response(200, forward_json(gw.remove_forward(parsed->first, *proto, parsed->second.first)));
+      return api::json_response(
+          200, forward_json(gw.remove_forward(parsed->first, *proto, parsed->second.first)));
     });
   });
 }
@@ -149,7 +165,8 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
   r.add("GET", "/v1/networks", [&gw](const Request&, const api::Params&) {
     Json list = Json::array();
     for (const auto& n : gw.topology().networks) {
-      size_t count = std::count_if(gw.vms().begin(), gw.vms().end(), [&](const Vm& v) { return v.network == n.name; });
+      size_t count = std::count_if(gw.vms().begin(), gw.vms().end(),
+                                   [&](const Vm& v) { return v.network == n.name; });
       list.push_back(network_json(n, count));
     }
     return api::json_response(200, list);
@@ -160,19 +177,21 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
     return api::json_response(200, list);
   });
   r.add("GET", "/v1/status", [&gw, &info](const Request&, const api::Params&) {
-    size_t bound = std::count_if(gw.state().eips.begin(), gw.state().eips.end(), [](const auto& e) { return !e.vm.empty(); });
+    size_t bound = std::count_if(gw.state().eips.begin(), gw.state().eips.end(),
+                                 [](const auto& e) { return !e.vm.empty(); });
     Json dhcp = Json::object();
     for (const auto& [net, state] : info.dhcp_state()) dhcp[net] = state;
     return api::json_response(200, Json{{"version", info.version},
                                         {"pid", info.pid},
                                         {"config", info.config_path},
                                         {"generation", gw.state().generation},
-                                        {"counts", {{"vms", gw.vms().size()},
-                                                    {"elastic_ips_allocated", gw.state().eips.size()},
-                                                    {"elastic_ips_bound", bound},
-                                                    {"port_forwards", gw.desired().port_forwards.size()},
-                                                    {"networks", gw.topology().networks.size()},
-                                                    {"uplinks", gw.topology().uplinks.size()}}},
+                                        {"counts",
+                                         {{"vms", gw.vms().size()},
+                                          {"elastic_ips_allocated", gw.state().eips.size()},
+                                          {"elastic_ips_bound", bound},
+                                          {"port_forwards", gw.desired().port_forwards.size()},
+                                          {"networks", gw.topology().networks.size()},
+                                          {"uplinks", gw.topology().uplinks.size()}}},
                                         {"dhcp", dhcp},
                                         {"last_apply", gw.last_apply()}});
   });
@@ -190,20 +209,29 @@ void add_lease_routes(api::Router& r, Gateway& gw, store::StateStore& store) {
     Json j = {{"reservations", Json::array()}, {"events", Json::array()}};
     for (const auto& d : gw.plan().dhcp)
       for (const auto& res : d.reservations)
-        j["reservations"].push_back({{"network", d.network}, {"mac", res.mac.str()}, {"ip", res.ip.str()}, {"name", res.name}});
+        j["reservations"].push_back({{"network", d.network},
+                                     {"mac", res.mac.str()},
+                                     {"ip", res.ip.str()},
+                                     {"name", res.name}});
     for (const auto& e : store.lease_events(1000))
-      j["events"].push_back({{"time", e.time}, {"network", e.network}, {"action", e.action},
-                             {"mac", e.mac}, {"ip", e.ip}, {"hostname", e.hostname}});
+      j["events"].push_back({{"time", e.time},
+                             {"network", e.network},
+                             {"action", e.action},
+                             {"mac", e.mac},
+                             {"ip", e.ip},
+                             {"hostname", e.hostname}});
     return api::json_response(200, j);
   });
   r.add("POST", "/v1/leases/events", [&gw](const Request& req, const api::Params&) {
     Response err;
     auto body = api::parse_json_body(req, err);
     if (!body) return err;
-    store::LeaseEventRecord e{body->value("time", ""), body->value("network", ""), body->value("action", ""),
-                              body->value("mac", ""), body->value("ip", ""), body->value("hostname", "")};
+    store::LeaseEventRecord e{body->value("time", ""),   body->value("network", ""),
+                              body->value("action", ""), body->value("mac", ""),
+                              body->value("ip", ""),     body->value("hostname", "")};
     FieldErrors errors;
-    if (e.action != "add" && e.action != "old" && e.action != "del") errors.emplace_back("action", "must be add, old or del");
+    if (e.action != "add" && e.action != "old" && e.action != "del")
+      errors.emplace_back("action", "must be add, old or del");
     if (!Mac::parse(e.mac)) errors.emplace_back("mac", "'" + e.mac + "' is not a MAC address");
     if (!Ipv4::parse(e.ip)) errors.emplace_back("ip", "'" + e.ip + "' is not an IPv4 address");
     if (!is_valid_object_name(e.network)) errors.emplace_back("network", "is not a network name");

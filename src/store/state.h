@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "model/lease_event.h"
 #include "model/net.h"
 
 namespace vmgw::store {
@@ -38,15 +39,7 @@ struct ForwardRecord {
   bool operator==(const ForwardRecord&) const = default;
 };
 
-struct LeaseEventRecord {
-  std::string time;  // ISO 8601 UTC
-  std::string network;
-  std::string action;  // add, old, del
-  std::string mac;
-  std::string ip;
-  std::string hostname;
-  bool operator==(const LeaseEventRecord&) const = default;
-};
+using LeaseEventRecord = LeaseEvent;
 
 struct StoredState {
   std::vector<VmRecord> vms;            // sorted by name

@@ -22,18 +22,13 @@
 #include <vector>
 
 #include "backend/conntrack.h"
+#include "support.h"
 
 namespace vmgw::backend {
 namespace {
 
-Ipv4 ip(const char* s) {
-  return *Ipv4::parse(s);
-}
-
-// Shell commands are fine here: the whole test process lives in its private namespace.
-int sh(const std::string& cmd) {
-  return std::system(cmd.c_str());
-}
+using kernel_test::ip;
+using kernel_test::sh;
 
 constexpr const char* kRuleset = R"(table inet vmgw_ct_test {
   chain out {

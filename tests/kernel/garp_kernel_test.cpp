@@ -19,18 +19,13 @@
 #include <vector>
 
 #include "backend/garp.h"
+#include "support.h"
 
 namespace vmgw::backend {
 namespace {
 
-Ipv4 ip(const char* s) {
-  return *Ipv4::parse(s);
-}
-
-// Shell commands are fine here: the whole test process lives in its private namespace.
-int sh(const std::string& cmd) {
-  return std::system(cmd.c_str());
-}
+using kernel_test::ip;
+using kernel_test::sh;
 
 // An AF_PACKET socket receiving the ARP frames that arrive on one device.
 class ArpCapture {

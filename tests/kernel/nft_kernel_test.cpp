@@ -14,6 +14,7 @@
 #include "model/load.h"
 #include "nft/text.h"
 #include "plan/nft_diff.h"
+#include "support.h"
 
 namespace vmgw {
 namespace {
@@ -47,14 +48,7 @@ Plan plan_of(const std::string& yaml) {
   return compile(std::get<Validated<Config>>(r));
 }
 
-std::string run(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(cmd.c_str(), "r"), ::pclose);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while (p && (n = std::fread(buf, 1, sizeof buf, p.get())) > 0) out.append(buf, n);
-  return out;
-}
+using kernel_test::run;
 
 // The kernel's JSON listing with what legitimately differs removed: handles, counter values
 // and comments (text carries the human comment, JSON the comment with the rule id).
@@ -78,7 +72,8 @@ class NftKernel : public ::testing::Test {
  protected:
   void SetUp() override {
     nft_ = backend::make_libnftables_backend();
-    if (nft_->read_table("inet", "vmgw")) nft_->apply({{"nftables", {nft::delete_table_cmd(nft::Table{})}}});
+    if (nft_->read_table("inet", "vmgw"))
+      nft_->apply({{"nftables", {nft::delete_table_cmd(nft::Table{})}}});
   }
   NftChange converge(const Plan& p) {
     auto change = diff_table(nft_->read_table("inet", "vmgw"), p.table);
@@ -142,7 +137,8 @@ TEST_F(NftKernel, PlanTextIsTheSameRulesetAsTheJson) {
 }
 
 TEST_F(NftKernel, ForeignTablesAreNeverTouched) {
-  run("nft add table ip foreign; nft add chain ip foreign c '{ type filter hook input priority 10; }'; "
+  run("nft add table ip foreign; nft add chain ip foreign c '{ type filter hook input priority 10; "
+      "}'; "
       "nft add rule ip foreign c tcp dport 9999 counter accept");
   auto before = run("nft -a list table ip foreign");
   converge(plan_of(kGateway));

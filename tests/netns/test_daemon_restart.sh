@@ -124,6 +124,17 @@ assert "nft table identical after the restart (counters aside)" same_nft before 
 assert "dnsmasq was not restarted (pid $dnsmasq_before)" test "$(dnsmasq_pid)" = "$dnsmasq_before"
 data_path_works "after restart"
 
+echo "# a second daemon on the same database"
+rc=0
+ip netns exec "$NS_GW" timeout 10 "$VMGWD_BIN" --config "$config" --db "$VMGW_DB" \
+  --socket "$VMGW_LAB/run/second.sock" --state-dir "$VMGW_LAB/state" --run-dir "$VMGW_LAB/run" \
+  </dev/null >"$T/second.log" 2>&1 || rc=$?
+assert "a second vmgwd on the same database exits 1 at once (got $rc)" test "$rc" = 1
+assert "  ...saying another vmgwd is running" grep -F "another vmgwd is running" "$T/second.log"
+assert "  ...and the first one still serves" rc_ok vmgwc status
+snapshot second
+assert "  ...with nothing changed" same_nft before second
+
 echo "# SIGHUP with a bad config"
 hup_and_wait() {  # hup_and_wait PATTERN: SIGHUP, then wait (5 s) for PATTERN in the new log lines
   local from

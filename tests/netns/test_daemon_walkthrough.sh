@@ -16,7 +16,6 @@
 #   $ vmgw() { ip netns exec $GW build/vmgw --socket $L/run/vmgw.sock "$@"; }
 #   $ vmgw status
 #     generation: 0
-#     dhcp vmnet: running
 #   $ vmgw network list
 #     vmnet br-vm 10.10.0.0/24 10.10.0.1 true 0
 # Add a VM; it gets the next free address as a DHCP reservation, and takes it when it boots:
@@ -110,14 +109,20 @@ parse_walkthrough
 
 # A watchdog bounds the whole walkthrough (a step such as "wait" could otherwise hang): after
 # 120 s it sends us SIGTERM, the trap removes the lab and its processes.
-( sleep 120; kill -TERM $$ ) 2>/dev/null &
+# (Its sleep dies with it, and it holds no output: ctest would otherwise wait for it.)
+(
+  trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  sleep 120 & s=$!
+  wait "$s" && kill -TERM $$
+) >/dev/null 2>&1 &
 watchdog=$!
 
 squeeze() { tr -s ' \t' '  '; }
+# shellcheck disable=SC2317  # called through assert
 has_text() { [[ $1 == *"$2"* ]]; }
 # Replace build/ in the commands by the binaries under test (ctest may build elsewhere).
 bindir=$(dirname "$VMGW_BIN")
-recorded_pid=""
+recorded_pid="" log_shown=0
 for i in "${!STEP_CMD[@]}"; do
   cmd=${STEP_CMD[i]}
   run=${cmd//build\/vmgwd/$bindir/vmgwd}
@@ -140,6 +145,11 @@ for i in "${!STEP_CMD[@]}"; do
   fi
   [[ $cmd == *"&" ]] && continue   # started in the background: nothing to check yet
   assert "step $((i + 1)): exit 0" test "$rc" = 0
+  if ((rc != 0)) && [[ -n $recorded_pid && $cmd != kill* ]] && ! vmgw_daemon_running && ((!log_shown)); then
+    log_shown=1
+    echo "  (vmgwd $recorded_pid is not running; its log:)"
+    sed 's/^/    | /' "$L/vmgwd.log" 2>/dev/null || true
+  fi
   got=$(squeeze <"$L/tmp/step.out")
   while IFS= read -r want; do
     [[ -n $want ]] || continue
@@ -150,4 +160,6 @@ done
 
 kill "$watchdog" 2>/dev/null || true
 assert "the daemon of the walkthrough is running" vmgw_daemon_running
+# The cleanup kills the daemon the walkthrough started: bash need not report it.
+disown -a 2>/dev/null || true
 vmgw_test_end

@@ -39,7 +39,8 @@ struct Fixture : ::testing::Test {
 
   void SetUp() override {
     rtnl.add_link("wan0", "veth");
-    gw = std::make_unique<Gateway>(topology(), Dependencies{*store, backends, conntrack, announcer});
+    gw =
+        std::make_unique<Gateway>(topology(), Dependencies{*store, backends, conntrack, announcer});
     gw->start();
   }
   VmRequest vm(const std::string& name, const std::string& mac) {
@@ -48,7 +49,8 @@ struct Fixture : ::testing::Test {
   std::vector<std::string> elements(const std::string& set) {
     auto t = nft.read_table("inet", "vmgw");
     std::vector<std::string> out;
-    for (const auto& e : t->find_set(set)->elements) out.push_back(nft::element_text(*t->find_set(set), e));
+    for (const auto& e : t->find_set(set)->elements)
+      out.push_back(nft::element_text(*t->find_set(set), e));
     return out;
   }
   int status_of(const std::function<void()>& f) {
@@ -66,7 +68,8 @@ TEST_F(Fixture, AddVmReservesTheNextFreeAddressAndPersists) {
   EXPECT_EQ(gw->add_vm(vm("db", "52:54:00:00:00:0b")).ip.str(), "10.10.0.3");
   EXPECT_EQ(store->load().vms.size(), 2u);
   EXPECT_EQ(store->load().generation, 2u);
-  EXPECT_EQ(dhcp.servers[0].second, "52:54:00:00:00:0a,10.10.0.2,web\n52:54:00:00:00:0b,10.10.0.3,db\n");
+  EXPECT_EQ(dhcp.servers[0].second,
+            "52:54:00:00:00:0a,10.10.0.2,web\n52:54:00:00:00:0b,10.10.0.3,db\n");
 }
 
 TEST_F(Fixture, AddVmIsOneSmallTransaction) {
@@ -74,7 +77,8 @@ TEST_F(Fixture, AddVmIsOneSmallTransaction) {
   gw->add_vm(vm("web", "52:54:00:00:00:0a"));
   EXPECT_EQ(nft.batches_applied, before + 1);
   // Only the new VM's chains, rules and map elements: no base chain rewritten.
-  for (const auto& cmd : nft.batches.back()["nftables"]) EXPECT_FALSE(cmd.contains("flush")) << cmd.dump();
+  for (const auto& cmd : nft.batches.back()["nftables"])
+    EXPECT_FALSE(cmd.contains("flush")) << cmd.dump();
 }
 
 TEST_F(Fixture, ConflictsAre409AndChangeNothing) {
@@ -104,7 +108,8 @@ TEST_F(Fixture, InvalidAddressIs400NamingTheField) {
 }
 
 TEST_F(Fixture, SubnetFullIs409) {
-  for (int i = 0; i < 5; ++i) gw->add_vm(vm("vm" + std::to_string(i), "52:54:00:00:00:1" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i)
+    gw->add_vm(vm("vm" + std::to_string(i), "52:54:00:00:00:1" + std::to_string(i)));
   EXPECT_EQ(status_of([&] { gw->add_vm(vm("one-more", "52:54:00:00:00:20")); }), 409);
 }
 
@@ -198,7 +203,8 @@ TEST_F(Fixture, RestartRestoresEverythingAndWritesNothing) {
 
 TEST_F(Fixture, ForwardConflictsAndRemoval) {
   gw->add_vm(vm("web", "52:54:00:00:00:0a"));
-  store::ForwardRecord f{*Ipv4::parse("203.0.113.2"), Proto::tcp, {8000, 8010}, "web", {8000, 8010}};
+  store::ForwardRecord f{
+      *Ipv4::parse("203.0.113.2"), Proto::tcp, {8000, 8010}, "web", {8000, 8010}};
   gw->add_forward(f);
   auto overlapping = f;
   overlapping.public_ports = {8010, 8010};

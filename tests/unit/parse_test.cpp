@@ -10,63 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+
 namespace vmgw {
 namespace {
 
-// The content of examples/lab.yaml.
-const char* const kLab = R"(# The demo lab's gateway.
-uplinks:
-  - name: isp1
-    device: wan0
-    address: 203.0.113.2/24      # the host's public address
-    gateway: 203.0.113.1
-
-networks:
-  - name: vmnet
-    bridge: br-vm
-    subnet: 10.10.0.0/24
-    gateway: 10.10.0.1
-    dhcp: true
-    masquerade: [isp1]
-  - name: lan
-    bridge: lan0
-    subnet: 192.168.50.0/24
-    gateway: 192.168.50.1
-    masquerade: [isp1]
-
-vms:
-  - name: web
-    network: vmnet
-    mac: "52:54:00:00:00:0a"
-    ip: 10.10.0.10
-    port: vnet-web
-  - name: db
-    network: vmnet
-    mac: "52:54:00:00:00:0b"
-    ip: 10.10.0.11
-    port: vnet-db
-
-port_forwards:
-  - public: 203.0.113.2:8080
-    proto: tcp
-    to: web:80
-
-elastic_ips:
-  pools:
-    - name: public
-      uplink: isp1
-      cidr: 203.0.113.16/28
-  bindings:
-    - address: 203.0.113.17
-      vm: db
-
-host:
-  allow:
-    - proto: tcp
-      port: 22
-      interface: lan0
-      from: 192.168.50.0/24
-)";
+const char* const kLab = testing::kLabYaml;
 
 std::vector<std::string> errors_of(const ParseResult& r) {
   std::vector<std::string> out;
