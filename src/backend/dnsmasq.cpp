@@ -174,6 +174,12 @@ class Dnsmasq : public Dhcp {
     pid_t child = ::fork();
     if (child < 0) throw std::runtime_error("fork failed");
     if (child == 0) {
+      // A daemon caller blocks signals for its signalfd and ignores SIGPIPE; both survive exec,
+      // and a dnsmasq with SIGHUP blocked would never re-read its hosts file.
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::signal(SIGPIPE, SIG_DFL);
       ::dup2(err[1], 2);
       std::vector<char*> cargs;
       for (const auto& x : args) cargs.push_back(const_cast<char*>(x.c_str()));

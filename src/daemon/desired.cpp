@@ -2,6 +2,12 @@
 
 namespace vmgw::daemon {
 
+std::string vm_path(const std::string& name) { return "vm '" + name + "'"; }
+std::string forward_path(const store::ForwardRecord& f) {
+  return "forward " + f.public_address.str() + ":" + f.public_ports.str() + "/" + std::string(to_string(f.proto));
+}
+std::string binding_path(Ipv4 address) { return "elastic IP " + address.str(); }
+
 Vm to_vm(const store::VmRecord& r, const std::string& path) {
   Vm v;
   v.origin.path = path;
@@ -35,7 +41,7 @@ Config desired_config(const Config& topology, const store::StoredState& state) {
   for (const auto& e : state.eips) {
     if (e.vm.empty()) continue;  // allocated, not bound: nothing in the kernel yet
     ElasticIpBinding b;
-    b.origin.path = "elastic IP " + e.address.str();
+    b.origin.path = binding_path(e.address);
     b.address = e.address;
     b.vm = e.vm;
     b.pool = e.pool;

@@ -17,11 +17,15 @@ std::string join_reasons(const std::vector<std::pair<std::string, std::string>>&
   return out;
 }
 
-// Errors from validating the whole desired config, as API errors.
-std::vector<std::pair<std::string, std::string>> as_errors(const Diagnostics& d) {
+// Errors from validating the whole desired config, as API errors. Errors about the object the
+// request creates (`subject`, e.g. "vm 'web'") name the request's own field ("ip"); errors about
+// other objects keep their full path.
+std::vector<std::pair<std::string, std::string>> as_errors(const Diagnostics& d,
+                                                           const std::string& subject) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& e : d) {
     std::string field = e.path;
+    if (!subject.empty() && field.rfind(subject + ".", 0) == 0) field = field.substr(subject.size() + 1);
     if (!e.where.file.empty())
       field = e.where.file + ":" + std::to_string(e.where.line) + ": " + field;
     out.emplace_back(field, e.reason);
@@ -73,9 +77,10 @@ void Gateway::check_topology(const Config& c) {
   if (!errors.empty()) throw ServiceError(400, errors);
 }
 
-Plan Gateway::plan_for(const store::StoredState& s, const Config& topology) const {
+Plan Gateway::plan_for(const store::StoredState& s, const Config& topology,
+                       const std::string& subject) const {
   auto result = validate(desired_config(topology, s));
-  if (auto* d = std::get_if<Diagnostics>(&result)) throw ServiceError(400, as_errors(*d));
+  if (auto* d = std::get_if<Diagnostics>(&result)) throw ServiceError(400, as_errors(*d, subject));
   return compile(std::get<Validated<Config>>(result));
 }
 
@@ -109,9 +114,10 @@ ApplyReport Gateway::reload(Config topology) {
 }
 
 ApplyReport Gateway::commit(store::StoredState candidate,
-                            const std::function<void(store::StoreTxn&)>& write) {
+                            const std::function<void(store::StoreTxn&)>& write,
+                            const std::string& subject) {
   const auto started = std::chrono::steady_clock::now();
-  Plan next = plan_for(candidate, topology_);
+  Plan next = plan_for(candidate, topology_, subject);
   candidate.generation = state_.generation + 1;
   ApplyReport report;
   try {
@@ -199,7 +205,7 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
   }
   auto candidate = state_;
   insert_sorted(candidate.vms, rec, [](const auto& a, const auto& b) { return a.name < b.name; });
-  commit(candidate, [&](store::StoreTxn& t) { t.add_vm(rec); });
+  commit(candidate, [&](store::StoreTxn& t) { t.add_vm(rec); }, vm_path(rec.name));
   return rec;
 }
 
@@ -306,7 +312,7 @@ store::EipRecord Gateway::bind_eip(Ipv4 address, const std::string& vm) {
   for (auto& e : candidate.eips)
     if (e.address == address) e.vm = vm;
   // One transaction: the DNAT/SNAT elements move from the old VM to the new one atomically.
-  commit(candidate, [&](store::StoreTxn& t) { t.set_eip_vm(address, vm); });
+  commit(candidate, [&](store::StoreTxn& t) { t.set_eip_vm(address, vm); }, binding_path(address));
   if (old_ip) cut_flows(address, *old_ip);
   for (const auto& u : topology_.uplinks) {
     for (const auto& p : topology_.eip_pools) {
@@ -366,7 +372,7 @@ store::ForwardRecord Gateway::add_forward(const store::ForwardRecord& f) {
   }
   auto candidate = state_;
   insert_sorted(candidate.forwards, f, forward_less);
-  commit(candidate, [&](store::StoreTxn& t) { t.add_forward(f); });
+  commit(candidate, [&](store::StoreTxn& t) { t.add_forward(f); }, forward_path(f));
   return f;
 }
 

@@ -101,9 +101,12 @@ class Gateway {
  private:
   // Validates `candidate`, writes it through `write` in a store transaction, applies the kernel
   // delta inside it and commits. On any failure the kernel is put back to the previous plan.
+  // `subject` is the path of the object the request creates, so its errors name plain fields.
   ApplyReport commit(store::StoredState candidate,
-                     const std::function<void(store::StoreTxn&)>& write);
-  Plan plan_for(const store::StoredState& s, const Config& topology) const;
+                     const std::function<void(store::StoreTxn&)>& write,
+                     const std::string& subject = "");
+  Plan plan_for(const store::StoredState& s, const Config& topology,
+                const std::string& subject = "") const;
   const store::VmRecord* stored_vm(const std::string& name) const;
   const store::EipRecord* stored_eip(Ipv4 address) const;
   // Deletes the flows of `vm_ip` through elastic IP `eip` (after a move or an unbind).

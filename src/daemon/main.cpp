@@ -132,6 +132,7 @@ int run(const Options& o) {
   ::signal(SIGPIPE, SIG_IGN);
   int sigfd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
 
+  supervisor.tick(gw.plan().dhcp, daemon::DhcpSupervisor::Clock::now());  // status is right at once
   notify_systemd("READY=1\nSTATUS=serving on " + o.socket);
   daemon::log_info("serving the API on " + o.socket);
   auto handle = [&](const api::Request& req) {

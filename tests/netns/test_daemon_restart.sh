@@ -130,7 +130,7 @@ ip netns exec "$NS_GW" timeout 10 "$VMGWD_BIN" --config "$config" --db "$VMGW_DB
   --socket "$VMGW_LAB/run/second.sock" --state-dir "$VMGW_LAB/state" --run-dir "$VMGW_LAB/run" \
   </dev/null >"$T/second.log" 2>&1 || rc=$?
 assert "a second vmgwd on the same database exits 1 at once (got $rc)" test "$rc" = 1
-assert "  ...saying another vmgwd is running" grep -F "another vmgwd is running" "$T/second.log"
+assert "  ...saying another vmgwd is running" grep -qF "another vmgwd is running" "$T/second.log"
 assert "  ...and the first one still serves" rc_ok vmgwc status
 snapshot second
 assert "  ...with nothing changed" same_nft before second
