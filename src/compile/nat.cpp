@@ -22,7 +22,7 @@ void add_forward_elements(const Index& ix, nft::Table& t) {
     // A range is one element per port: nft maps cannot add an offset to a port range.
     for (uint32_t i = 0; i < f->public_ports->size(); ++i) {
       Json key = nft::concat(
-          {f->public_address->str(), std::string(to_string(f->proto)), f->public_ports->first + i});
+          {f->public_address->str(), protocol_number(f->proto), f->public_ports->first + i});
       addr.elements.push_back({key, vm.ip->str()});
       port.elements.push_back({key, f->vm_ports->first + i});
     }

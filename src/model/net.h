@@ -61,6 +61,9 @@ struct Mac {
 
 enum class Proto { tcp, udp };
 std::string_view to_string(Proto p);
+// IANA protocol number (tcp 6, udp 17): what the kernel stores. nft prints names only when the
+// host has /etc/protocols, so vmgw sends and compares numbers.
+int protocol_number(Proto p);
 std::optional<Proto> parse_proto(std::string_view text);
 
 struct PortRange {

@@ -142,6 +142,11 @@ std::string typed_text(const Json& v, const Json& type) {
     }
     return out;
   }
+  if (type == "inet_proto" && v.is_number()) {
+    // Shown by name, as nft does on a host with /etc/protocols.
+    if (v == 6) return "tcp";
+    if (v == 17) return "udp";
+  }
   return value_text(v, type == "ifname");
 }
 

@@ -1,9 +1,34 @@
 #include "plan/nft_state.h"
 
+#include <map>
+
 namespace vmgw {
 namespace {
 
 using nft::Json;
+
+// nft lists inet_proto values by name when /etc/protocols has them and as numbers otherwise;
+// vmgw writes numbers, so names are turned back into numbers before comparing.
+Json protocol_as_number(const Json& v) {
+  static const std::map<std::string, int> kNumbers = {{"icmp", 1}, {"tcp", 6}, {"udp", 17},
+                                                      {"sctp", 132}, {"udplite", 136}};
+  if (v.is_string()) {
+    auto it = kNumbers.find(v.get<std::string>());
+    if (it != kNumbers.end()) return it->second;
+  }
+  return v;
+}
+
+// Applies protocol_as_number to the parts of `key` whose declared type is inet_proto.
+Json normalize_key(const Json& key, const Json& type) {
+  if (type == "inet_proto") return protocol_as_number(key);
+  if (!type.is_array() || !key.is_object() || !key.contains("concat")) return key;
+  Json out = key;
+  auto& parts = out["concat"];
+  for (size_t i = 0; i < parts.size() && i < type.size(); ++i)
+    if (type[i] == "inet_proto") parts[i] = protocol_as_number(parts[i]);
+  return out;
+}
 
 nft::Set parse_set(const Json& o) {
   nft::Set s;
@@ -18,9 +43,9 @@ nft::Set parse_set(const Json& o) {
       // Elements with attached data (counters, timeouts) are wrapped: {"elem": {"val": ...}}.
       const Json& plain = (e.is_object() && e.contains("elem")) ? e["elem"]["val"] : e;
       if (s.is_map() && plain.is_array() && plain.size() == 2) {
-        s.elements.push_back({plain[0], plain[1]});
+        s.elements.push_back({normalize_key(plain[0], s.type), plain[1]});
       } else {
-        s.elements.push_back({plain, nullptr});
+        s.elements.push_back({normalize_key(plain, s.type), nullptr});
       }
     }
   }

@@ -73,3 +73,28 @@ TEST(NftState, ParsesAKernelListing) {
 
 }  // namespace
 }  // namespace vmgw::nft
+
+namespace vmgw::nft {
+namespace {
+
+TEST(NftState, ProtocolsCompareAsNumbersWhetherListedByNameOrNot) {
+  // nft prints "tcp" where /etc/protocols exists and 6 where it does not (a minimal system).
+  auto listing = [](const Json& proto) {
+    return Json{{"nftables",
+                 {{{"table", {{"family", "inet"}, {"name", "vmgw"}}}},
+                  {{"map",
+                    {{"family", "inet"}, {"table", "vmgw"}, {"name", "pf_port"},
+                     {"type", {"ipv4_addr", "inet_proto", "inet_service"}}, {"map", "inet_service"},
+                     {"elem", {{{{"concat", {"203.0.113.2", proto, 8080}}}, 80}}}}}}}}};
+  };
+  Element ours{{{"concat", {"203.0.113.2", 6, 8080}}}, 80};
+  for (const Json& proto : {Json("tcp"), Json(6)}) {
+    auto t = vmgw::table_from_listing(listing(proto), "inet", "vmgw");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->sets[0].elements[0], ours) << proto;
+    EXPECT_EQ(element_text(t->sets[0], t->sets[0].elements[0]), "203.0.113.2 . tcp . 8080 : 80");
+  }
+}
+
+}  // namespace
+}  // namespace vmgw::nft
