@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -39,9 +40,35 @@ void write_atomically(const std::string& path, const std::string& content, mode_
     throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
 }
 
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  return ::getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + path : path;
+}
+
 void make_dir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
     throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+}
+
+// dnsmasq drops root for an unprivileged user right after start and reads its hosts file as
+// that user (at start and on every SIGHUP): every directory above the file must be searchable
+// by others, or DHCP silently answers "no address available".
+void require_searchable_by_others(const std::string& dir) {
+  std::string path = dir;
+  while (!path.empty()) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH)) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      throw std::runtime_error("dnsmasq reads its hosts file in " + dir + " as an unprivileged user, but " +
+                               path + " (mode " + mode +
+                               ") is not searchable by others; choose another --state-dir or chmod o+x " + path);
+    }
+    auto slash = path.find_last_of('/');
+    if (slash == std::string::npos || path == "/") break;
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
 }
 
 bool is_dnsmasq(pid_t pid) {
@@ -74,6 +101,7 @@ class Dnsmasq : public Dhcp {
         throw std::runtime_error("paths may not contain a quote: " + path);
     }
     for (const auto& dir : {p_.state_dir, p_.state_dir + "/dhcp", p_.run_dir}) make_dir(dir);
+    require_searchable_by_others(absolute(p_.state_dir + "/dhcp"));
   }
 
   std::string ensure(const DhcpServer& s) override {

@@ -78,7 +78,13 @@ int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
     auto sysctl = backend::make_proc_sysctl();
     std::unique_ptr<backend::Dhcp> dhcp;
     backend::FakeDhcp no_dhcp;  // a dry run must not start or signal anything
-    if (!dry_run) dhcp = backend::make_dnsmasq({dirs.state, dirs.run, self_path()});
+    if (!dry_run) {
+      try {
+        dhcp = backend::make_dnsmasq({dirs.state, dirs.run, self_path()});
+      } catch (const std::exception& e) {
+        throw EnvironmentError(e.what());  // before any change: nothing was applied
+      }
+    }
     Backends b{*nft, *rtnl, *sysctl, dry_run ? static_cast<backend::Dhcp&>(no_dhcp) : *dhcp};
     if (dry_run) {
       auto report = preview(plan, b);
