@@ -67,6 +67,7 @@ std::optional<int> parse_priority(Ctx& ctx, const xmlNode* at, const std::string
   bool ok = !digits.empty() && digits.size() <= 9;
   long v = 0;
   for (char c : digits) {
+    if (!ok) break;
     if (c < '0' || c > '9') ok = false;
     v = v * 10 + (c - '0');
   }

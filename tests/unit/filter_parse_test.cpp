@@ -255,6 +255,19 @@ TEST(FilterParse, CollectsAllErrorsWithPaths) {
   EXPECT_EQ(got, want);
 }
 
+// Found by the fuzzer: a long priority overflowed while being read.
+TEST(FilterParse, HugePriorityIsAnErrorNotOverflow) {
+  auto r = parse_filter_xml(
+      "<filter name='x'><rule action='drop' direction='in' priority='-5555555555555555555555'/>"
+      "</filter>",
+      "p.xml");
+  ASSERT_EQ(r.errors.size(), 1U);
+  EXPECT_EQ(r.errors[0].reason, "'-5555555555555555555555' is not an integer priority");
+  r = parse_filter_xml("<filter name='x' priority='12a'/>", "p.xml");
+  ASSERT_EQ(r.errors.size(), 1U);
+  EXPECT_EQ(r.errors[0].path, "filter[name=x]@priority");
+}
+
 TEST(FilterParse, SyntaxErrorHasLineAndColumn) {
   auto r = parse_filter_xml("<filter name='x'>\n  <rule action='accept' direction='in'>\n</filter>",
                             "s.xml");
