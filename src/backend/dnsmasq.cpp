@@ -53,22 +53,21 @@ void make_dir(const std::string& path) {
 
 // dnsmasq drops root for an unprivileged user right after start and reads its hosts file as
 // that user (at start and on every SIGHUP): every directory above the file must be searchable
-// by others, or DHCP silently answers "no address available".
-void require_searchable_by_others(const std::string& dir) {
+// by others. Returns why not, or "" when it is.
+std::string unsearchable_reason(const std::string& dir) {
   std::string path = dir;
   while (!path.empty()) {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH)) {
       char mode[8];
       std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-      throw std::runtime_error("dnsmasq reads its hosts file in " + dir + " as an unprivileged user, but " +
-                               path + " (mode " + mode +
-                               ") is not searchable by others; choose another --state-dir or chmod o+x " + path);
+      return path + " (mode " + mode + ") is not searchable by others";
     }
     auto slash = path.find_last_of('/');
     if (slash == std::string::npos || path == "/") break;
     path = slash == 0 ? "/" : path.substr(0, slash);
   }
+  return "";
 }
 
 bool is_dnsmasq(pid_t pid) {
@@ -101,7 +100,8 @@ class Dnsmasq : public Dhcp {
         throw std::runtime_error("paths may not contain a quote: " + path);
     }
     for (const auto& dir : {p_.state_dir, p_.state_dir + "/dhcp", p_.run_dir}) make_dir(dir);
-    require_searchable_by_others(absolute(p_.state_dir + "/dhcp"));
+    // Rather than serve no addresses, dnsmasq then keeps root, and every start says why.
+    unprivileged_blocker_ = unsearchable_reason(absolute(p_.state_dir + "/dhcp"));
   }
 
   std::string ensure(const DhcpServer& s) override {
@@ -124,7 +124,11 @@ class Dnsmasq : public Dhcp {
     stop(pid);
     start(args);
     write_atomically(args_file, joined, 0644);
-    return was_running ? "restarted" : "started";
+    std::string what = was_running ? "restarted" : "started";
+    if (!unprivileged_blocker_.empty())
+      what += " as root (warning: " + unprivileged_blocker_ +
+              ", so its unprivileged user could not read the hosts file)";
+    return what;
   }
 
   bool running(const std::string& network) override {
@@ -188,6 +192,7 @@ class Dnsmasq : public Dhcp {
         "--log-dhcp",
         "--log-facility=" + p_.state_dir + "/dhcp/" + s.network + ".log",
     };
+    if (!unprivileged_blocker_.empty()) a.push_back("--user=root");
     if (!s.dns_servers.empty()) {
       std::string dns = "--dhcp-option=option:dns-server";
       for (const auto& d : s.dns_servers) dns += "," + d.str();
@@ -232,6 +237,7 @@ class Dnsmasq : public Dhcp {
   }
 
   DnsmasqPaths p_;
+  std::string unprivileged_blocker_;  // why dnsmasq cannot drop root here ("" normally)
 };
 
 }  // namespace

@@ -2,11 +2,16 @@
 
 namespace vmgw::daemon {
 
-std::string vm_path(const std::string& name) { return "vm '" + name + "'"; }
-std::string forward_path(const store::ForwardRecord& f) {
-  return "forward " + f.public_address.str() + ":" + f.public_ports.str() + "/" + std::string(to_string(f.proto));
+std::string vm_path(const std::string& name) {
+  return "vm '" + name + "'";
 }
-std::string binding_path(Ipv4 address) { return "elastic IP " + address.str(); }
+std::string forward_path(const store::ForwardRecord& f) {
+  return "forward " + f.public_address.str() + ":" + f.public_ports.str() + "/" +
+         std::string(to_string(f.proto));
+}
+std::string binding_path(Ipv4 address) {
+  return "elastic IP " + address.str();
+}
 
 Vm to_vm(const store::VmRecord& r, const std::string& path) {
   Vm v;

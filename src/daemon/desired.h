@@ -12,9 +12,9 @@ namespace vmgw::daemon {
 Config desired_config(const Config& topology, const store::StoredState& state);
 
 // The paths stored objects get in the desired config (and so in validation errors).
-std::string vm_path(const std::string& name);           // "vm 'web'"
+std::string vm_path(const std::string& name);             // "vm 'web'"
 std::string forward_path(const store::ForwardRecord& f);  // "forward 203.0.113.2:8080/tcp"
-std::string binding_path(Ipv4 address);                 // "elastic IP 203.0.113.17"
+std::string binding_path(Ipv4 address);                   // "elastic IP 203.0.113.17"
 
 // Converters between API/store records and model objects.
 Vm to_vm(const store::VmRecord& r, const std::string& path);

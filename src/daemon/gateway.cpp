@@ -25,7 +25,8 @@ std::vector<std::pair<std::string, std::string>> as_errors(const Diagnostics& d,
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& e : d) {
     std::string field = e.path;
-    if (!subject.empty() && field.rfind(subject + ".", 0) == 0) field = field.substr(subject.size() + 1);
+    if (!subject.empty() && field.rfind(subject + ".", 0) == 0)
+      field = field.substr(subject.size() + 1);
     if (!e.where.file.empty())
       field = e.where.file + ":" + std::to_string(e.where.line) + ": " + field;
     out.emplace_back(field, e.reason);
@@ -205,7 +206,8 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
   }
   auto candidate = state_;
   insert_sorted(candidate.vms, rec, [](const auto& a, const auto& b) { return a.name < b.name; });
-  commit(candidate, [&](store::StoreTxn& t) { t.add_vm(rec); }, vm_path(rec.name));
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.add_vm(rec); }, vm_path(rec.name));
   return rec;
 }
 
@@ -312,7 +314,8 @@ store::EipRecord Gateway::bind_eip(Ipv4 address, const std::string& vm) {
   for (auto& e : candidate.eips)
     if (e.address == address) e.vm = vm;
   // One transaction: the DNAT/SNAT elements move from the old VM to the new one atomically.
-  commit(candidate, [&](store::StoreTxn& t) { t.set_eip_vm(address, vm); }, binding_path(address));
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.set_eip_vm(address, vm); }, binding_path(address));
   if (old_ip) cut_flows(address, *old_ip);
   for (const auto& u : topology_.uplinks) {
     for (const auto& p : topology_.eip_pools) {
@@ -372,7 +375,8 @@ store::ForwardRecord Gateway::add_forward(const store::ForwardRecord& f) {
   }
   auto candidate = state_;
   insert_sorted(candidate.forwards, f, forward_less);
-  commit(candidate, [&](store::StoreTxn& t) { t.add_forward(f); }, forward_path(f));
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.add_forward(f); }, forward_path(f));
   return f;
 }
 

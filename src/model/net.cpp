@@ -126,7 +126,9 @@ std::string_view to_string(Proto p) {
   return p == Proto::tcp ? "tcp" : "udp";
 }
 
-int protocol_number(Proto p) { return p == Proto::tcp ? 6 : 17; }
+int protocol_number(Proto p) {
+  return p == Proto::tcp ? 6 : 17;
+}
 
 std::optional<Proto> parse_proto(std::string_view text) {
   if (text == "tcp") return Proto::tcp;

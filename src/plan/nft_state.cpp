@@ -10,8 +10,8 @@ using nft::Json;
 // nft lists inet_proto values by name when /etc/protocols has them and as numbers otherwise;
 // vmgw writes numbers, so names are turned back into numbers before comparing.
 Json protocol_as_number(const Json& v) {
-  static const std::map<std::string, int> kNumbers = {{"icmp", 1}, {"tcp", 6}, {"udp", 17},
-                                                      {"sctp", 132}, {"udplite", 136}};
+  static const std::map<std::string, int> kNumbers = {
+      {"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"sctp", 132}, {"udplite", 136}};
   if (v.is_string()) {
     auto it = kNumbers.find(v.get<std::string>());
     if (it != kNumbers.end()) return it->second;

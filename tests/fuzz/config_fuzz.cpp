@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const auto& config = std::get<vmgw::Validated<vmgw::Config>>(result);
-  if (vmgw::plan_text(vmgw::compile(config)) != vmgw::plan_text(vmgw::compile(config))) std::abort();
+  if (vmgw::plan_text(vmgw::compile(config)) != vmgw::plan_text(vmgw::compile(config)))
+    std::abort();
   return 0;
 }

@@ -1,5 +1,4 @@
-// The dnsmasq backend's checks that need no process: a state directory dnsmasq could not read
-// after dropping root is refused up front, with the directory and the fix in the message.
+// The dnsmasq backend's checks that need no process.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,31 +18,21 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-TEST(Dnsmasq, RefusesAStateDirItsUnprivilegedUserCannotReach) {
-  TempDir t;
-  ::chmod(t.path.c_str(), 0700);
-  try {
-    make_dnsmasq({(t.path / "state").string(), (t.path / "run").string(), "/usr/bin/vmgw"});
-    FAIL() << "expected a refusal";
-  } catch (const std::runtime_error& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find(t.path.string() + " (mode 0700) is not searchable by others"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("chmod o+x"), std::string::npos) << msg;
-  }
-}
-
-TEST(Dnsmasq, AcceptsASearchableStateDir) {
+TEST(Dnsmasq, CreatesItsDirectories) {
   TempDir t;
   ::chmod(t.path.c_str(), 0755);
-  EXPECT_NO_THROW(make_dnsmasq({(t.path / "state").string(), (t.path / "run").string(), "/usr/bin/vmgw"}));
+  EXPECT_NO_THROW(
+      make_dnsmasq({(t.path / "state").string(), (t.path / "run").string(), "/usr/bin/vmgw"}));
   EXPECT_TRUE(fs::is_directory(t.path / "state" / "dhcp"));
+  EXPECT_TRUE(fs::is_directory(t.path / "run"));
 }
 
 TEST(Dnsmasq, RefusesQuotesInPathsItWritesIntoTheHookScript) {
   TempDir t;
   ::chmod(t.path.c_str(), 0755);
-  EXPECT_THROW(make_dnsmasq({(t.path / "st'ate").string(), (t.path / "run").string(), "/usr/bin/vmgw"}),
-               std::runtime_error);
+  EXPECT_THROW(
+      make_dnsmasq({(t.path / "st'ate").string(), (t.path / "run").string(), "/usr/bin/vmgw"}),
+      std::runtime_error);
 }
 
 }  // namespace

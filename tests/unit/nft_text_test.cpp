@@ -83,8 +83,11 @@ TEST(NftState, ProtocolsCompareAsNumbersWhetherListedByNameOrNot) {
     return Json{{"nftables",
                  {{{"table", {{"family", "inet"}, {"name", "vmgw"}}}},
                   {{"map",
-                    {{"family", "inet"}, {"table", "vmgw"}, {"name", "pf_port"},
-                     {"type", {"ipv4_addr", "inet_proto", "inet_service"}}, {"map", "inet_service"},
+                    {{"family", "inet"},
+                     {"table", "vmgw"},
+                     {"name", "pf_port"},
+                     {"type", {"ipv4_addr", "inet_proto", "inet_service"}},
+                     {"map", "inet_service"},
                      {"elem", {{{{"concat", {"203.0.113.2", proto, 8080}}}, 80}}}}}}}}};
   };
   Element ours{{{"concat", {"203.0.113.2", 6, 8080}}}, 80};
