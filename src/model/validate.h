@@ -3,11 +3,16 @@
 // references, kernel-acceptable device names...).
 #pragma once
 
+#include <cstdint>
 #include <variant>
 
 #include "model/config.h"
 
 namespace vmgw {
+
+// The most ports all port forwards together may span: each forwarded port is one element in
+// the kernel's forward maps (a range is forwarded port by port).
+inline constexpr uint64_t kMaxForwardedPorts = 65536;
 
 template <typename T>
 class Validated {

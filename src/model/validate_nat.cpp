@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "model/validate.h"
 #include "model/validate_internal.h"
 
 namespace vmgw::detail {
@@ -60,11 +61,19 @@ void check_to(Checker& c, const PortForward& f, bool public_ok) {
 void check_port_forwards(Checker& c) {
   const auto& all = c.config.port_forwards;
   std::vector<bool> public_ok(all.size(), false);
+  uint64_t ports = 0;
   for (size_t i = 0; i < all.size(); ++i) {
     const PortForward& f = all[i];
     public_ok[i] = check_public(c, f);
     check_to(c, f, public_ok[i]);
     if (!public_ok[i]) continue;
+    ports += f.public_ports->size();
+    if (ports > kMaxForwardedPorts && ports - f.public_ports->size() <= kMaxForwardedPorts) {
+      c.error(f.origin, "public",
+              "port forwards span " + std::to_string(ports) + " ports so far; at most " +
+                  std::to_string(kMaxForwardedPorts) +
+                  " in all (each forwarded port is one element in the kernel's forward maps)");
+    }
     for (size_t j = 0; j < i; ++j) {
       const PortForward& g = all[j];
       if (!public_ok[j] || g.public_address != f.public_address || g.proto != f.proto ||

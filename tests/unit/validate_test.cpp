@@ -548,3 +548,31 @@ TEST(Validate, ConfigBuiltWithoutYamlGetsPaths) {
 
 }  // namespace
 }  // namespace vmgw
+
+namespace vmgw {
+namespace {
+
+TEST(ValidateLimits, PortForwardsSpanAtMost65536PortsInAll) {
+  std::string y = R"(
+uplinks:
+  - {name: isp1, device: wan0, address: 203.0.113.2/24}
+networks:
+  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/24, gateway: 10.10.0.1}
+vms:
+  - {name: web, network: vmnet, mac: "52:54:00:00:00:0a", ip: 10.10.0.10}
+port_forwards:
+  - {public: "203.0.113.2:1-65535", proto: tcp, to: "web:1-65535"}
+  - {public: "203.0.113.2:1-10", proto: udp, to: "web:1-10"}
+)";
+  auto parsed = parse_config(y, "t.yaml");
+  ASSERT_TRUE(parsed.errors.empty());
+  auto r = validate(parsed.config);
+  ASSERT_TRUE(std::holds_alternative<Diagnostics>(r));
+  const auto& d = std::get<Diagnostics>(r);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].path, "port_forwards[1].public");
+  EXPECT_NE(d[0].reason.find("at most 65536"), std::string::npos) << d[0].reason;
+}
+
+}  // namespace
+}  // namespace vmgw
