@@ -5,6 +5,7 @@
 
 #include "model/parse.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -415,24 +416,54 @@ class Parser {
 
 }  // namespace
 
+namespace {
+
+// Records where documents start; everything else is ignored. Used to count documents with a
+// bound: yaml-cpp 0.7's LoadAll never returns on some malformed inputs (found by fuzzing).
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
 ParseResult parse_config(const std::string& yaml_text, const std::string& file) {
   ParseResult result;
   result.config.source = file;
   Parser parser(file, result.errors);
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
+  DocumentCounter counter;
   try {
-    docs = YAML::LoadAll(yaml_text);
+    doc = YAML::Load(yaml_text);
+    std::istringstream in(yaml_text);
+    YAML::Parser events(in);
+    for (int i = 0; i < 2 && events.HandleNextDocument(counter); ++i) {
+    }
   } catch (const YAML::Exception& e) {
     Location where{file, 0, 0};
     if (e.mark.line >= 0) where = Location{file, e.mark.line + 1, e.mark.column + 1};
     parser.error(where, "", "YAML syntax error: " + e.msg);
     return result;
   }
-  if (docs.empty()) return result;
-  if (docs.size() > 1) {
-    parser.error(parser.loc(docs[1]), "", "only one YAML document is allowed (found another one)");
+  if (counter.starts.size() > 1) {
+    const auto& m = counter.starts[1];
+    parser.error(Location{file, m.line + 1, m.column + 1}, "",
+                 "only one YAML document is allowed (found another one)");
   }
-  parser.document(docs[0], result.config);
+  if (doc.IsNull() && counter.starts.empty()) return result;  // an empty file
+  parser.document(doc, result.config);
   return result;
 }
 

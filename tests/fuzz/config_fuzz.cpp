@@ -19,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const auto& config = std::get<vmgw::Validated<vmgw::Config>>(result);
+  // Compiling the largest valid configs (65536 forwarded ports) takes over a minute and 600 MB
+  // under ASan; the fuzzer looks for crashes in small inputs, so those are only validated.
+  uint64_t ports = 0;
+  for (const auto& f : config->port_forwards) ports += f.public_ports->size();
+  if (ports > 4096) return 0;
   if (vmgw::plan_text(vmgw::compile(config)) != vmgw::plan_text(vmgw::compile(config)))
     std::abort();
   return 0;

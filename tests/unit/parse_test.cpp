@@ -183,8 +183,17 @@ TEST(Parse, YamlSyntaxErrorIsOneLocatedError) {
 }
 
 TEST(Parse, OnlyOneDocument) {
+  // Located at the "---" that starts the second document.
   EXPECT_EQ(errors_of("uplinks: []\n---\nnetworks: []\n"),
-            Lines{"t.yaml:3:1: only one YAML document is allowed (found another one)"});
+            Lines{"t.yaml:2:1: only one YAML document is allowed (found another one)"});
+}
+
+TEST(Parse, MalformedInputThatMadeYamlCppLoadAllLoopForeverReturns) {
+  // Found by the config fuzzer: yaml-cpp 0.7's LoadAll allocated without end on this input.
+  const std::string input =
+      ", interface: lan0, from: 192.168.50ort: 22, interface: lan0, from: 192.168.50.0/=24}\n"
+      "    - {proto: tcp, por0.0.0.0/8}\n";
+  EXPECT_FALSE(errors_of(input).empty());
 }
 
 TEST(Parse, UnknownFieldSuggestsTheClosestKey) {
