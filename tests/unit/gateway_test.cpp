@@ -220,6 +220,20 @@ TEST_F(Fixture, ForwardConflictsAndRemoval) {
   EXPECT_EQ(status_of([&] { gw->remove_forward(f.public_address, Proto::tcp, 8000); }), 404);
 }
 
+TEST_F(Fixture, ReloadAppliesAValidTopologyAsADelta) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  auto t = topology();
+  HostService ssh;
+  ssh.proto = Proto::tcp;
+  ssh.ports = PortRange{22, 22};
+  t.host.allow.push_back(ssh);
+  auto report = gw->reload(t);
+  EXPECT_EQ(report.nft.chains_changed, 1);  // filter_input only
+  EXPECT_EQ(report.nft.elements_added, 0);
+  EXPECT_EQ(gw->topology().host.allow.size(), 1u);
+  EXPECT_EQ(elements("vm_egress").size(), 1u);  // API objects untouched
+}
+
 TEST_F(Fixture, ReloadWithATopologyThatNoLongerFitsKeepsTheOldOne) {
   gw->add_vm(vm("web", "52:54:00:00:00:0a"));
   auto t = topology();
