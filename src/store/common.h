@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -10,14 +11,17 @@
 
 #include "model/net.h"
 #include "store/state.h"
+#include "store/state_store.h"
 
 namespace vmgw::store::detail {
 
-// Sorts as state.h promises: vms by name, eips by address (numeric), forwards by address,
-// proto, first port.
+// Sorts as state.h promises: vms and filters by name, eips by address (numeric), forwards by
+// address, proto, first port. A VM's filter bindings keep their order.
 inline void sort_state(StoredState& s) {
   std::sort(s.vms.begin(), s.vms.end(),
             [](const VmRecord& a, const VmRecord& b) { return a.name < b.name; });
+  std::sort(s.filters.begin(), s.filters.end(),
+            [](const FilterRecord& a, const FilterRecord& b) { return a.name < b.name; });
   std::sort(s.eips.begin(), s.eips.end(),
             [](const EipRecord& a, const EipRecord& b) { return a.address < b.address; });
   std::sort(s.forwards.begin(), s.forwards.end(),
@@ -67,6 +71,21 @@ inline std::string vm_referenced(std::string_view vm, const std::vector<Ipv4>& e
     sep = ", ";
   }
   return text;
+}
+// A change to a vm that does not exist: `what` is "filters", "quarantine".
+inline std::string no_such_vm_to_set(std::string_view what, std::string_view vm) {
+  return "cannot set " + std::string(what) + " of vm '" + std::string(vm) + "': no such vm";
+}
+// A quarantine source the store could not read back (host bits set, prefix over 32): refused
+// with StoreError before anything is written.
+inline void check_quarantine(std::string_view vm, const std::optional<QuarantineRecord>& q) {
+  if (!q) return;
+  for (const auto& c : q->allow_from) {
+    if (Cidr::parse(c.str()) != c) {
+      throw StoreError("cannot set quarantine of vm '" + std::string(vm) +
+                       "': invalid source network " + c.str());
+    }
+  }
 }
 inline std::string txn_already_open() {
   return "a state transaction is already open on this store (one at a time)";

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +43,7 @@ class MemoryTxn final : public StoreTxn {
     for (const auto& v : work_.vms) {
       if (v.ip == vm.ip) throw StoreConflict(detail::ip_taken(vm.ip, v.name));
     }
+    detail::check_quarantine(vm.name, vm.quarantine);
     work_.vms.push_back(vm);
   }
 
@@ -61,6 +63,38 @@ class MemoryTxn final : public StoreTxn {
       throw StoreConflict(detail::vm_referenced(name, eips, refs.forwards));
     }
     std::erase_if(work_.vms, [&](const VmRecord& v) { return v.name == name; });
+  }
+
+  void put_filter(const FilterRecord& f) override {
+    check_open();
+    for (auto& g : work_.filters) {
+      if (g.name == f.name) {
+        g = f;
+        return;
+      }
+    }
+    work_.filters.push_back(f);
+  }
+
+  void delete_filter(const std::string& name) override {
+    check_open();
+    std::erase_if(work_.filters, [&](const FilterRecord& f) { return f.name == name; });
+  }
+
+  void set_vm_filters(const std::string& vm,
+                      const std::vector<FilterBindingRecord>& filters) override {
+    check_open();
+    VmRecord* v = find_vm(vm);
+    if (v == nullptr) throw StoreError(detail::no_such_vm_to_set("filters", vm));
+    v->filters = filters;
+  }
+
+  void set_vm_quarantine(const std::string& vm, const std::optional<QuarantineRecord>& q) override {
+    check_open();
+    VmRecord* v = find_vm(vm);
+    if (v == nullptr) throw StoreError(detail::no_such_vm_to_set("quarantine", vm));
+    detail::check_quarantine(vm, q);
+    v->quarantine = q;
   }
 
   void add_eip(const EipRecord& eip) override {
@@ -129,6 +163,12 @@ class MemoryTxn final : public StoreTxn {
   bool has_vm(const std::string& name) const {
     return std::any_of(work_.vms.begin(), work_.vms.end(),
                        [&](const VmRecord& v) { return v.name == name; });
+  }
+  VmRecord* find_vm(const std::string& name) {
+    for (auto& v : work_.vms) {
+      if (v.name == name) return &v;
+    }
+    return nullptr;
   }
   EipRecord* find_eip(Ipv4 address) {
     for (auto& e : work_.eips) {

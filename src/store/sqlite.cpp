@@ -83,6 +83,11 @@ void Statement::run() {
   }
 }
 
+Statement& Statement::reset() {
+  sqlite3_reset(stmt_);  // its result repeats the last step()'s error, already thrown
+  return *this;
+}
+
 std::string Statement::text(int column) const {
   const unsigned char* p = sqlite3_column_text(stmt_, column);
   if (p == nullptr) return {};

@@ -62,6 +62,8 @@ class Statement {
   bool step();
   // Steps to completion (for statements without results).
   void run();
+  // Makes the statement ready to run again; bindings are kept until bound anew.
+  Statement& reset();
 
   std::string text(int column) const;
   int64_t integer(int column) const;
@@ -84,6 +86,27 @@ class Transaction {
   Transaction& operator=(const Transaction&) = delete;
   void commit() {
     db_.exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  Connection& db_;
+  bool done_ = false;
+};
+
+// A savepoint inside the open transaction, scoped to a block: on leaving it without release(),
+// the changes made since are undone and the transaction stays open. Makes one operation of
+// several statements all-or-nothing.
+class Savepoint {
+ public:
+  explicit Savepoint(Connection& db) : db_(db) { db_.exec("SAVEPOINT op"); }
+  ~Savepoint() {
+    if (!done_) db_.exec_noexcept("ROLLBACK TO op; RELEASE op");
+  }
+  Savepoint(const Savepoint&) = delete;
+  Savepoint& operator=(const Savepoint&) = delete;
+  void release() {
+    db_.exec("RELEASE op");
     done_ = true;
   }
 

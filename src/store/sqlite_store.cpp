@@ -10,6 +10,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "store/common.h"
@@ -22,7 +24,10 @@ namespace {
 using sqlite::Connection;
 using sqlite::Statement;
 
-constexpr int64_t kSchemaVersion = 1;
+// 1: vms, eips, forwards, lease events. 2: filters, a VM's filter bindings and quarantine (new
+// tables only: a version 1 file is upgraded in place; a version 1 vmgw refuses a version 2 file
+// rather than ignore a quarantine).
+constexpr int64_t kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 
 constexpr const char* kSchema = R"sql(
@@ -55,6 +60,34 @@ CREATE TABLE IF NOT EXISTS forwards (
   PRIMARY KEY (address, proto, first_port)
 );
 CREATE INDEX IF NOT EXISTS forwards_vm ON forwards(vm);
+CREATE TABLE IF NOT EXISTS filters (
+  name TEXT NOT NULL PRIMARY KEY,
+  xml TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vm_filters (
+  vm TEXT NOT NULL REFERENCES vms(name) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  filter TEXT NOT NULL,
+  PRIMARY KEY (vm, position)
+);
+CREATE TABLE IF NOT EXISTS vm_filter_params (
+  vm TEXT NOT NULL,
+  filter_position INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (vm, filter_position, position),
+  FOREIGN KEY (vm, filter_position) REFERENCES vm_filters(vm, position) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS vm_quarantine (
+  vm TEXT NOT NULL PRIMARY KEY REFERENCES vms(name) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS vm_quarantine_allow (
+  vm TEXT NOT NULL REFERENCES vm_quarantine(vm) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  cidr TEXT NOT NULL,
+  PRIMARY KEY (vm, position)
+);
 CREATE TABLE IF NOT EXISTS lease_events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   time TEXT NOT NULL,
@@ -114,6 +147,38 @@ bool vm_exists(Connection& db, const std::string& name) {
   return text_where(db, "SELECT name FROM vms WHERE name = ?1", name).has_value();
 }
 
+// Writes a VM's filter bindings and quarantine, whose rows must not exist yet.
+void insert_filters(Connection& db, const std::string& vm,
+                    const std::vector<FilterBindingRecord>& filters) {
+  Statement binding(db, "INSERT INTO vm_filters (vm, position, filter) VALUES (?1, ?2, ?3)");
+  Statement param(db,
+                  "INSERT INTO vm_filter_params (vm, filter_position, position, name, value) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5)");
+  binding.bind(1, vm);
+  param.bind(1, vm);
+  for (size_t i = 0; i < filters.size(); ++i) {
+    const auto& f = filters[i];
+    binding.reset().bind(2, static_cast<int64_t>(i)).bind(3, f.filter).run();
+    for (size_t j = 0; j < f.params.size(); ++j) {
+      param.reset().bind(2, static_cast<int64_t>(i)).bind(3, static_cast<int64_t>(j));
+      param.bind(4, f.params[j].first).bind(5, f.params[j].second).run();
+    }
+  }
+}
+
+void insert_quarantine(Connection& db, const std::string& vm,
+                       const std::optional<QuarantineRecord>& q) {
+  detail::check_quarantine(vm, q);
+  if (!q) return;
+  Statement row(db, "INSERT INTO vm_quarantine (vm) VALUES (?1)");
+  row.bind(1, vm).run();
+  Statement allow(db, "INSERT INTO vm_quarantine_allow (vm, position, cidr) VALUES (?1, ?2, ?3)");
+  allow.bind(1, vm);
+  for (size_t i = 0; i < q->allow_from.size(); ++i) {
+    allow.reset().bind(2, static_cast<int64_t>(i)).bind(3, q->allow_from[i].str()).run();
+  }
+}
+
 // --- Opening ---
 
 void configure(Connection& db, bool writer) {
@@ -128,7 +193,8 @@ void configure(Connection& db, bool writer) {
   if (!writer) db.exec("PRAGMA query_only = ON");
 }
 
-// Creates the schema in a fresh file; refuses a file written by a newer vmgw.
+// Creates the schema in a fresh file, adds the tables an older vmgw did not have; refuses a file
+// written by a newer vmgw.
 void init_schema(Connection& db) {
   sqlite::Transaction txn(db, "BEGIN IMMEDIATE");
   Statement has_meta(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
@@ -144,6 +210,8 @@ void init_schema(Connection& db) {
   Statement meta(db,
                  "INSERT OR IGNORE INTO meta (id, schema_version, generation) VALUES (1, ?1, 0)");
   meta.bind(1, kSchemaVersion).run();
+  Statement upgrade(db, "UPDATE meta SET schema_version = ?1 WHERE id = 1 AND schema_version < ?1");
+  upgrade.bind(1, kSchemaVersion).run();
   txn.commit();
 }
 
@@ -158,6 +226,11 @@ class SqliteTxn final : public StoreTxn {
 
   void add_vm(const VmRecord& vm) override;
   void delete_vm(const std::string& name) override;
+  void put_filter(const FilterRecord& f) override;
+  void delete_filter(const std::string& name) override;
+  void set_vm_filters(const std::string& vm,
+                      const std::vector<FilterBindingRecord>& filters) override;
+  void set_vm_quarantine(const std::string& vm, const std::optional<QuarantineRecord>& q) override;
   void add_eip(const EipRecord& eip) override;
   void set_eip_vm(Ipv4 address, const std::string& vm) override;
   void delete_eip(Ipv4 address) override;
@@ -231,6 +304,7 @@ void SqliteTxn::finish() {
 
 void SqliteTxn::add_vm(const VmRecord& vm) {
   auto guard = lock();
+  sqlite::Savepoint op(db());  // the vm with its bindings, or nothing
   Statement st(db(), "INSERT INTO vms (name, network, mac, ip, port) VALUES (?1, ?2, ?3, ?4, ?5)");
   st.bind(1, vm.name).bind(2, vm.network).bind(3, vm.mac.str()).bind(4, vm.ip.str());
   st.bind(5, vm.port);
@@ -247,6 +321,9 @@ void SqliteTxn::add_vm(const VmRecord& vm) {
     }
     throw;
   }
+  insert_filters(db(), vm.name, vm.filters);
+  insert_quarantine(db(), vm.name, vm.quarantine);
+  op.release();
 }
 
 void SqliteTxn::delete_vm(const std::string& name) {
@@ -264,8 +341,43 @@ void SqliteTxn::delete_vm(const std::string& name) {
     detail::sort_state(refs);
     throw StoreConflict(detail::vm_referenced(name, eips, refs.forwards));
   }
-  Statement del(db(), "DELETE FROM vms WHERE name = ?1");
+  Statement del(db(), "DELETE FROM vms WHERE name = ?1");  // cascades to bindings, quarantine
   del.bind(1, name).run();
+}
+
+void SqliteTxn::put_filter(const FilterRecord& f) {
+  auto guard = lock();
+  Statement st(db(),
+               "INSERT INTO filters (name, xml) VALUES (?1, ?2) "
+               "ON CONFLICT (name) DO UPDATE SET xml = excluded.xml");
+  st.bind(1, f.name).bind(2, f.xml).run();
+}
+
+void SqliteTxn::delete_filter(const std::string& name) {
+  auto guard = lock();
+  Statement st(db(), "DELETE FROM filters WHERE name = ?1");
+  st.bind(1, name).run();
+}
+
+void SqliteTxn::set_vm_filters(const std::string& vm,
+                               const std::vector<FilterBindingRecord>& filters) {
+  auto guard = lock();
+  if (!vm_exists(db(), vm)) throw StoreError(detail::no_such_vm_to_set("filters", vm));
+  sqlite::Savepoint op(db());
+  Statement del(db(), "DELETE FROM vm_filters WHERE vm = ?1");  // cascades to the params
+  del.bind(1, vm).run();
+  insert_filters(db(), vm, filters);
+  op.release();
+}
+
+void SqliteTxn::set_vm_quarantine(const std::string& vm, const std::optional<QuarantineRecord>& q) {
+  auto guard = lock();
+  if (!vm_exists(db(), vm)) throw StoreError(detail::no_such_vm_to_set("quarantine", vm));
+  sqlite::Savepoint op(db());
+  Statement del(db(), "DELETE FROM vm_quarantine WHERE vm = ?1");  // cascades to the sources
+  del.bind(1, vm).run();
+  insert_quarantine(db(), vm, q);
+  op.release();
 }
 
 void SqliteTxn::add_eip(const EipRecord& eip) {
@@ -379,6 +491,44 @@ StoredState SqliteStore::load() {
     vm.ip = ip_at(db, vms, 3, "vms");
     s.vms.push_back(std::move(vm));
   }
+  std::unordered_map<std::string, size_t> vm_index;  // into s.vms, until sorted
+  for (size_t i = 0; i < s.vms.size(); ++i) vm_index.emplace(s.vms[i].name, i);
+  auto vm_of = [&](const std::string& name, const char* table) -> VmRecord& {
+    auto it = vm_index.find(name);
+    if (it == vm_index.end()) corrupt(db, std::string(table) + ": no vm '" + name + "'");
+    return s.vms[it->second];
+  };
+  // One row per binding, repeated for each of its params, all in position order.
+  Statement bindings(db,
+                     "SELECT f.vm, f.position, f.filter, p.name, p.value FROM vm_filters f "
+                     "LEFT JOIN vm_filter_params p ON p.vm = f.vm AND p.filter_position = "
+                     "f.position ORDER BY f.vm, f.position, p.position");
+  std::optional<std::pair<std::string, int64_t>> last_binding;
+  while (bindings.step()) {
+    std::pair<std::string, int64_t> key{bindings.text(0), bindings.integer(1)};
+    VmRecord& vm = vm_of(key.first, "vm_filters");
+    if (key != last_binding) {
+      vm.filters.push_back({.filter = bindings.text(2)});
+      last_binding = key;
+    }
+    if (!bindings.is_null(3)) {
+      vm.filters.back().params.emplace_back(bindings.text(3), bindings.text(4));
+    }
+  }
+  Statement quarantine(db,
+                       "SELECT q.vm, a.cidr FROM vm_quarantine q LEFT JOIN vm_quarantine_allow a "
+                       "ON a.vm = q.vm ORDER BY q.vm, a.position");
+  while (quarantine.step()) {
+    VmRecord& vm = vm_of(quarantine.text(0), "vm_quarantine");
+    if (!vm.quarantine) vm.quarantine.emplace();
+    if (quarantine.is_null(1)) continue;
+    std::string text = quarantine.text(1);
+    auto cidr = Cidr::parse(text);
+    if (!cidr) corrupt(db, "vm_quarantine_allow: invalid network '" + text + "'");
+    vm.quarantine->allow_from.push_back(*cidr);
+  }
+  Statement filters(db, "SELECT name, xml FROM filters");
+  while (filters.step()) s.filters.push_back({.name = filters.text(0), .xml = filters.text(1)});
   Statement eips(db, "SELECT address, pool, vm FROM eips");
   while (eips.step()) {
     s.eips.push_back({.address = ip_at(db, eips, 0, "eips"),

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,10 +27,21 @@ class StoreTxn {
  public:
   virtual ~StoreTxn() = default;  // rolls back unless commit() succeeded
 
-  // Inserts; throws StoreConflict if the key exists.
+  // Inserts, with its filter bindings and quarantine; throws StoreConflict if the key exists.
   virtual void add_vm(const VmRecord& vm) = 0;
-  // Deletes by name; no-op if absent.
+  // Deletes by name, with its filter bindings and quarantine; no-op if absent.
   virtual void delete_vm(const std::string& name) = 0;
+  // Inserts or replaces a filter by name.
+  virtual void put_filter(const FilterRecord& f) = 0;
+  // Deletes by name; no-op if absent. Bindings that name it are kept.
+  virtual void delete_filter(const std::string& name) = 0;
+  // Replaces the VM's filter bindings (kept in this order); throws StoreError if there is no
+  // such VM.
+  virtual void set_vm_filters(const std::string& vm,
+                              const std::vector<FilterBindingRecord>& filters) = 0;
+  // Sets (or with nullopt lifts) the VM's quarantine; throws StoreError if there is no such VM.
+  virtual void set_vm_quarantine(const std::string& vm,
+                                 const std::optional<QuarantineRecord>& q) = 0;
   // Inserts an allocation; throws StoreConflict if the address is already allocated.
   virtual void add_eip(const EipRecord& eip) = 0;
   // Replaces the binding of an existing allocation (vm may be empty).

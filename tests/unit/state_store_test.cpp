@@ -14,7 +14,9 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/state_store.h"
@@ -43,6 +45,25 @@ ForwardRecord forward(const char* address, Proto proto, uint32_t first, uint32_t
           .vm = to_vm,
           .vm_ports = {vm_first, vm_first + (last - first)}};
 }
+
+Cidr cidr(const char* text) {
+  return *Cidr::parse(text);
+}
+
+FilterBindingRecord binding(const char* filter,
+                            std::vector<std::pair<std::string, std::string>> params = {}) {
+  return {.filter = filter, .params = std::move(params)};
+}
+
+// Whitespace, a comment, non-ASCII text and CRLF: kept byte for byte.
+const char* const kCleanTrafficXml =
+    "<filter name='clean-traffic' chain='root'>\r\n"
+    "  <!-- d\xc3\xa9"
+    "fini par l'op\xc3\xa9"
+    "rateur -->\n"
+    "  <filterref filter='no-mac-spoofing'/>\n"
+    "  <rule action='accept' direction='out' priority='500'><ip srcipaddr='$IP'/></rule>\n"
+    "</filter>\n\n";
 
 LeaseEventRecord lease(int n) {
   return {.time = "2024-01-01T00:00:0" + std::to_string(n) + "Z",
@@ -385,6 +406,219 @@ TYPED_TEST(StateStoreTest, LeaseEventsAreRefusedWhileATransactionIsOpen) {
   EXPECT_EQ(this->store_->lease_events(10).size(), 1U);
 }
 
+// --- Filters, filter bindings, quarantine. ---
+
+TYPED_TEST(StateStoreTest, FiltersRoundTripReplaceAndDelete) {
+  {
+    auto txn = this->store_->begin();
+    txn->put_filter({"no-ip-spoofing", "<filter name='no-ip-spoofing'/>"});
+    txn->put_filter({"clean-traffic", kCleanTrafficXml});
+    txn->put_filter({"allow-ssh", "<filter name='allow-ssh'/>"});
+    txn->commit();
+  }
+  StoredState s = this->store_->load();
+  EXPECT_EQ(s.filters,
+            (std::vector<FilterRecord>{{"allow-ssh", "<filter name='allow-ssh'/>"},
+                                       {"clean-traffic", kCleanTrafficXml},
+                                       {"no-ip-spoofing", "<filter name='no-ip-spoofing'/>"}}));
+  {
+    auto txn = this->store_->begin();
+    txn->put_filter({"clean-traffic", "<filter name='clean-traffic'>v2</filter>"});
+    txn->delete_filter("allow-ssh");
+    txn->delete_filter("never-existed");  // no-op
+    txn->commit();
+  }
+  s = this->store_->load();
+  EXPECT_EQ(s.filters, (std::vector<FilterRecord>{
+                           {"clean-traffic", "<filter name='clean-traffic'>v2</filter>"},
+                           {"no-ip-spoofing", "<filter name='no-ip-spoofing'/>"}}));
+  EXPECT_TRUE(s.vms.empty());
+}
+
+TYPED_TEST(StateStoreTest, VmFiltersKeepTheirOrderAndRepeatedParams) {
+  VmRecord web = vm("web", "10.10.0.10", "52:54:00:00:00:01", "vm-web");
+  web.filters = {binding("clean-traffic", {{"IP", "10.10.0.10"},
+                                           {"CTRL_IP_LEARNING", "none"},
+                                           {"IP", "10.10.0.20"},
+                                           {"IP", "10.10.0.10"}}),
+                 binding("allow-ssh"), binding("clean-traffic", {{"IP", "10.10.0.30"}}),
+                 binding("allow-dns", {{"DNS", ""}})};
+  VmRecord db = vm("db", "10.10.0.11", "52:54:00:00:00:02");
+  db.filters = {binding("z-last-by-name"), binding("a-first-by-name")};
+  {
+    auto txn = this->store_->begin();
+    txn->add_vm(web);
+    txn->add_vm(db);
+    txn->commit();
+  }
+  StoredState s = this->store_->load();
+  EXPECT_EQ(s.vms, (std::vector<VmRecord>{db, web}));
+  EXPECT_TRUE(s.filters.empty());  // bindings need not name a defined filter
+
+  // Replaced as a whole; an empty list removes them all.
+  web.filters = {binding("allow-ssh", {{"PORT", "22"}, {"PORT", "2222"}}),
+                 binding("clean-traffic")};
+  {
+    auto txn = this->store_->begin();
+    txn->set_vm_filters("web", web.filters);
+    txn->set_vm_filters("db", {});
+    txn->commit();
+  }
+  db.filters.clear();
+  EXPECT_EQ(this->store_->load().vms, (std::vector<VmRecord>{db, web}));
+}
+
+TYPED_TEST(StateStoreTest, QuarantineIsSetAndLifted) {
+  this->add_two_vms();
+  QuarantineRecord q{.allow_from = {cidr("192.168.100.0/24"), cidr("10.0.0.1/32"),
+                                    cidr("0.0.0.0/0"), cidr("10.0.0.0/8")}};
+  {
+    auto txn = this->store_->begin();
+    txn->set_vm_quarantine("web", q);
+    txn->set_vm_quarantine("db", QuarantineRecord{});  // everything cut, no exception
+    txn->commit();
+  }
+  StoredState s = this->store_->load();
+  ASSERT_EQ(s.vms.size(), 2U);
+  EXPECT_EQ(s.vms[1].quarantine, q);
+  ASSERT_TRUE(s.vms[0].quarantine.has_value());
+  EXPECT_TRUE(s.vms[0].quarantine->allow_from.empty());
+
+  QuarantineRecord narrower{.allow_from = {cidr("192.168.100.7/32")}};
+  {
+    auto txn = this->store_->begin();
+    txn->set_vm_quarantine("web", narrower);
+    txn->set_vm_quarantine("db", std::nullopt);
+    txn->commit();
+  }
+  s = this->store_->load();
+  EXPECT_EQ(s.vms[1].quarantine, narrower);
+  EXPECT_EQ(s.vms[0].quarantine, std::nullopt);
+  {
+    auto txn = this->store_->begin();
+    txn->set_vm_quarantine("web", std::nullopt);
+    txn->set_vm_quarantine("db", std::nullopt);  // already lifted: no-op
+    txn->commit();
+  }
+  s = this->store_->load();
+  EXPECT_EQ(s.vms[1].quarantine, std::nullopt);
+  EXPECT_EQ(s.vms[1], vm("web", "10.10.0.10", "52:54:00:00:00:01", "vm-web"));
+}
+
+TYPED_TEST(StateStoreTest, AddVmKeepsItsQuarantine) {
+  VmRecord web = vm("web", "10.10.0.10", "52:54:00:00:00:01");
+  web.quarantine = QuarantineRecord{.allow_from = {cidr("192.168.100.0/24")}};
+  web.filters = {binding("clean-traffic", {{"IP", "10.10.0.10"}})};
+  auto txn = this->store_->begin();
+  txn->add_vm(web);
+  txn->commit();
+  EXPECT_EQ(this->store_->load().vms, std::vector{web});
+}
+
+TYPED_TEST(StateStoreTest, FiltersAndQuarantineOfAMissingVmAreRefused) {
+  this->add_two_vms();
+  auto txn = this->store_->begin();
+  try {
+    txn->set_vm_filters("ghost", {binding("clean-traffic")});
+    ADD_FAILURE() << "set_vm_filters on a missing vm did not throw";
+  } catch (const StoreConflict& e) {
+    ADD_FAILURE() << "a missing vm is not a key conflict: " << e.what();
+  } catch (const StoreError& e) {
+    EXPECT_STREQ(e.what(), "cannot set filters of vm 'ghost': no such vm");
+  }
+  EXPECT_EQ(error_of<StoreError>([&] { txn->set_vm_quarantine("ghost", QuarantineRecord{}); }),
+            "cannot set quarantine of vm 'ghost': no such vm");
+  EXPECT_EQ(error_of<StoreError>([&] { txn->set_vm_quarantine("ghost", std::nullopt); }),
+            "cannot set quarantine of vm 'ghost': no such vm");
+  EXPECT_EQ(error_of<StoreError>([&] { txn->set_vm_filters("ghost", {}); }),
+            "cannot set filters of vm 'ghost': no such vm");
+  // A source that could not be read back (host bits set, prefix over 32) is refused, and the
+  // quarantine in force stays.
+  txn->set_vm_quarantine("web", QuarantineRecord{.allow_from = {cidr("10.0.0.0/8")}});
+  EXPECT_EQ(error_of<StoreError>([&] {
+              txn->set_vm_quarantine(
+                  "web",
+                  QuarantineRecord{.allow_from = {cidr("10.1.0.0/16"),
+                                                  Cidr{.network = ip("10.0.0.1"), .prefix = 8}}});
+            }),
+            "cannot set quarantine of vm 'web': invalid source network 10.0.0.1/8");
+  EXPECT_THAT(error_of<StoreError>([&] {
+                VmRecord cache = vm("cache", "10.10.0.12", "52:54:00:00:00:03");
+                cache.quarantine =
+                    QuarantineRecord{.allow_from = {Cidr{.network = ip("10.0.0.0"), .prefix = 33}}};
+                txn->add_vm(cache);
+              }),
+              HasSubstr("invalid source network 10.0.0.0/33"));
+  // The transaction is still usable, and the refused vm left nothing behind.
+  txn->set_vm_filters("db", {binding("allow-ssh")});
+  txn->commit();
+  StoredState s = this->store_->load();
+  ASSERT_EQ(s.vms.size(), 2U);
+  EXPECT_EQ(s.vms[0].filters, std::vector{binding("allow-ssh")});
+  EXPECT_EQ(s.vms[1].quarantine, QuarantineRecord{.allow_from = {cidr("10.0.0.0/8")}});
+}
+
+TYPED_TEST(StateStoreTest, DeletingAVmDeletesItsFiltersAndQuarantine) {
+  VmRecord web = vm("web", "10.10.0.10", "52:54:00:00:00:01");
+  web.filters = {binding("clean-traffic", {{"IP", "10.10.0.10"}}), binding("allow-ssh")};
+  web.quarantine = QuarantineRecord{.allow_from = {cidr("192.168.100.0/24")}};
+  {
+    auto txn = this->store_->begin();
+    txn->put_filter({"clean-traffic", kCleanTrafficXml});
+    txn->add_vm(web);
+    txn->add_vm(vm("db", "10.10.0.11", "52:54:00:00:00:02"));
+    txn->set_vm_filters("db", {binding("clean-traffic", {{"IP", "10.10.0.11"}})});
+    txn->commit();
+  }
+  {
+    auto txn = this->store_->begin();
+    txn->delete_vm("web");
+    txn->commit();
+  }
+  StoredState s = this->store_->load();
+  ASSERT_EQ(s.vms.size(), 1U);
+  EXPECT_EQ(s.vms[0].filters, std::vector{binding("clean-traffic", {{"IP", "10.10.0.11"}})});
+  EXPECT_EQ(s.filters.size(), 1U);  // the filter itself is the operator's, not the vm's
+  // A vm created again under the name starts with none of them.
+  VmRecord again = vm("web", "10.10.0.10", "52:54:00:00:00:01");
+  {
+    auto txn = this->store_->begin();
+    txn->add_vm(again);
+    txn->commit();
+  }
+  EXPECT_EQ(this->store_->load().vms[1], again);
+}
+
+TYPED_TEST(StateStoreTest, FilterChangesRollBackWithTheTransaction) {
+  VmRecord web = vm("web", "10.10.0.10", "52:54:00:00:00:01");
+  web.filters = {binding("clean-traffic", {{"IP", "10.10.0.10"}})};
+  web.quarantine = QuarantineRecord{.allow_from = {cidr("192.168.100.0/24")}};
+  {
+    auto txn = this->store_->begin();
+    txn->put_filter({"clean-traffic", kCleanTrafficXml});
+    txn->add_vm(web);
+    txn->commit();
+  }
+  StoredState before = this->store_->load();
+  {
+    auto txn = this->store_->begin();
+    txn->put_filter({"clean-traffic", "<filter name='clean-traffic'/>"});
+    txn->put_filter({"allow-ssh", "<filter name='allow-ssh'/>"});
+    txn->set_vm_filters("web", {binding("allow-ssh")});
+    txn->set_vm_quarantine("web", std::nullopt);
+    VmRecord db = vm("db", "10.10.0.11", "52:54:00:00:00:02");
+    db.filters = {binding("allow-ssh")};
+    txn->add_vm(db);
+  }
+  EXPECT_EQ(this->store_->load(), before);
+  {
+    auto txn = this->store_->begin();
+    txn->delete_filter("clean-traffic");
+    txn->delete_vm("web");
+  }
+  EXPECT_EQ(this->store_->load(), before);
+}
+
 // --- SQLite only: what a file adds. ---
 
 class SqliteStoreTest : public ::testing::Test {
@@ -427,7 +661,7 @@ TEST_F(SqliteStoreTest, CreatesTheFileButNotItsDirectory) {
   open_sqlite_store(path());
   EXPECT_TRUE(std::filesystem::exists(path()));
   EXPECT_EQ(raw_query("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "1");
+  EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "2");
 
   std::string missing = dir_.path() / "no-such-dir" / "state.db";
   EXPECT_THAT(error_of<StoreError>([&] { open_sqlite_store(missing); }),
@@ -546,9 +780,112 @@ TEST_F(SqliteStoreTest, NewerSchemaVersionIsRefused) {
   open_sqlite_store(path());
   raw_exec("UPDATE meta SET schema_version = 99");
   EXPECT_EQ(error_of<StoreError>([&] { open_sqlite_store(path()); }),
-            "state database " + path() + " has schema version 99; this vmgw knows up to 1");
+            "state database " + path() + " has schema version 99; this vmgw knows up to 2");
   // Refusing did not touch the file.
   EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "99");
+}
+
+TEST_F(SqliteStoreTest, FiltersSurviveReopen) {
+  VmRecord web = vm("web", "10.10.0.10", "52:54:00:00:00:01");
+  web.filters = {binding("clean-traffic", {{"IP", "10.10.0.10"}, {"IP", "10.10.0.20"}}),
+                 binding("allow-ssh")};
+  web.quarantine = QuarantineRecord{.allow_from = {cidr("192.168.100.0/24"), cidr("10.0.0.1/32")}};
+  {
+    auto store = open_sqlite_store(path());
+    auto txn = store->begin();
+    txn->put_filter({"clean-traffic", kCleanTrafficXml});
+    txn->add_vm(web);
+    txn->commit();
+  }
+  StoredState s = open_sqlite_store(path())->load();
+  EXPECT_EQ(s.vms, std::vector{web});
+  EXPECT_EQ(s.filters, (std::vector<FilterRecord>{{"clean-traffic", kCleanTrafficXml}}));
+  EXPECT_EQ(raw_query("SELECT cidr FROM vm_quarantine_allow WHERE position = 1"), "10.0.0.1/32");
+  // Deleting the vm leaves no orphan row behind (the cascades run).
+  {
+    auto store = open_sqlite_store(path());
+    auto txn = store->begin();
+    txn->delete_vm("web");
+    txn->commit();
+  }
+  EXPECT_EQ(raw_query("SELECT (SELECT count(*) FROM vm_filters) + (SELECT count(*) FROM "
+                      "vm_filter_params) + (SELECT count(*) FROM vm_quarantine) + (SELECT "
+                      "count(*) FROM vm_quarantine_allow)"),
+            "0");
+}
+
+// A file written by the version 1 schema (before filters) opens, keeps everything, and takes
+// filters from then on.
+TEST_F(SqliteStoreTest, Version1DatabaseIsUpgradedInPlace) {
+  raw_exec(R"sql(
+PRAGMA journal_mode = WAL;
+CREATE TABLE meta (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  schema_version INTEGER NOT NULL,
+  generation INTEGER NOT NULL
+);
+CREATE TABLE vms (
+  name TEXT NOT NULL PRIMARY KEY,
+  network TEXT NOT NULL,
+  mac TEXT NOT NULL UNIQUE,
+  ip TEXT NOT NULL UNIQUE,
+  port TEXT NOT NULL
+);
+CREATE TABLE eips (
+  address TEXT NOT NULL PRIMARY KEY,
+  pool TEXT NOT NULL,
+  vm TEXT NULL REFERENCES vms(name)
+);
+CREATE INDEX eips_vm ON eips(vm);
+CREATE TABLE forwards (
+  address TEXT NOT NULL,
+  proto TEXT NOT NULL CHECK (proto IN ('tcp', 'udp')),
+  first_port INTEGER NOT NULL,
+  last_port INTEGER NOT NULL,
+  vm TEXT NOT NULL REFERENCES vms(name),
+  vm_first_port INTEGER NOT NULL,
+  vm_last_port INTEGER NOT NULL,
+  PRIMARY KEY (address, proto, first_port)
+);
+CREATE INDEX forwards_vm ON forwards(vm);
+CREATE TABLE lease_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time TEXT NOT NULL,
+  network TEXT NOT NULL,
+  action TEXT NOT NULL,
+  mac TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  hostname TEXT NOT NULL
+);
+INSERT INTO meta (id, schema_version, generation) VALUES (1, 1, 17);
+INSERT INTO vms VALUES ('web', 'lan', '52:54:00:00:00:01', '10.10.0.10', 'vm-web');
+INSERT INTO vms VALUES ('db', 'lan', '52:54:00:00:00:02', '10.10.0.11', '');
+INSERT INTO eips VALUES ('203.0.113.17', 'public', 'web');
+INSERT INTO forwards VALUES ('203.0.113.2', 'tcp', 8080, 8080, 'db', 80, 80);
+INSERT INTO lease_events (time, network, action, mac, ip, hostname)
+  VALUES ('2024-01-01T00:00:01Z', 'lan', 'add', '52:54:00:00:00:01', '10.10.0.11', 'host1');
+)sql");
+  StoredState want;
+  want.vms = {vm("db", "10.10.0.11", "52:54:00:00:00:02"),
+              vm("web", "10.10.0.10", "52:54:00:00:00:01", "vm-web")};
+  want.eips = {{ip("203.0.113.17"), "public", "web"}};
+  want.forwards = {forward("203.0.113.2", Proto::tcp, 8080, 8080, "db", 80)};
+  want.generation = 17;
+  {
+    auto store = open_sqlite_store(path());
+    EXPECT_EQ(store->load(), want);
+    EXPECT_EQ(store->lease_events(10), std::vector{lease(1)});
+    auto txn = store->begin();
+    txn->put_filter({"clean-traffic", kCleanTrafficXml});
+    txn->set_vm_filters("web", {binding("clean-traffic", {{"IP", "10.10.0.10"}})});
+    txn->set_vm_quarantine("db", QuarantineRecord{.allow_from = {cidr("192.168.100.0/24")}});
+    txn->commit();
+  }
+  EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "2");
+  want.filters = {{"clean-traffic", kCleanTrafficXml}};
+  want.vms[1].filters = {binding("clean-traffic", {{"IP", "10.10.0.10"}})};
+  want.vms[0].quarantine = QuarantineRecord{.allow_from = {cidr("192.168.100.0/24")}};
+  EXPECT_EQ(open_sqlite_store(path())->load(), want);
 }
 
 TEST_F(SqliteStoreTest, NotADatabaseIsAStoreError) {
@@ -563,6 +900,20 @@ TEST_F(SqliteStoreTest, DamagedRowIsReported) {
       "INSERT INTO vms (name, network, mac, ip, port) VALUES ('web', 'lan', 'zz', '10.0.0.1', '')");
   EXPECT_THAT(error_of<StoreError>([&] { store->load(); }),
               HasSubstr("damaged: vms: invalid mac 'zz'"));
+}
+
+TEST_F(SqliteStoreTest, DamagedQuarantineRowIsReported) {
+  auto store = open_sqlite_store(path());
+  {
+    auto txn = store->begin();
+    txn->add_vm(vm("web", "10.10.0.10", "52:54:00:00:00:01"));
+    txn->commit();
+  }
+  raw_exec(
+      "INSERT INTO vm_quarantine (vm) VALUES ('web');"
+      "INSERT INTO vm_quarantine_allow (vm, position, cidr) VALUES ('web', 0, '10.0.0.1/8')");
+  EXPECT_THAT(error_of<StoreError>([&] { store->load(); }),
+              HasSubstr("damaged: vm_quarantine_allow: invalid network '10.0.0.1/8'"));
 }
 
 }  // namespace
