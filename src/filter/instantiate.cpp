@@ -1,0 +1,241 @@
+#include "filter/instantiate.h"
+
+#include <algorithm>
+#include <set>
+
+#include "filter/attributes.h"
+#include "filter/values.h"
+
+namespace vmgw::filter {
+namespace {
+
+// The key that decides how a reference iterates: references with the same key move together.
+std::string iteration_key(const VariableRef& v) {
+  switch (v.access) {
+    case VariableRef::Access::plain:
+      return "$" + v.name;
+    case VariableRef::Access::iterator:
+      return "@" + std::to_string(v.number);
+    case VariableRef::Access::index:
+      return "";  // fixed element: does not iterate
+  }
+  return "";
+}
+
+struct Expander {
+  const FilterCatalog& catalog;
+  const std::string& where;
+  Program& program;
+  Diagnostics& errors;
+  std::set<std::string> chains_seen;
+
+  void error(const Filter& f, int line, const std::string& path, const std::string& reason) {
+    errors.push_back({{f.file.path, line, 0}, where + ": " + path, reason});
+  }
+
+  void add_chain(const Filter& f) {
+    std::string chain = f.effective_chain();
+    if (chain == "root" || chains_seen.contains(chain)) return;
+    chains_seen.insert(chain);
+    program.chains.push_back({chain, f.effective_priority()});
+  }
+
+  void expand(const Filter& f, const Variables& vars, const std::string& origin, int depth) {
+    // check_references() rejects loops before we get here; the bound only guards against a bug.
+    if (depth > 64) {
+      error(f, f.where.line, "filter[name=" + f.name + "]", "filter references nest too deeply");
+      return;
+    }
+    add_chain(f);
+    int rule_index = 0;
+    for (const auto& e : f.entries) {
+      if (const auto* ref = std::get_if<FilterRef>(&e)) {
+        const Filter* child = catalog.lookup(ref->filter);
+        if (!child) continue;  // reported by check_references
+        Variables child_vars = vars;
+        std::set<std::string> overridden;
+        for (const auto& p : ref->parameters) {
+          if (overridden.insert(p.name).second) child_vars[p.name].clear();
+          child_vars[p.name].push_back(p.value);
+        }
+        expand(*child, child_vars, origin + "/" + child->name, depth + 1);
+        continue;
+      }
+      ++rule_index;
+      expand_rule(f, std::get<Rule>(e), vars, origin + " rule " + std::to_string(rule_index),
+                  "filter[name=" + f.name + "]/rule[" + std::to_string(rule_index) + "]");
+    }
+  }
+
+  void expand_rule(const Filter& f, const Rule& r, const Variables& vars, const std::string& origin,
+                   const std::string& path) {
+    ConcreteRule base;
+    base.chain = f.effective_chain();
+    base.priority = r.effective_priority();
+    base.action = r.action;
+    base.direction = r.direction;
+    base.statematch = r.effective_statematch();
+    base.log = r.logs();
+    base.origin = origin;
+    const ProtocolMatch* m = r.matches.empty() ? nullptr : &r.matches.front();
+    if (m) {
+      base.protocol = m->protocol;
+      base.layer = layer_of(m->protocol);
+    }
+    if (base.layer == Layer::l3) base.chain = "root";
+    if (!m) {
+      program.rules.push_back(base);
+      return;
+    }
+
+    // Which iteration keys exist, in first-seen order, and how many values each has.
+    std::vector<std::string> keys;
+    std::map<std::string, std::size_t> lengths;
+    bool ok = true;
+    for (const auto& [name, value] : m->attributes) {
+      if (!value.var) continue;
+      const VariableRef& v = *value.var;
+      auto it = vars.find(v.name);
+      if (it == vars.end()) {
+        error(f, m->where.line, path + "@" + name,
+              "variable $" + v.name + " has no value (give it as a parameter, e.g. --param " +
+                  v.name + "=...)");
+        ok = false;
+        continue;
+      }
+      const std::size_t n = it->second.size();
+      if (v.access == VariableRef::Access::index) {
+        if (v.number >= n) {
+          error(f, m->where.line, path + "@" + name,
+                v.str() + ": index out of range ($" + v.name + " has " + std::to_string(n) +
+                    " value" + (n == 1 ? "" : "s") + ")");
+          ok = false;
+        }
+        continue;
+      }
+      std::string key = iteration_key(v);
+      auto [l, inserted] = lengths.emplace(key, n);
+      if (inserted) {
+        keys.push_back(key);
+      } else if (l->second != n) {
+        error(f, m->where.line, path + "@" + name,
+              "variables iterated together by " + key.substr(1) +
+                  " must have the same number of values");
+        ok = false;
+      }
+    }
+    for (const auto& [name, value] : m->attributes) {
+      std::string why = unsupported_attribute(m->protocol, name);
+      if (!why.empty()) {
+        error(f, m->where.line, path + "@" + name, why);
+        ok = false;
+      }
+    }
+    if (!ok) return;
+
+    std::size_t combos = 1;
+    for (const auto& k : keys) {
+      combos *= lengths[k];
+      if (combos > kMaxRulesPerRule) {
+        error(f, m->where.line, path,
+              "list variables expand this rule into more than " + std::to_string(kMaxRulesPerRule) +
+                  " rules");
+        return;
+      }
+    }
+    for (std::size_t c = 0; c < combos; ++c) {
+      // Mixed-radix digits of c, one per key.
+      std::map<std::string, std::size_t> pick;
+      std::size_t rest = c;
+      for (auto k = keys.rbegin(); k != keys.rend(); ++k) {
+        pick[*k] = rest % lengths[*k];
+        rest /= lengths[*k];
+      }
+      ConcreteRule cr = base;
+      for (const auto& [name, value] : m->attributes) {
+        Attr a{name, value.raw, value.match};
+        if (value.var) {
+          const auto& values = vars.find(value.var->name)->second;
+          std::size_t i = value.var->access == VariableRef::Access::index
+                              ? value.var->number
+                              : pick[iteration_key(*value.var)];
+          a.value = values[i];
+          const AttrSpec* spec = find_attribute(m->protocol, name);
+          std::string why = spec ? check_literal(*spec, a.value) : "";
+          if (!why.empty()) {
+            error(f, m->where.line, path + "@" + name,
+                  value.var->str() + " = '" + a.value + "': " + why);
+            ok = false;
+          }
+        }
+        cr.attrs.push_back(std::move(a));
+      }
+      if (!ok) return;
+      program.rules.push_back(std::move(cr));
+    }
+  }
+};
+
+Variables with_params(Variables vars, const Binding& b) {
+  std::set<std::string> overridden;
+  for (const auto& [name, value] : b.params) {
+    if (overridden.insert(name).second) vars[name].clear();
+    vars[name].push_back(value);
+  }
+  return vars;
+}
+
+void sort_program(Program& p) {
+  std::stable_sort(
+      p.rules.begin(), p.rules.end(), [](const ConcreteRule& a, const ConcreteRule& b) {
+        return std::tie(a.layer, a.chain, a.priority) < std::tie(b.layer, b.chain, b.priority);
+      });
+  std::sort(p.chains.begin(), p.chains.end(), [](const SubChain& a, const SubChain& b) {
+    return std::tie(a.priority, a.name) < std::tie(b.priority, b.name);
+  });
+}
+
+}  // namespace
+
+std::string unsupported_attribute(Protocol p, std::string_view attr) {
+  if (attr == "ipset" || attr == "ipsetflags")
+    return "ipset is not supported: nftables has no ipsets (list the addresses in a variable "
+           "instead)";
+  if (attr == "option" && (p == Protocol::tcp || p == Protocol::tcp_ipv6))
+    return "tcp option matching is not supported by vmgw";
+  if (p == Protocol::stp && attr != "srcmacaddr" && attr != "srcmacmask" && attr != "comment" &&
+      attr != "type" && attr != "flags")
+    return "stp: only srcmacaddr, srcmacmask, type and flags are supported by vmgw";
+  return "";
+}
+
+Instantiation instantiate(const FilterCatalog& catalog, const std::vector<Binding>& bindings,
+                          const Variables& defaults, const std::string& where) {
+  Instantiation out;
+  for (std::size_t i = 0; i < bindings.size(); ++i) {
+    const Binding& b = bindings[i];
+    const std::string at = where + " filter[" + std::to_string(i + 1) + "]";
+    for (const auto& [name, value] : b.params) {
+      if (!is_variable_name(name))
+        out.errors.push_back({{}, at + ".params", "'" + name + "' is not a variable name"});
+    }
+    const Filter* f = catalog.lookup(b.filter);
+    if (!f) {
+      out.errors.push_back({{}, at, "unknown filter '" + b.filter + "'"});
+      continue;
+    }
+    for (auto& d : catalog.check_references(b.filter)) {
+      d.path = at + ": " + d.path;
+      out.errors.push_back(std::move(d));
+    }
+    if (!out.errors.empty()) continue;
+    Expander x{catalog, at, out.program, out.errors, {}};
+    for (const auto& c : out.program.chains) x.chains_seen.insert(c.name);
+    x.expand(*f, with_params(defaults, b), f->name, 0);
+  }
+  if (!out.errors.empty()) out.program = {};
+  sort_program(out.program);
+  return out;
+}
+
+}  // namespace vmgw::filter
