@@ -26,11 +26,16 @@ std::string sysctl_name(std::string key) {
 
 ApplyReport diff_all(const Plan& plan, Backends& b, const NetState& net, std::vector<NetOp>& ops) {
   ApplyReport r;
+  // Both tables change in one batch: one kernel transaction for the whole policy.
   r.nft = diff_table(b.nft.read_table(plan.table.family, plan.table.name), plan.table);
+  r.nft += diff_table(b.nft.read_table(plan.bridge_table.family, plan.bridge_table.name),
+                      plan.bridge_table);
   ops = net_diff(plan, net);
   for (const auto& op : ops) r.net.push_back(op.str());
   for (const auto& s : plan.sysctls) {
-    if (b.sysctl.get(s.key) != s.value) r.sysctl.push_back(sysctl_name(s.key) + " = " + s.value);
+    auto now = b.sysctl.get(s.key);
+    if (!now && s.if_present) continue;
+    if (now != s.value) r.sysctl.push_back(sysctl_name(s.key) + " = " + s.value);
   }
   return r;
 }
@@ -83,7 +88,9 @@ ApplyReport apply(const Plan& plan, Backends& b) {
   if (!r.nft.empty()) b.nft.apply(r.nft.batch());
   run_net_ops(ops, b.rtnl);
   for (const auto& s : plan.sysctls) {
-    if (b.sysctl.get(s.key) != s.value) b.sysctl.set(s.key, s.value);
+    auto now = b.sysctl.get(s.key);
+    if (!now && s.if_present) continue;  // e.g. br_netfilter not loaded: see docs/filters.md
+    if (now != s.value) b.sysctl.set(s.key, s.value);
   }
   std::vector<std::string> networks;
   for (const auto& d : plan.dhcp) {

@@ -150,8 +150,9 @@ void apply_one(std::optional<nft::Table>& state, const Json& cmd) {
 
 std::optional<nft::Table> FakeNftBackend::read_table(const std::string& family,
                                                      const std::string& name) {
-  if (!table || table->family != family || table->name != name) return std::nullopt;
-  return table;
+  const auto& t = family == "bridge" ? bridge_table : table;
+  if (!t || t->family != family || t->name != name) return std::nullopt;
+  return t;
 }
 
 void FakeNftBackend::apply(const Json& batch) {
@@ -160,9 +161,13 @@ void FakeNftBackend::apply(const Json& batch) {
     fail_next_with.clear();
     throw NftError(msg);
   }
-  std::optional<nft::Table> copy = table;
-  for (const auto& cmd : batch.at("nftables")) apply_one(copy, cmd);
+  std::optional<nft::Table> copy = table, bridge_copy = bridge_table;
+  for (const auto& cmd : batch.at("nftables")) {
+    const Json& o = cmd.begin().value().begin().value();
+    apply_one(o.value("family", "inet") == "bridge" ? bridge_copy : copy, cmd);
+  }
   table = std::move(copy);
+  bridge_table = std::move(bridge_copy);
   ++batches_applied;
   batches.push_back(batch);
 }

@@ -18,7 +18,8 @@ class FakeNftBackend : public NftBackend {
   int batches_applied = 0;          // successful apply() calls: "writes to the kernel"
   std::vector<nft::Json> batches;   // every successful batch, in order
   std::string fail_next_with;       // if set, the next apply() throws this and changes nothing
-  std::optional<nft::Table> table;  // the state (one table is all vmgw owns)
+  std::optional<nft::Table> table;  // the state: inet vmgw
+  std::optional<nft::Table> bridge_table;  // and bridge vmgw (per-VM layer-2 filters)
 };
 
 }  // namespace vmgw::backend

@@ -54,4 +54,24 @@ ApiResult api_call(const std::string& socket, const std::string& method, const s
   return r;
 }
 
+// --param NAME=VALUE (repeatable; a repeated NAME makes a list) -> {"NAME": value or [values]}.
+std::optional<nlohmann::json> params_json(const std::vector<std::string>& params) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& p : params) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "error: --param: '" << p << "' is not NAME=VALUE\n";
+      return std::nullopt;
+    }
+    std::string name = p.substr(0, eq), value = p.substr(eq + 1);
+    if (!out.contains(name)) {
+      out[name] = value;
+    } else {
+      if (!out[name].is_array()) out[name] = nlohmann::json::array({out[name]});
+      out[name].push_back(value);
+    }
+  }
+  return out;
+}
+
 }  // namespace vmgw::cli

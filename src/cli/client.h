@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace vmgw::cli {
 
@@ -17,6 +18,10 @@ struct ApiResult {
 ApiResult api_call(const std::string& socket, const std::string& method, const std::string& path,
                    const std::optional<nlohmann::json>& body = std::nullopt,
                    const std::map<std::string, std::string>& query = {});
+
+// --param NAME=VALUE arguments (a repeated NAME makes a list) -> {"NAME": value or [values]};
+// prints the error and returns nullopt for one that is not NAME=VALUE.
+std::optional<nlohmann::json> params_json(const std::vector<std::string>& params);
 
 // HTTP status -> exit code: 2xx 0, 400 1, 404 5, 409 6, 5xx 2, connection failure 3.
 int exit_code_for_status(int status);

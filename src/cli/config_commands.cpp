@@ -1,6 +1,8 @@
 // check, plan, apply, show: the declared-config verbs.
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <variant>
@@ -9,18 +11,54 @@
 #include "cli/commands.h"
 #include "compile/compile.h"
 #include "compile/plan_text.h"
+#include "filter/builtins.h"
+#include "filter/parse.h"
 #include "model/load.h"
 
 namespace vmgw::cli {
 namespace {
 
-// Parses and validates `file`, printing every error; nullopt if there were any.
-std::optional<Validated<Config>> load(const std::string& file) {
+// The built-in filters plus those defined in the config's `filters:` files (relative to the
+// config file's directory); a file's filter replaces a built-in of the same name.
+filter::FilterCatalog load_filters(const Config& c, const std::string& file, Diagnostics& errors) {
+  filter::FilterCatalog catalog = filter::builtin_catalog();
+  const std::filesystem::path dir = std::filesystem::path(file).parent_path();
+  for (size_t i = 0; i < c.filter_files.size(); ++i) {
+    std::filesystem::path p = c.filter_files[i];
+    if (p.is_relative()) p = dir / p;
+    std::ifstream in(p, std::ios::binary);
+    std::string xml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      errors.push_back(
+          {{file, 0, 0}, "filters[" + std::to_string(i) + "]", "cannot read " + p.string()});
+      continue;
+    }
+    auto parsed = filter::parse_filter_xml(xml, p.string());
+    if (!parsed.ok()) {
+      errors.insert(errors.end(), parsed.errors.begin(), parsed.errors.end());
+      continue;
+    }
+    catalog.add_or_replace(std::move(*parsed.filter));
+  }
+  return catalog;
+}
+
+struct Loaded {
+  Validated<Config> config;
+  filter::FilterCatalog filters;
+};
+
+// Parses and validates `file` and the filters it uses, printing every error; nullopt if there
+// were any.
+std::optional<Loaded> load(const std::string& file) {
   auto result = load_config_file(file);
   Diagnostics errors;
-  std::optional<Validated<Config>> ok;
+  std::optional<Loaded> ok;
   if (auto* v = std::get_if<Validated<Config>>(&result)) {
-    ok.emplace(std::move(*v));
+    auto catalog = load_filters(v->get(), file, errors);
+    auto filter_errors = check_filters(v->get(), catalog);
+    errors.insert(errors.end(), filter_errors.begin(), filter_errors.end());
+    if (errors.empty()) ok.emplace(Loaded{std::move(*v), std::move(catalog)});
   } else {
     errors = std::get<Diagnostics>(result);
   }
@@ -43,7 +81,7 @@ std::string self_path() {
 int cmd_check(const std::string& file) {
   auto config = load(file);
   if (!config) return kInvalidInput;
-  const Config& c = config->get();
+  const Config& c = config->config.get();
   std::cout << "ok: " << file << " is valid (" << c.uplinks.size() << " uplinks, "
             << c.networks.size() << " networks, " << c.vms.size() << " VMs, "
             << c.port_forwards.size() << " port forwards, " << c.eip_bindings.size()
@@ -54,7 +92,7 @@ int cmd_check(const std::string& file) {
 int cmd_plan(const std::string& file, const std::string& output) {
   auto config = load(file);
   if (!config) return kInvalidInput;
-  Plan plan = compile(*config);
+  Plan plan = compile(config->config, config->filters);
   if (output == "json") {
     std::cout << plan_json(plan).dump(2) << "\n";
   } else {
@@ -71,7 +109,7 @@ int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
               << "` shows what it would do\n";
     return kEnvironment;
   }
-  Plan plan = compile(*config);
+  Plan plan = compile(config->config, config->filters);
   try {
     auto nft = backend::make_libnftables_backend();
     auto rtnl = backend::make_mnl_rtnl();

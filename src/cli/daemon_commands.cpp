@@ -67,9 +67,24 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   add->add_option("--network", *network, "network it is plugged into")->required();
   add->add_option("--mac", *mac, "its MAC address")->required();
   add->add_option("--ip", *ip, "its address (default: the next free one of the subnet)");
-  add->add_option("--port", *port, "its bridge port device (tap/veth)");
-  add->callback([&o, &rc, name, network, mac, ip, port] {
+  add->add_option("--port", *port, "its bridge port device (tap/veth); needed with --filter");
+  auto filters = std::make_shared<std::vector<std::string>>();
+  auto params = std::make_shared<std::vector<std::string>>();
+  add->add_option("--filter", *filters, "a filter to bind (repeatable), e.g. clean-traffic");
+  add->add_option("--param", *params,
+                  "NAME=VALUE for the filters' variables (repeatable; $IP and $MAC default to "
+                  "the VM's)");
+  add->callback([&o, &rc, name, network, mac, ip, port, filters, params] {
     Json body = {{"name", *name}, {"network", *network}, {"mac", *mac}};
+    if (!filters->empty()) {
+      auto p = params_json(*params);
+      if (!p) {
+        rc = kInvalidInput;
+        return;
+      }
+      body["filters"] = Json::array();
+      for (const auto& f : *filters) body["filters"].push_back({{"filter", f}, {"params", *p}});
+    }
     if (!ip->empty()) body["ip"] = *ip;
     if (!port->empty()) body["port"] = *port;
     rc = show(api_call(o.socket, "POST", "/v1/vms", body), o, [](const Json& v) {

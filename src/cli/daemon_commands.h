@@ -13,5 +13,7 @@ struct DaemonOptions {
 
 // Adds the subcommands to `app`; each sets `rc` to its exit code when it runs.
 void add_daemon_commands(CLI::App& app, DaemonOptions& opts, int& rc);
+// filter, vm filter/quarantine/unquarantine, log, trace (after add_daemon_commands).
+void add_filter_commands(CLI::App& app, DaemonOptions& opts, int& rc);
 
 }  // namespace vmgw::cli

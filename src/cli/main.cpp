@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   add_dirs(leases);
   auto* version = app.add_subcommand("version", "print the version");
   add_daemon_commands(app, opts, rc);
+  add_filter_commands(app, opts, rc);
 
   std::string network;
   std::vector<std::string> event_args;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "compile/parts.h"
+#include "filter/builtins.h"
 
 namespace vmgw {
 
@@ -55,16 +56,48 @@ nft::Chain& chain_named(nft::Table& t, const std::string& name) {
 
 }  // namespace compile_detail
 
-Plan compile(const Validated<Config>& config) {
+Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters) {
   using namespace compile_detail;
   const Index ix(config.get());
   Plan plan;
   declare_table(plan.table);
+  declare_bridge_table(plan.bridge_table);
   compile_nat(ix, plan.table);
   compile_filter(ix, plan.table);
+  compile_vm_filters(ix, filters, plan);
   compile_network(ix, plan);
   compile_dhcp(ix, plan);
   return plan;
+}
+
+Plan compile(const Validated<Config>& config) {
+  return compile(config, filter::builtin_catalog());
+}
+
+filter::Instantiation instantiate_vm(const Config& config, const Vm& vm,
+                                     const filter::FilterCatalog& filters) {
+  filter::Variables defaults;
+  if (vm.ip) defaults["IP"] = {vm.ip->str()};
+  if (vm.mac) defaults["MAC"] = {vm.mac->str()};
+  for (const auto& n : config.networks) {
+    if (n.name == vm.network && n.dhcp && n.gateway) defaults["DHCPSERVER"] = {n.gateway->str()};
+  }
+  std::vector<filter::Binding> bindings;
+  for (const auto& f : vm.filters) bindings.push_back({f.filter, f.params});
+  return filter::instantiate(filters, bindings, defaults, vm.origin.path);
+}
+
+Diagnostics check_filters(const Config& config, const filter::FilterCatalog& filters) {
+  Diagnostics out;
+  for (const auto& vm : config.vms) {
+    if (vm.filters.empty()) continue;
+    auto inst = instantiate_vm(config, vm, filters);
+    for (auto& d : inst.errors) {
+      if (d.where.file.empty()) d.where = vm.origin.at("filters");
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
 }
 
 }  // namespace vmgw

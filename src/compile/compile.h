@@ -5,12 +5,28 @@
 #include <string>
 
 #include "compile/plan.h"
+#include "filter/catalog.h"
+#include "filter/instantiate.h"
+#include "filter/program.h"
 #include "model/validate.h"
 
 namespace vmgw {
 
-// Compiles a validated configuration into the full desired state of the host.
+// Compiles a validated configuration into the full desired state of the host. Per-VM filters
+// are looked up in `filters`; check_filters() must have found no error (else std::logic_error).
+Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters);
+// The same with the built-in filters only.
 Plan compile(const Validated<Config>& config);
+
+// What validate() cannot see: every VM's filters exist, reference no loop and have a value for
+// each variable they use. Errors name the VM and the filter.
+Diagnostics check_filters(const Config& config, const filter::FilterCatalog& filters);
+
+// A VM's filters instantiated with its defaults ($IP, $MAC, $DHCPSERVER when its network runs
+// DHCP) overridden by the binding's parameters. Used by the compiler, `vmgw trace` and the
+// conntrack cut on redefinition.
+filter::Instantiation instantiate_vm(const Config& config, const Vm& vm,
+                                     const filter::FilterCatalog& filters);
 
 // Names of the objects in vmgw's nftables table, shared by the compiler, `vmgw show` and tests.
 namespace names {
@@ -29,6 +45,23 @@ inline constexpr const char* kNatPrerouting = "nat_prerouting";
 inline constexpr const char* kNatPostrouting = "nat_postrouting";
 inline constexpr const char* kFilterForward = "filter_forward";
 inline constexpr const char* kFilterInput = "filter_input";
+// Per-VM filters and quarantine (inet: IP, stateful; bridge: layer 2, by bridge port).
+inline constexpr const char* kVmL3Out = "vm_l3_out";
+inline constexpr const char* kVmL3In = "vm_l3_in";
+inline constexpr const char* kQuarantined = "quarantined";
+inline constexpr const char* kQuarantineAllow = "quarantine_allow";
+inline constexpr const char* kQuarantineChain = "quarantine";
+inline constexpr const char* kVmOutForward = "vm_out_forward";
+inline constexpr const char* kVmInForward = "vm_in_forward";
+inline constexpr const char* kVmOutInput = "vm_out_input";
+inline constexpr const char* kVmInOutput = "vm_in_output";
+inline constexpr const char* kVmL2Out = "vm_l2_out";
+inline constexpr const char* kVmL2In = "vm_l2_in";
+inline constexpr const char* kQuarantinedPorts = "quarantined_ports";
+inline constexpr const char* kL2OutForward = "l2_out_forward";
+inline constexpr const char* kL2OutInput = "l2_out_input";
+inline constexpr const char* kL2InForward = "l2_in_forward";
+inline constexpr const char* kL2InOutput = "l2_in_output";
 std::string vm_egress_chain(const std::string& vm);   // "vm-web-out"
 std::string vm_ingress_chain(const std::string& vm);  // "vm-web-in"
 }  // namespace names

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "compile/plan.h"
+#include "filter/catalog.h"
 #include "model/config.h"
 
 namespace vmgw::compile_detail {
@@ -32,9 +33,12 @@ nft::Chain& chain_named(nft::Table& t, const std::string& name);
 
 // The static skeleton: every set/map and base chain, empty.
 void declare_table(nft::Table& t);
+void declare_bridge_table(nft::Table& t);
 void compile_nat(const Index& ix, nft::Table& t);
 void compile_filter(const Index& ix, nft::Table& t);
 void compile_network(const Index& ix, Plan& p);
 void compile_dhcp(const Index& ix, Plan& p);
+// Per-VM filters (both tables), quarantine and the br_netfilter switch.
+void compile_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, Plan& p);
 
 }  // namespace vmgw::compile_detail

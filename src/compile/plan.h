@@ -14,6 +14,8 @@ namespace vmgw {
 struct PlannedSysctl {
   std::string key;    // path below /proc/sys, e.g. "net/ipv4/ip_forward"
   std::string value;  // "1"
+  // Skipped (and reported) when the kernel lacks the key: a feature that may not be loaded.
+  bool if_present = false;
 };
 
 struct PlannedBridge {
@@ -64,7 +66,8 @@ struct DhcpServer {
 };
 
 struct Plan {
-  nft::Table table;
+  nft::Table table;         // inet vmgw: NAT, the gateway's policy, per-VM IP filters
+  nft::Table bridge_table;  // bridge vmgw: per-VM layer-2 filters, by bridge port
   std::vector<std::string> uplink_devices;  // must exist before anything is applied
   std::vector<PlannedSysctl> sysctls;
   std::vector<PlannedBridge> bridges;

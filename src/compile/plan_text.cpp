@@ -24,7 +24,9 @@ std::string route_text(const PlannedRoute& r) {
 
 std::string plan_text(const Plan& p) {
   std::ostringstream os;
-  os << "# nftables: applied as one transaction\n" << nft::table_text(p.table);
+  os << "# nftables: both tables applied as one transaction\n"
+     << nft::table_text(p.table) << "\n"
+     << nft::table_text(p.bridge_table);
   os << "\n# links\n";
   for (const auto& b : p.bridges) os << "bridge " << b.name << " (created if missing), up\n";
   for (const auto& port : p.ports)
@@ -36,7 +38,8 @@ std::string plan_text(const Plan& p) {
   os << "\n# routes\n";
   for (const auto& r : p.routes) os << route_text(r) << "\n";
   os << "\n# sysctls\n";
-  for (const auto& s : p.sysctls) os << sysctl_name(s.key) << " = " << s.value << "\n";
+  for (const auto& s : p.sysctls)
+    os << sysctl_name(s.key) << " = " << s.value << (s.if_present ? " (if present)" : "") << "\n";
   os << "\n# dhcp\n";
   for (const auto& d : p.dhcp) {
     os << "dnsmasq for " << d.network << " on " << d.interface << ": " << d.subnet.str()
@@ -53,6 +56,7 @@ nft::Json plan_json(const Plan& p) {
   using nft::Json;
   Json j;
   j["nftables"] = nft::create_all_cmds(p.table);
+  for (auto& cmd : nft::create_all_cmds(p.bridge_table)) j["nftables"].push_back(std::move(cmd));
   j["bridges"] = Json::array();
   for (const auto& b : p.bridges) j["bridges"].push_back(b.name);
   j["ports"] = Json::array();

@@ -48,12 +48,42 @@ void declare_table(nft::Table& t) {
                "public address . protocol . port -> VM port"),
       make_set(names::kVmEgress, "ipv4_addr", "verdict", "VM address -> that VM's egress chain"),
       make_set(names::kVmIngress, "ipv4_addr", "verdict", "VM address -> that VM's ingress chain"),
+      make_set(names::kVmL3Out, "ipv4_addr", "verdict", "VM address -> its IP filter (sent)"),
+      make_set(names::kVmL3In, "ipv4_addr", "verdict", "VM address -> its IP filter (received)"),
+      make_set(names::kQuarantined, "ipv4_addr", nullptr, "quarantined VMs"),
+      make_set(names::kQuarantineAllow, Json::array({"ipv4_addr", "ipv4_addr"}), nullptr,
+               "quarantined VM . management source", {"interval"}),
   };
   t.chains = {
       base_chain(names::kNatPrerouting, "nat", "prerouting", -100, "accept"),
       base_chain(names::kNatPostrouting, "nat", "postrouting", 100, "accept"),
       base_chain(names::kFilterForward, "filter", "forward", 0, "drop"),
       base_chain(names::kFilterInput, "filter", "input", 0, "drop"),
+      // Per-VM filters run before the gateway's policy, each in its own base chain: an nwfilter
+      // accept ends only that chain, and the gateway's policy still applies after it.
+      base_chain(names::kVmOutForward, "filter", "forward", -20, "accept"),
+      base_chain(names::kVmInForward, "filter", "forward", -10, "accept"),
+      base_chain(names::kVmOutInput, "filter", "input", -20, "accept"),
+      base_chain(names::kVmInOutput, "filter", "output", -20, "accept"),
+      nft::Chain{names::kQuarantineChain, std::nullopt, {}},
+  };
+}
+
+void declare_bridge_table(nft::Table& t) {
+  t.family = "bridge";
+  t.name = names::kTable;
+  t.sets = {
+      make_set(names::kVmL2Out, "ifname", "verdict",
+               "bridge port -> its VM's layer-2 filter (sent)"),
+      make_set(names::kVmL2In, "ifname", "verdict",
+               "bridge port -> its VM's layer-2 filter (received)"),
+      make_set(names::kQuarantinedPorts, "ifname", nullptr, "bridge ports of quarantined VMs"),
+  };
+  t.chains = {
+      base_chain(names::kL2OutForward, "filter", "forward", -20, "accept"),
+      base_chain(names::kL2OutInput, "filter", "input", -20, "accept"),
+      base_chain(names::kL2InForward, "filter", "forward", -10, "accept"),
+      base_chain(names::kL2InOutput, "filter", "output", -10, "accept"),
   };
 }
 

@@ -21,6 +21,14 @@ Vm to_vm(const store::VmRecord& r, const std::string& path) {
   v.mac = r.mac;
   v.ip = r.ip;
   v.port = r.port;
+  for (size_t i = 0; i < r.filters.size(); ++i) {
+    VmFilter f;
+    f.origin.path = path + ".filters[" + std::to_string(i) + "]";
+    f.filter = r.filters[i].filter;
+    f.params = r.filters[i].params;
+    v.filters.push_back(std::move(f));
+  }
+  if (r.quarantine) v.quarantine = Quarantine{r.quarantine->allow_from};
   return v;
 }
 

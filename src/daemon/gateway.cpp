@@ -82,7 +82,11 @@ Plan Gateway::plan_for(const store::StoredState& s, const Config& topology,
                        const std::string& subject) const {
   auto result = validate(desired_config(topology, s));
   if (auto* d = std::get_if<Diagnostics>(&result)) throw ServiceError(400, as_errors(*d, subject));
-  return compile(std::get<Validated<Config>>(result));
+  const auto& config = std::get<Validated<Config>>(result);
+  auto catalog = catalog_for(s);
+  auto filter_errors = check_filters(config.get(), catalog);
+  if (!filter_errors.empty()) throw ServiceError(400, as_errors(filter_errors, subject));
+  return compile(config, catalog);
 }
 
 const std::vector<Vm>& Gateway::vms() const {
@@ -94,6 +98,7 @@ ApplyReport Gateway::start() {
   state_ = deps_.store.load();
   plan_ = plan_for(state_, topology_);
   desired_ = desired_config(topology_, state_);
+  catalog_ = catalog_for(state_);
   auto report = apply(plan_, deps_.backends);
   ++counters_.applies;
   if (!report.nft.empty()) ++counters_.nft_transactions;
@@ -159,6 +164,7 @@ ApplyReport Gateway::commit(store::StoredState candidate,
   state_ = std::move(candidate);
   plan_ = std::move(next);
   desired_ = desired_config(topology_, state_);
+  catalog_ = catalog_for(state_);
   last_apply_ = report.summary();
   return report;
 }
@@ -185,7 +191,7 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
   }
   const Network* net = find_network(topology_, req.network);
   if (!net) throw ServiceError(400, "network", "unknown network '" + req.network + "'");
-  store::VmRecord rec{req.name, req.network, req.mac, Ipv4{}, req.port};
+  store::VmRecord rec{req.name, req.network, req.mac, Ipv4{}, req.port, req.filters, {}};
   if (req.ip) {
     rec.ip = *req.ip;
   } else {

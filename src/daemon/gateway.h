@@ -16,6 +16,8 @@
 #include "backend/conntrack.h"
 #include "backend/garp.h"
 #include "compile/plan.h"
+#include "filter/catalog.h"
+#include "filter/evaluate.h"
 #include "model/config.h"
 #include "store/state_store.h"
 
@@ -43,6 +45,30 @@ struct VmRequest {
   Mac mac;
   std::optional<Ipv4> ip;  // the next free address of the subnet when absent
   std::string port;
+  std::vector<store::FilterBindingRecord> filters;
+};
+
+struct DefinedFilter {
+  std::string name;
+  bool replaced = false;
+  std::vector<std::string> vms_updated;  // VMs whose rules changed with it
+  size_t flows_cut = 0;                  // established flows the new rules no longer allow
+};
+
+// One rule's counters as the kernel holds them.
+struct RuleStats {
+  std::string layer;      // "l2" or "l3"
+  std::string direction;  // "out" or "in"
+  std::string chain;
+  std::string rule;  // the rule's origin ("clean-traffic/no-mac-spoofing rule 1")
+  uint64_t packets = 0, bytes = 0;
+  size_t shared_by = 1;  // VMs whose identical filters share this chain (and its counters)
+};
+
+struct TraceResult {
+  std::string verdict;             // accept, drop, reject
+  std::string decided_by;          // the rule or policy that decided
+  std::vector<std::string> steps;  // in order
 };
 
 struct RemovedVm {
@@ -98,6 +124,26 @@ class Gateway {
   // Lease events reported by dnsmasq.
   void record_lease_event(const store::LeaseEventRecord& e);
 
+  // Per-VM filters (gateway_filters.cpp). Defining a filter that VMs use updates all of them in
+  // one transaction and cuts the established flows the new rules no longer allow.
+  DefinedFilter define_filter(const std::string& xml);
+  void undefine_filter(const std::string& name);
+  // Every filter: built-ins and defined ones (a defined one never shadows a built-in).
+  const filter::FilterCatalog& filters() const { return catalog_; }
+  // The VMs that reference `filter` directly or through other filters, sorted.
+  std::vector<std::string> vms_using(const std::string& filter) const;
+  store::VmRecord set_vm_filters(const std::string& vm,
+                                 std::vector<store::FilterBindingRecord> filters);
+  // Cuts all traffic of `vm` except to/from `allow_from` and deletes its flows; returns how many.
+  size_t quarantine(const std::string& vm, std::vector<Cidr> allow_from);
+  void unquarantine(const std::string& vm);
+  std::vector<RuleStats> filter_stats(const std::string& vm);
+  // What the filters, the quarantine and the gateway's policy decide for `p` of `vm`.
+  TraceResult trace(const std::string& vm, filter::Packet p) const;
+  // The VM owning an address, a MAC or a bridge port ("" if none): to name VMs in drop logs.
+  std::string vm_of_ip(const std::string& ip) const;
+  std::string vm_of_port(const std::string& port) const;
+
  private:
   // Validates `candidate`, writes it through `write` in a store transaction, applies the kernel
   // delta inside it and commits. On any failure the kernel is put back to the previous plan.
@@ -111,12 +157,18 @@ class Gateway {
   const store::EipRecord* stored_eip(Ipv4 address) const;
   // Deletes the flows of `vm_ip` through elastic IP `eip` (after a move or an unbind).
   void cut_flows(Ipv4 eip, Ipv4 vm_ip);
+  // After a change of filters: deletes the flows of VMs whose IP rules changed that the new
+  // rules would not accept as new flows. Returns how many.
+  size_t cut_revoked_flows(const Config& before, const filter::FilterCatalog& before_catalog,
+                           std::vector<std::string>* changed_vms);
+  filter::FilterCatalog catalog_for(const store::StoredState& s) const;
 
   Config topology_;
   Dependencies deps_;
   store::StoredState state_;
   Plan plan_;
-  Config desired_;  // topology_ + state_, what plan_ was compiled from
+  Config desired_;                 // topology_ + state_, what plan_ was compiled from
+  filter::FilterCatalog catalog_;  // built-ins + state_.filters
   Counters counters_;
   std::string last_apply_;
 };

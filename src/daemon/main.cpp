@@ -3,6 +3,7 @@
 // interleave their changes (no double allocation, no lost update).
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -17,8 +18,12 @@
 
 #include "api/unix_server.h"
 #include "backend/dhcp.h"
+#include "backend/nflog.h"
+#include "compile/filter_rules.h"
+#include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
 #include "daemon/log.h"
+#include "daemon/log_book.h"
 #include "daemon/routes.h"
 #include "daemon/supervisor.h"
 #include "model/load.h"
@@ -70,6 +75,36 @@ std::string self_vmgw() {
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   auto cli = self.parent_path() / "vmgw";
   return std::filesystem::exists(cli) ? cli.string() : "/usr/bin/vmgw";
+}
+
+// A logged packet -> a log book entry naming the VM: by address (out: the source, in: the
+// destination), else by the bridge port it came in or went out through.
+void record_logged(const backend::LoggedPacket& pkt, const daemon::Gateway& gw,
+                   daemon::LogBook& book) {
+  auto prefix = daemon::parse_prefix(pkt.prefix);
+  if (!prefix) return;
+  daemon::LogEntry e;
+  e.time_ns = pkt.time_ns;
+  e.verdict = prefix->verdict;
+  e.direction = prefix->direction;
+  e.rule = prefix->rule;
+  if (auto t = backend::five_tuple(pkt.payload)) e.tuple = *t;
+  if (e.direction == "out") e.vm = gw.vm_of_ip(e.tuple.src);
+  if (e.direction == "in") e.vm = gw.vm_of_ip(e.tuple.dst);
+  if (e.vm.empty()) {
+    e.vm = gw.vm_of_ip(e.tuple.src);
+    if (!e.vm.empty() && e.direction.empty()) e.direction = "out";
+  }
+  if (e.vm.empty()) {
+    e.vm = gw.vm_of_ip(e.tuple.dst);
+    if (!e.vm.empty() && e.direction.empty()) e.direction = "in";
+  }
+  for (uint32_t ifindex : {pkt.physindev, pkt.physoutdev, pkt.indev, pkt.outdev}) {
+    char name[IF_NAMESIZE] = {};
+    if (!e.vm.empty() || ifindex == 0 || !::if_indextoname(ifindex, name)) continue;
+    e.vm = gw.vm_of_port(name);
+  }
+  book.add(std::move(e));
 }
 
 int run(const Options& o) {
@@ -124,6 +159,15 @@ int run(const Options& o) {
   api::UnixServer server(o.socket, 0660, group);
   api::Router router;
   daemon::add_routes(router, gw, info);
+  daemon::LogBook log_book;
+  daemon::add_filter_routes(router, gw, log_book);
+  // Packets logged by vmgw's rules (filter rules with log='yes', default drops, quarantine).
+  std::unique_ptr<backend::NflogSource> nflog;
+  try {
+    nflog = backend::open_nflog(compile_detail::kNflogGroup);
+  } catch (const std::exception& e) {
+    daemon::log_error(std::string("drop log unavailable: ") + e.what());
+  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -144,7 +188,13 @@ int run(const Options& o) {
     return resp;
   };
   for (;;) {
-    for (int fd : server.poll_once(1000, handle, {sigfd})) {
+    std::vector<int> extra{sigfd};
+    if (nflog) extra.push_back(nflog->fd());
+    for (int fd : server.poll_once(1000, handle, extra)) {
+      if (nflog && fd == nflog->fd()) {
+        for (auto& pkt : nflog->read_ready()) record_logged(pkt, gw, log_book);
+        continue;
+      }
       if (fd != sigfd) continue;
       signalfd_siginfo si{};
       while (::read(sigfd, &si, sizeof si) == sizeof si) {

@@ -29,7 +29,14 @@ Json vm_json(const Vm& vm, const std::vector<store::EipRecord>& eips) {
             {"mac", vm.mac ? vm.mac->str() : ""},
             {"ip", vm.ip ? vm.ip->str() : ""},
             {"port", vm.port},
+            {"filters", bindings_json(vm.filters)},
+            {"quarantine", nullptr},
             {"elastic_ip", nullptr}};
+  if (vm.quarantine) {
+    Json allow = Json::array();
+    for (const auto& c : vm.quarantine->allow_from) allow.push_back(c.str());
+    j["quarantine"] = {{"allow_from", allow}};
+  }
   for (const auto& e : eips)
     if (e.vm == vm.name) j["elastic_ip"] = e.address.str();
   return j;
@@ -110,6 +117,9 @@ std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors)
     r.ip = Ipv4::parse(*ip);
     if (!r.ip) errors.emplace_back("ip", "'" + *ip + "' is not an IPv4 address");
   }
+  if (body.contains("filters")) {
+    if (auto f = parse_filter_bindings(body["filters"], "filters", errors)) r.filters = *f;
+  }
   if (auto port = string_field(body, "port", false, errors)) {
     if (!port->empty() && !is_valid_device_name(*port))
       errors.emplace_back(
@@ -119,6 +129,64 @@ std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors)
   }
   if (errors.size() != before) return std::nullopt;
   return r;
+}
+
+Json bindings_json(const std::vector<VmFilter>& filters) {
+  Json out = Json::array();
+  for (const auto& f : filters) {
+    Json params = Json::object();
+    for (const auto& [name, value] : f.params) {
+      if (!params.contains(name)) {
+        params[name] = value;
+      } else {
+        if (!params[name].is_array()) params[name] = Json::array({params[name]});
+        params[name].push_back(value);
+      }
+    }
+    out.push_back({{"filter", f.filter}, {"params", params}});
+  }
+  return out;
+}
+
+std::optional<std::vector<store::FilterBindingRecord>> parse_filter_bindings(
+    const Json& list, const std::string& field, FieldErrors& errors) {
+  const size_t before = errors.size();
+  std::vector<store::FilterBindingRecord> out;
+  if (!list.is_array()) {
+    errors.emplace_back(field, "must be a list of {\"filter\": NAME, \"params\": {...}}");
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string at = field + "[" + std::to_string(i) + "]";
+    const Json& b = list[i];
+    if (!b.is_object() || !b.contains("filter") || !b["filter"].is_string() ||
+        b["filter"].get<std::string>().empty()) {
+      errors.emplace_back(at + ".filter", "is required: the filter's name");
+      continue;
+    }
+    store::FilterBindingRecord rec{b["filter"].get<std::string>(), {}};
+    if (b.contains("params")) {
+      if (!b["params"].is_object()) {
+        errors.emplace_back(at + ".params", "must be an object of NAME: value or [values]");
+        continue;
+      }
+      for (const auto& [name, value] : b["params"].items()) {
+        const std::string p = at + ".params." + name;
+        std::vector<Json> values =
+            value.is_array() ? value.get<std::vector<Json>>() : std::vector<Json>{value};
+        for (const auto& v : values) {
+          if (!v.is_string() && !v.is_number_unsigned()) {
+            errors.emplace_back(p, "values must be strings or numbers");
+            break;
+          }
+          rec.params.emplace_back(name, v.is_string() ? v.get<std::string>() : v.dump());
+        }
+      }
+    }
+    out.push_back(std::move(rec));
+  }
+  if (errors.size() != before) return std::nullopt;
+  return out;
 }
 
 std::optional<store::ForwardRecord> parse_forward_request(const Json& body, FieldErrors& errors) {

@@ -23,6 +23,10 @@ Json uplink_json(const Uplink& u);
 
 // Parses a request body; appends to `errors` and returns nullopt when a field is wrong.
 std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors);
+// [{"filter": "clean-traffic", "params": {"IP": "10.0.0.5", "PORTS": ["22", "80"]}}]
+std::optional<std::vector<store::FilterBindingRecord>> parse_filter_bindings(
+    const Json& list, const std::string& field, FieldErrors& errors);
+Json bindings_json(const std::vector<VmFilter>& filters);
 std::optional<store::ForwardRecord> parse_forward_request(const Json& body, FieldErrors& errors);
 
 // "203.0.113.2:8080" or "203.0.113.2:8000-8010" -> address and ports.

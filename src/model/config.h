@@ -40,13 +40,28 @@ struct Network {
   std::vector<Ipv4> dns_servers;        // handed out by DHCP
 };
 
+// A VM's reference to a per-VM filter (libvirt nwfilter), with parameters for its variables.
+// Parameters are ordered pairs: a name given more than once makes a list ($IP with two values).
+struct VmFilter {
+  Origin origin;
+  std::string filter;
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+// All of the VM's traffic is cut except to and from these management sources.
+struct Quarantine {
+  std::vector<Cidr> allow_from;
+};
+
 struct Vm {
   Origin origin;
   std::string name;
   std::string network;
   std::optional<Mac> mac;
   std::optional<Ipv4> ip;
-  std::string port;  // bridge port device (tap/veth); optional
+  std::string port;               // bridge port device (tap/veth); optional, required with filters
+  std::vector<VmFilter> filters;  // evaluated in this order; none: no per-VM filtering
+  std::optional<Quarantine> quarantine;
 };
 
 struct PortForward {
@@ -97,6 +112,9 @@ struct Config {
   std::vector<ElasticIpPool> eip_pools;
   std::vector<ElasticIpBinding> eip_bindings;
   HostPolicy host;
+  // nwfilter XML files defining filters (for `vmgw apply`/`plan`; the daemon keeps defined
+  // filters in its store). Paths as written, relative to the config file's directory.
+  std::vector<std::string> filter_files;
 };
 
 }  // namespace vmgw

@@ -259,14 +259,62 @@ class Parser {
   }
 
   void vm(const YAML::Node& n, const std::string& path, Vm& v) {
-    fields(n, path, {"name", "network", "mac", "ip", "port"}, v.origin,
+    fields(n, path, {"name", "network", "mac", "ip", "port", "filters", "quarantine"}, v.origin,
            [&](const std::string& key, const YAML::Node& val, const std::string& p) {
              if (key == "name") string(val, p, v.name);
              if (key == "network") string(val, p, v.network);
              if (key == "mac") v.mac = mac(val, p);
              if (key == "ip") v.ip = ipv4(val, p);
              if (key == "port") string(val, p, v.port);
+             if (key == "filters") list_of(val, p, v.filters, &Parser::vm_filter);
+             if (key == "quarantine") quarantine(val, p, v);
            });
+  }
+
+  // - filter: clean-traffic
+  //   params: {IP: 10.0.0.5}          a list value (IP: [a, b]) makes a list variable
+  void vm_filter(const YAML::Node& n, const std::string& path, VmFilter& f) {
+    fields(n, path, {"filter", "params"}, f.origin,
+           [&](const std::string& key, const YAML::Node& val, const std::string& p) {
+             if (key == "filter") string(val, p, f.filter);
+             if (key == "params") params(val, p, f.params);
+           });
+  }
+
+  void params(const YAML::Node& n, const std::string& path,
+              std::vector<std::pair<std::string, std::string>>& out) {
+    if (n.IsNull()) return;
+    if (!n.IsMap()) {
+      error(loc(n), path, "expected a map of NAME: value, got " + kind_of(n));
+      return;
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      std::string name = key.IsScalar() ? key.Scalar() : "";
+      std::string p = path + "." + name;
+      if (value.IsSequence()) {
+        items(value, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
+          if (auto s = scalar(item, ip, "a value")) out.emplace_back(name, *s);
+        });
+      } else if (auto s = scalar(value, p, "a value or a list of values")) {
+        out.emplace_back(name, *s);
+      }
+    }
+  }
+
+  void quarantine(const YAML::Node& n, const std::string& path, Vm& v) {
+    Quarantine q;
+    Origin o;
+    if (!n.IsNull()) {
+      fields(n, path, {"allow_from"}, o,
+             [&](const std::string&, const YAML::Node& val, const std::string& p) {
+               items(val, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
+                 if (auto c = cidr(item, ip)) q.allow_from.push_back(*c);
+               });
+             });
+    }
+    v.quarantine = std::move(q);
   }
 
   // "ADDR:PORT" / "ADDR:FIRST-LAST" (public) or "VM:PORT" / "VM:FIRST-LAST" (to): splits at the
@@ -377,8 +425,15 @@ class Parser {
   void document(const YAML::Node& root, Config& c) {
     if (root.IsNull()) return;  // an empty file is an empty configuration
     Origin top;
-    fields(root, "", {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host"}, top,
+    fields(root, "",
+           {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "filters"}, top,
            [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "filters") {
+               items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
+                 if (auto s = scalar(item, ip, "the path of an nwfilter XML file"))
+                   c.filter_files.push_back(*s);
+               });
+             }
              if (key == "uplinks") list_of(v, p, c.uplinks, &Parser::uplink);
              if (key == "networks") list_of(v, p, c.networks, &Parser::network);
              if (key == "vms") list_of(v, p, c.vms, &Parser::vm);

@@ -334,6 +334,28 @@ void check_vm_port(Checker& c, const std::vector<Vm>& all, size_t i) {
   }
 }
 
+// Which filters exist and whether their variables resolve is checked against the filter catalog
+// (compile/vm_filters.h); here only what the config alone can tell.
+void check_vm_filters(Checker& c, const Vm& v) {
+  if (!v.filters.empty() && v.port.empty()) {
+    c.error(v.origin, "filters",
+            "a VM with filters needs its bridge port (port: the tap/veth device): layer-2 "
+            "filter rules are bound to the port");
+  }
+  for (size_t k = 0; k < v.filters.size(); ++k) {
+    const VmFilter& f = v.filters[k];
+    if (f.filter.empty())
+      c.error(v.origin, "filters[" + std::to_string(k) + "].filter", "missing: the filter's name");
+  }
+  if (v.quarantine) {
+    for (const auto& cidr : v.quarantine->allow_from) {
+      if (cidr.prefix == 0)
+        c.error(v.origin, "quarantine.allow_from",
+                "0.0.0.0/0 would allow everything: name the management sources");
+    }
+  }
+}
+
 }  // namespace
 
 void check_vms(Checker& c) {
@@ -350,6 +372,7 @@ void check_vms(Checker& c) {
     check_vm_mac(c, all, i);
     check_vm_ip(c, all, i, net);
     check_vm_port(c, all, i);
+    check_vm_filters(c, v);
   }
 }
 

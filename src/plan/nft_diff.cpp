@@ -32,6 +32,20 @@ std::string plural(int n, const char* word) {
 
 }  // namespace
 
+NftChange& NftChange::operator+=(const NftChange& o) {
+  commands.insert(commands.end(), o.commands.begin(), o.commands.end());
+  created = created || o.created;
+  rebuilt = rebuilt || o.rebuilt;
+  sets_added += o.sets_added;
+  sets_removed += o.sets_removed;
+  chains_added += o.chains_added;
+  chains_changed += o.chains_changed;
+  chains_removed += o.chains_removed;
+  elements_added += o.elements_added;
+  elements_removed += o.elements_removed;
+  return *this;
+}
+
 Json NftChange::batch() const {
   return {{"nftables", commands}};
 }

@@ -19,6 +19,8 @@ struct NftChange {
   int elements_added = 0, elements_removed = 0;
 
   bool empty() const { return commands.empty(); }
+  // Appends another table's change: both go to the kernel in the same batch.
+  NftChange& operator+=(const NftChange& o);
   // {"nftables": commands}
   nft::Json batch() const;
   // "+2 elements -1 element, 1 chain rewritten" or "nothing".

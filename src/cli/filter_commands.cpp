@@ -1,0 +1,306 @@
+// The filter verbs, in the style of virsh nwfilter-*: filter define/dumpxml/list/undefine/edit/
+// stats; per VM: vm filter set, vm quarantine/unquarantine; and the visibility verbs log and
+// trace. All are thin clients of vmgwd's API (docs/api.md).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "api/http.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/daemon_commands.h"
+#include "cli/table.h"
+
+namespace vmgw::cli {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string str(const Json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "-";
+  if (j[key].is_string())
+    return j[key].get<std::string>().empty() ? "-" : j[key].get<std::string>();
+  return j[key].dump();
+}
+
+int show(const ApiResult& r, const DaemonOptions& o,
+         const std::function<void(const Json&)>& human) {
+  if (r.exit_code != kOk) return r.exit_code;
+  if (o.output == "json") {
+    std::cout << r.body.dump(2) << "\n";
+  } else {
+    human(r.body);
+  }
+  return kOk;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "error: cannot read " << path << "\n";
+    return std::nullopt;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void print_defined(const Json& d) {
+  std::cout << "filter " << str(d, "name")
+            << (d.value("replaced", false) ? " redefined" : " defined");
+  if (d.contains("vms_updated") && !d["vms_updated"].empty()) {
+    std::cout << "; rules of vm";
+    for (const auto& v : d["vms_updated"]) std::cout << " " << v.get<std::string>();
+    std::cout << " updated in one transaction";
+  }
+  if (d.value("flows_cut", 0) > 0)
+    std::cout << "; " << d["flows_cut"].get<int>() << " established flows it no longer allows cut";
+  std::cout << "\n";
+}
+
+void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
+  auto* f = app.add_subcommand("filter", "per-VM filters: libvirt nwfilter XML, as virsh does");
+  f->require_subcommand(1);
+  auto arg = std::make_shared<std::string>();
+
+  auto* define = f->add_subcommand("define", "define a filter from its XML (create or replace)");
+  define->add_option("file", *arg, "nwfilter XML file")->required();
+  define->callback([&o, &rc, arg] {
+    auto xml = read_file(*arg);
+    if (!xml) {
+      rc = kInvalidInput;
+      return;
+    }
+    rc = show(api_call(o.socket, "POST", "/v1/filters", Json{{"xml", *xml}}), o, print_defined);
+  });
+
+  auto* dump = f->add_subcommand("dumpxml", "print a filter's XML");
+  dump->add_option("name", *arg, "filter name")->required();
+  dump->callback([&o, &rc, arg] {
+    auto r = api_call(o.socket, "GET", "/v1/filters/" + api::percent_encode(*arg));
+    rc = r.exit_code;
+    if (rc == kOk) std::cout << r.body.value("xml", "");
+  });
+
+  f->add_subcommand("list", "every filter: built-in and defined")->callback([&o, &rc] {
+    rc = show(api_call(o.socket, "GET", "/v1/filters"), o, [](const Json& list) {
+      Table t({"NAME", "CHAIN", "PRIORITY", "RULES", "REFS", "BUILTIN", "USED BY"});
+      for (const auto& x : list) {
+        std::string users;
+        for (const auto& u : x["used_by"])
+          users += (users.empty() ? "" : ",") + u.get<std::string>();
+        t.add({str(x, "name"), str(x, "chain"), str(x, "priority"), str(x, "rules"),
+               str(x, "references"), x.value("builtin", false) ? "yes" : "no",
+               users.empty() ? "-" : users});
+      }
+      t.print(std::cout);
+    });
+  });
+
+  auto* undefine = f->add_subcommand("undefine", "remove a filter (refused while a VM uses it)");
+  undefine->add_option("name", *arg, "filter name")->required();
+  undefine->callback([&o, &rc, arg] {
+    rc = show(api_call(o.socket, "DELETE", "/v1/filters/" + api::percent_encode(*arg)), o,
+              [&](const Json&) { std::cout << "filter " << *arg << " undefined\n"; });
+  });
+
+  auto* edit = f->add_subcommand("edit", "edit a filter in $EDITOR, then define it");
+  edit->add_option("name", *arg, "filter name")->required();
+  edit->callback([&o, &rc, arg] {
+    auto r = api_call(o.socket, "GET", "/v1/filters/" + api::percent_encode(*arg));
+    if ((rc = r.exit_code) != kOk) return;
+    char path[] = "/tmp/vmgw-filter-XXXXXX.xml";
+    int fd = ::mkstemps(path, 4);
+    if (fd < 0) {
+      std::cerr << "error: cannot create a temporary file\n";
+      rc = kFailed;
+      return;
+    }
+    std::string xml = r.body.value("xml", "");
+    bool written = ::write(fd, xml.data(), xml.size()) == static_cast<ssize_t>(xml.size());
+    ::close(fd);
+    const char* editor = std::getenv("VISUAL") ? std::getenv("VISUAL") : std::getenv("EDITOR");
+    std::string cmd = std::string(editor ? editor : "vi") + " '" + path + "'";
+    if (!written || std::system(cmd.c_str()) != 0) {
+      std::cerr << "error: the editor failed; " << path << " keeps your text\n";
+      rc = kFailed;
+      return;
+    }
+    auto edited = read_file(path);
+    if (!edited || *edited == xml) {
+      std::cout << "filter " << *arg << " unchanged\n";
+      ::unlink(path);
+      return;
+    }
+    rc = show(api_call(o.socket, "POST", "/v1/filters", Json{{"xml", *edited}}), o, print_defined);
+    if (rc == kOk) {
+      ::unlink(path);
+    } else {
+      std::cerr << "your edit is kept in " << path << " (fix it and run vmgw filter define)\n";
+    }
+  });
+
+  auto* stats = f->add_subcommand("stats", "per-rule counters of a VM's filters");
+  stats->add_option("vm", *arg, "VM name")->required();
+  stats->callback([&o, &rc, arg] {
+    rc = show(api_call(o.socket, "GET", "/v1/vms/" + api::percent_encode(*arg) + "/filter-stats"),
+              o, [](const Json& list) {
+                Table t({"LAYER", "DIR", "PACKETS", "BYTES", "RULE", "SHARED BY"});
+                for (const auto& s : list)
+                  t.add({str(s, "layer"), str(s, "direction"), str(s, "packets"), str(s, "bytes"),
+                         str(s, "rule"), str(s, "shared_by")});
+                t.print(std::cout);
+              });
+  });
+}
+
+void add_vm_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
+  CLI::App* vm = app.get_subcommand("vm");
+  auto name = std::make_shared<std::string>();
+  auto filters = std::make_shared<std::vector<std::string>>();
+  auto params = std::make_shared<std::vector<std::string>>();
+  auto none = std::make_shared<bool>(false);
+
+  auto* fcmd = vm->add_subcommand("filter", "a VM's filters");
+  fcmd->require_subcommand(1);
+  auto* set = fcmd->add_subcommand("set", "replace a VM's filters (one transaction)");
+  set->add_option("name", *name, "VM name")->required();
+  set->add_option("--filter", *filters, "a filter (repeatable; evaluated in this order)");
+  set->add_option("--param", *params, "NAME=VALUE for the filters' variables (repeatable)");
+  set->add_flag("--none", *none, "remove every filter");
+  set->callback([&o, &rc, name, filters, params, none] {
+    if (filters->empty() && !*none) {
+      std::cerr << "error: --filter: give at least one filter, or --none\n";
+      rc = kInvalidInput;
+      return;
+    }
+    auto p = params_json(*params);
+    if (!p) {
+      rc = kInvalidInput;
+      return;
+    }
+    Json list = Json::array();
+    for (const auto& f : *filters) list.push_back({{"filter", f}, {"params", *p}});
+    rc = show(api_call(o.socket, "PUT", "/v1/vms/" + api::percent_encode(*name) + "/filters",
+                       Json{{"filters", list}}),
+              o, [&](const Json&) {
+                std::cout << "vm " << *name << ": "
+                          << (filters->empty() ? std::string("no filters")
+                                               : std::to_string(filters->size()) + " filter(s)")
+                          << " in force\n";
+              });
+  });
+
+  auto allow = std::make_shared<std::vector<std::string>>();
+  auto* q = vm->add_subcommand("quarantine",
+                               "cut all of a VM's traffic except management sources; its "
+                               "established flows are deleted");
+  q->add_option("name", *name, "VM name")->required();
+  q->add_option("--allow-from", *allow, "management source address or CIDR (repeatable)");
+  q->callback([&o, &rc, name, allow] {
+    rc = show(api_call(o.socket, "POST", "/v1/vms/" + api::percent_encode(*name) + "/quarantine",
+                       Json{{"allow_from", *allow}}),
+              o, [&](const Json& r) {
+                std::cout << "vm " << *name << " quarantined; " << str(r, "flows_cut")
+                          << " flows cut\n";
+              });
+  });
+  auto* uq = vm->add_subcommand("unquarantine", "restore a quarantined VM's traffic");
+  uq->add_option("name", *name, "VM name")->required();
+  uq->callback([&o, &rc, name] {
+    rc =
+        show(api_call(o.socket, "DELETE", "/v1/vms/" + api::percent_encode(*name) + "/quarantine"),
+             o, [&](const Json&) { std::cout << "vm " << *name << " released from quarantine\n"; });
+  });
+}
+
+void print_log(const Json& entries, const DaemonOptions& o) {
+  for (const auto& e : entries) {
+    if (o.output == "json") {
+      std::cout << e.dump() << "\n";
+      continue;
+    }
+    std::string tuple = str(e, "proto") + " " + str(e, "src");
+    if (e.value("sport", 0) > 0) tuple += ":" + str(e, "sport");
+    tuple += " -> " + str(e, "dst");
+    if (e.value("dport", 0) > 0) tuple += ":" + str(e, "dport");
+    std::cout << str(e, "time") << " vm=" << str(e, "vm") << " " << str(e, "direction") << " "
+              << str(e, "verdict") << " rule='" << str(e, "rule") << "' " << tuple << "\n";
+  }
+  std::cout.flush();
+}
+
+void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
+  auto vm = std::make_shared<std::string>();
+  auto follow = std::make_shared<bool>(false);
+  auto limit = std::make_shared<int>(50);
+  auto* log = app.add_subcommand("log", "packets dropped or logged by vmgw's rules");
+  log->add_option("--vm", *vm, "only this VM's packets");
+  log->add_flag("-f,--follow", *follow, "keep printing new entries");
+  log->add_option("-n,--limit", *limit, "how many recent entries")->capture_default_str();
+  log->callback([&o, &rc, vm, follow, limit] {
+    std::map<std::string, std::string> q{{"limit", std::to_string(*limit)}};
+    if (!vm->empty()) q["vm"] = *vm;
+    auto r = api_call(o.socket, "GET", "/v1/log", std::nullopt, q);
+    if ((rc = r.exit_code) != kOk) return;
+    print_log(r.body["entries"], o);
+    uint64_t last = r.body.value("last_seq", uint64_t{0});
+    while (*follow) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      q["after"] = std::to_string(last);
+      q["limit"] = "1000";
+      r = api_call(o.socket, "GET", "/v1/log", std::nullopt, q);
+      if ((rc = r.exit_code) != kOk) return;
+      print_log(r.body["entries"], o);
+      last = r.body.value("last_seq", last);
+    }
+  });
+
+  auto body = std::make_shared<Json>(Json::object());
+  auto s = std::make_shared<std::map<std::string, std::string>>();
+  auto n = std::make_shared<std::map<std::string, int>>();
+  auto* trace = app.add_subcommand(
+      "trace", "which rule decides a packet: the VM's filters, quarantine, the gateway's policy");
+  trace->add_option("--vm", (*s)["vm"], "the VM")->required();
+  trace->add_option("--dir", (*s)["direction"], "out (sent by the VM) or in (sent to it)")
+      ->required();
+  trace->add_option("--proto", (*s)["proto"], "tcp, udp, icmp, sctp, udplite, igmp, esp, ah, arp")
+      ->required();
+  trace->add_option("--src", (*s)["src"], "source address (default for out: the VM's)");
+  trace->add_option("--dst", (*s)["dst"], "destination address (default for in: the VM's)");
+  trace->add_option("--sport", (*n)["sport"], "source port");
+  trace->add_option("--dport", (*n)["dport"], "destination port");
+  trace->add_option("--icmp-type", (*n)["icmp_type"], "ICMP type (8: echo request)");
+  trace->add_option("--state", (*s)["state"], "new (default), established or related");
+  trace->callback([&o, &rc, s, n, trace] {
+    Json b = Json::object();
+    for (const auto& [k, v] : *s)
+      if (!v.empty()) b[k] = v;
+    for (const char* k : {"sport", "dport", "icmp_type"}) {
+      std::string opt = std::string("--") + (std::string(k) == "icmp_type" ? "icmp-type" : k);
+      if (trace->count(opt) > 0) b[k] = (*n)[k];
+    }
+    rc = show(api_call(o.socket, "POST", "/v1/trace", b), o, [](const Json& t) {
+      for (const auto& step : t["steps"]) std::cout << "  " << step.get<std::string>() << "\n";
+      std::cout << "verdict: " << str(t, "verdict") << " (decided by " << str(t, "decided_by")
+                << ")\n";
+    });
+  });
+}
+
+}  // namespace
+
+void add_filter_commands(CLI::App& app, DaemonOptions& opts, int& rc) {
+  add_filter_verbs(app, opts, rc);
+  add_vm_verbs(app, opts, rc);
+  add_visibility_verbs(app, opts, rc);
+}
+
+}  // namespace vmgw::cli

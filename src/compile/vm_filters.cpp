@@ -1,0 +1,203 @@
+// Per-VM filters in the kernel. Each VM's Program becomes, per layer and direction, a group of
+// chains (root and its sub-chains), named by a hash of their content so that VMs whose filters
+// instantiate identically share one group. Dispatch is one verdict-map lookup per packet: by
+// bridge port in the bridge table (layer 2), by VM address in the inet table (IP, after
+// conntrack lets established flows through). Egress and ingress run in separate base chains so
+// that an nwfilter `accept` of the sender's filter does not skip the receiver's filter.
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "compile/compile.h"
+#include "compile/filter_rules.h"
+#include "compile/parts.h"
+
+namespace vmgw::compile_detail {
+namespace {
+
+using filter::Direction;
+using filter::Layer;
+using nft::Json;
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+nft::Rule filter_rule(const filter::ConcreteRule& r, Direction d, std::vector<Json> matches) {
+  for (auto& s : rule_statements(r, d)) matches.push_back(std::move(s));
+  return {std::move(matches), r.origin};
+}
+
+// The chains of one layer and direction, named `prefix` (root) and `prefix-<chain>`.
+std::vector<nft::Chain> build_group(const filter::Program& prog, Layer layer, Direction d,
+                                    const std::string& prefix) {
+  std::vector<nft::Chain> out;
+  nft::Chain root{prefix, std::nullopt, {}};
+  if (layer == Layer::l3) {
+    for (const auto* r : filter::rules_of(prog, Layer::l3, "root", d))
+      if (auto m = rule_matches(*r)) root.rules.push_back(filter_rule(*r, d, std::move(*m)));
+    out.push_back(std::move(root));
+    return out;
+  }
+  for (const auto& step : filter::root_steps(prog, d)) {
+    if (step.rule) {
+      if (auto m = rule_matches(*step.rule))
+        root.rules.push_back(filter_rule(*step.rule, d, std::move(*m)));
+      continue;
+    }
+    const std::string& chain = step.jump->name;
+    nft::Chain sub{prefix + "-" + chain, std::nullopt, {}};
+    for (const auto* r : filter::rules_of(prog, Layer::l2, chain, d))
+      if (auto m = rule_matches(*r)) sub.rules.push_back(filter_rule(*r, d, std::move(*m)));
+    if (sub.rules.empty()) continue;  // nothing to do there in this direction
+    auto jump = chain_guard(chain);
+    jump.push_back(nft::jump(sub.name));
+    root.rules.push_back({std::move(jump), "nwfilter chain " + chain});
+    out.push_back(std::move(sub));
+  }
+  if (root.rules.empty()) return {};
+  out.insert(out.begin(), std::move(root));
+  return out;
+}
+
+std::string group_kind(Layer layer, Direction d) {
+  return std::string(layer == Layer::l2 ? "l2" : "l3") + (d == Direction::out ? "o" : "i");
+}
+
+// Builds the group with a placeholder name, hashes it, and names it by the hash: identical
+// instantiations get identical names. Returns the root chain's name ("" if nothing to do).
+std::string add_group(const filter::Program& prog, Layer layer, Direction d, nft::Table& t,
+                      std::set<std::string>& added) {
+  const std::string kind = group_kind(layer, d);
+  auto probe = build_group(prog, layer, d, "@");
+  if (probe.empty()) return "";
+  Json content = Json::array();
+  for (const auto& c : probe)
+    for (const auto& r : c.rules) content.push_back(Json{{"chain", c.name}, {"expr", r.expr}});
+  char hash[24];
+  std::snprintf(hash, sizeof hash, "%010llx",
+                static_cast<unsigned long long>(fnv1a(content.dump()) & 0xffffffffffULL));
+  const std::string name = kind + "-" + hash;
+  if (added.insert(name).second) {
+    for (auto& c : build_group(prog, layer, d, name)) t.chains.push_back(std::move(c));
+  }
+  return name;
+}
+
+Json ifname_set() {
+  return nft::set_ref(names::kInternalIfs);
+}
+
+void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any) {
+  using names::kQuarantineChain;
+  auto& q = chain_named(inet, kQuarantineChain).rules;
+  Json pair_sd = nft::concat({nft::payload("ip", "saddr"), nft::payload("ip", "daddr")});
+  Json pair_ds = nft::concat({nft::payload("ip", "daddr"), nft::payload("ip", "saddr")});
+  q.push_back({{nft::match(pair_sd, nft::set_ref(names::kQuarantineAllow)), {{"return", nullptr}}},
+               "quarantine: management traffic from the VM"});
+  q.push_back({{nft::match(pair_ds, nft::set_ref(names::kQuarantineAllow)), {{"return", nullptr}}},
+               "quarantine: management traffic to the VM"});
+  q.push_back(
+      {{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kQuarantined)), nft::counter(),
+        log_to_daemon(log_prefix("drop", "out", "quarantine")), nft::drop()},
+       "quarantine: everything else from the VM"});
+  q.push_back({{nft::match(nft::payload("ip", "daddr"), nft::set_ref(names::kQuarantined)),
+                nft::counter(), log_to_daemon(log_prefix("drop", "in", "quarantine")), nft::drop()},
+               "quarantine: everything else to the VM"});
+
+  auto established = [] {
+    return nft::Rule{{nft::match(nft::ct("state"), Json::array({"established", "related"}), "in"),
+                      nft::accept()},
+                     "flows a filter already accepted"};
+  };
+  auto out = [&](const char* chain) {
+    auto& rules = chain_named(inet, chain).rules;
+    rules.push_back({{nft::jump(kQuarantineChain)}, "quarantined VMs"});
+    if (!any) return;
+    rules.push_back(established());
+    rules.push_back({{nft::match(nft::meta("iifname"), ifname_set()),
+                      nft::vmap(nft::payload("ip", "saddr"), names::kVmL3Out)},
+                     "the sending VM's IP filter"});
+  };
+  auto in = [&](const char* chain, bool quarantine) {
+    auto& rules = chain_named(inet, chain).rules;
+    if (quarantine) rules.push_back({{nft::jump(kQuarantineChain)}, "quarantined VMs"});
+    if (!any) return;
+    rules.push_back(established());
+    rules.push_back(
+        {{nft::vmap(nft::payload("ip", "daddr"), names::kVmL3In)}, "the receiving VM's IP filter"});
+  };
+  out(names::kVmOutForward);
+  out(names::kVmOutInput);
+  in(names::kVmInForward, false);
+  in(names::kVmInOutput, true);
+
+  // Layer 2: a quarantined port may still send and receive IPv4 and ARP (cut above, by address,
+  // except management); everything else (IPv6 included) stops here.
+  Json not_ip_arp =
+      nft::match(nft::payload("ether", "type"), nft::anonymous_set({"ip", "arp"}), "!=");
+  auto l2 = [&](const char* chain, const char* dev, const char* map) {
+    auto& rules = chain_named(bridge, chain).rules;
+    rules.push_back({{nft::match(nft::meta(dev), nft::set_ref(names::kQuarantinedPorts)),
+                      not_ip_arp, nft::counter(), nft::drop()},
+                     "quarantine: non-IPv4 frames"});
+    rules.push_back({{nft::vmap(nft::meta(dev), map)}, "the VM's layer-2 filter, by port"});
+  };
+  l2(names::kL2OutForward, "iifname", names::kVmL2Out);
+  l2(names::kL2OutInput, "iifname", names::kVmL2Out);
+  l2(names::kL2InForward, "oifname", names::kVmL2In);
+  l2(names::kL2InOutput, "oifname", names::kVmL2In);
+}
+
+}  // namespace
+
+void compile_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, Plan& p) {
+  nft::Table& inet = p.table;
+  nft::Table& bridge = p.bridge_table;
+  std::set<std::string> added;
+  bool any_filter = false, any_quarantine = false;
+  for (const auto& [name, vm] : ix.vms) {
+    if (vm->quarantine) {
+      any_quarantine = true;
+      set_named(inet, names::kQuarantined).elements.push_back({vm->ip->str(), nullptr});
+      for (const auto& c : vm->quarantine->allow_from) {
+        set_named(inet, names::kQuarantineAllow)
+            .elements.push_back({nft::concat({vm->ip->str(), nft::prefix(c)}), nullptr});
+      }
+      if (!vm->port.empty())
+        set_named(bridge, names::kQuarantinedPorts).elements.push_back({vm->port, nullptr});
+    }
+    if (vm->filters.empty()) continue;
+    auto inst = instantiate_vm(ix.config, *vm, catalog);
+    if (!inst.ok())
+      throw std::logic_error("compile: filters of vm " + name + " do not instantiate");
+    for (Direction d : {Direction::out, Direction::in}) {
+      const bool out = d == Direction::out;
+      std::string l2 = add_group(inst.program, Layer::l2, d, bridge, added);
+      if (!l2.empty())
+        set_named(bridge, out ? names::kVmL2Out : names::kVmL2In)
+            .elements.push_back({vm->port, nft::jump(l2)});
+      std::string l3 = add_group(inst.program, Layer::l3, d, inet, added);
+      if (!l3.empty()) {
+        any_filter = true;
+        set_named(inet, out ? names::kVmL3Out : names::kVmL3In)
+            .elements.push_back({vm->ip->str(), nft::jump(l3)});
+      }
+    }
+    any_filter = true;
+  }
+  add_dispatch(inet, bridge, any_filter);
+  // Bridged IPv4 between two VMs reaches the inet hooks (and conntrack) only through
+  // br_netfilter; turned on only when filters or quarantine need it.
+  if (any_filter || any_quarantine) {
+    p.sysctls.push_back({"net/bridge/bridge-nf-call-iptables", "1", true});
+    p.sysctls.push_back({"net/bridge/bridge-nf-call-ip6tables", "1", true});
+  }
+}
+
+}  // namespace vmgw::compile_detail

@@ -1,0 +1,423 @@
+// Per-VM filters in the daemon: defining and removing filters, binding them to VMs, quarantine,
+// counters and traces. Every change goes through Gateway::commit (one store transaction, one
+// kernel transaction); what is specific to filters is the conntrack cut after a change: the IP
+// rules only see the first packet of a flow, so flows the new rules no longer allow are deleted
+// from conntrack, and their next packet meets the new rules.
+#include <algorithm>
+#include <set>
+
+#include "compile/compile.h"
+#include "daemon/desired.h"
+#include "daemon/gateway.h"
+#include "filter/builtins.h"
+#include "filter/parse.h"
+
+namespace vmgw::daemon {
+namespace {
+
+const Vm* find_vm(const Config& c, const std::string& name) {
+  for (const auto& v : c.vms)
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+// Whether the tree of filters below `root` contains `target`.
+bool reaches(const filter::FilterCatalog& cat, const std::string& root, const std::string& target,
+             std::set<std::string>& seen) {
+  if (root == target) return true;
+  if (!seen.insert(root).second) return false;
+  const filter::Filter* f = cat.lookup(root);
+  if (!f) return false;
+  for (const auto& e : f->entries)
+    if (const auto* ref = std::get_if<filter::FilterRef>(&e))
+      if (reaches(cat, ref->filter, target, seen)) return true;
+  return false;
+}
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
+  return out;
+}
+
+// The packet a flow's first packet was, as the VM's filter saw it: direction from the VM's
+// point of view, addresses before SNAT (outbound) and after DNAT (inbound).
+std::optional<filter::Packet> first_packet(const backend::ConntrackFlow& f, Ipv4 vm) {
+  filter::Packet p;
+  p.ip_proto = f.proto;
+  p.state = filter::Packet::State::new_;
+  if (f.orig_src == vm) {
+    p.direction = filter::Direction::out;
+    p.src_ip = f.orig_src.str();
+    p.dst_ip = f.orig_dst.str();
+    p.sport = f.orig_sport;
+    p.dport = f.orig_dport;
+  } else if (f.reply_src == vm) {  // to the VM, possibly DNATed
+    p.direction = filter::Direction::in;
+    p.src_ip = f.orig_src.str();
+    p.dst_ip = vm.str();
+    p.sport = f.orig_sport;
+    p.dport = f.reply_sport;
+  } else {
+    return std::nullopt;
+  }
+  if (f.proto == 1 || f.proto == 58) {  // ICMP: the type and code ride in the port fields
+    p.icmp_type = static_cast<uint8_t>(f.orig_dport >> 8);
+    p.icmp_code = static_cast<uint8_t>(f.orig_dport & 0xff);
+    p.sport = p.dport = 0;
+  }
+  return p;
+}
+
+// Only the stateful (IP) rules of a program: layer 2 rules are stateless and already apply to
+// every frame of every flow the moment they are in the kernel.
+filter::Program ip_rules_only(const filter::Program& prog) {
+  filter::Program out;
+  for (const auto& r : prog.rules)
+    if (r.layer == filter::Layer::l3) out.rules.push_back(r);
+  return out;
+}
+
+}  // namespace
+
+filter::FilterCatalog Gateway::catalog_for(const store::StoredState& s) const {
+  filter::FilterCatalog cat = filter::builtin_catalog();
+  for (const auto& rec : s.filters) {
+    auto parsed = filter::parse_filter_xml(rec.xml, "");
+    // Stored filters were parsed when defined; one that no longer parses is a broken store.
+    if (!parsed.ok())
+      throw ServiceError(500, "filters", "stored filter '" + rec.name + "' does not parse");
+    cat.add_or_replace(std::move(*parsed.filter));
+  }
+  return cat;
+}
+
+std::vector<std::string> Gateway::vms_using(const std::string& filter) const {
+  std::vector<std::string> out;
+  for (const auto& v : desired_.vms) {
+    for (const auto& b : v.filters) {
+      std::set<std::string> seen;
+      if (reaches(catalog_, b.filter, filter, seen)) {
+        out.push_back(v.name);
+        break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+DefinedFilter Gateway::define_filter(const std::string& xml) {
+  auto parsed = filter::parse_filter_xml(xml, "");
+  if (!parsed.ok()) {
+    std::vector<std::pair<std::string, std::string>> errors;
+    for (const auto& d : parsed.errors) {
+      std::string at = d.where.line > 0
+                           ? "line " + std::to_string(d.where.line) +
+                                 (d.where.column > 0 ? ":" + std::to_string(d.where.column) : "") +
+                                 ": "
+                           : "";
+      errors.emplace_back(at + d.path, d.reason);
+    }
+    throw ServiceError(400, errors);
+  }
+  const std::string name = parsed.filter->name;
+  if (filter::is_builtin(name))
+    throw ServiceError(409, "name",
+                       "'" + name +
+                           "' is a built-in filter and cannot be redefined; define "
+                           "your variant under another name");
+  auto candidate = state_;
+  store::FilterRecord rec{name, xml};
+  auto it = std::find_if(candidate.filters.begin(), candidate.filters.end(),
+                         [&](const auto& f) { return f.name == name; });
+  DefinedFilter out{name, it != candidate.filters.end(), {}, 0};
+  if (out.replaced) {
+    *it = rec;
+  } else {
+    candidate.filters.insert(
+        std::upper_bound(candidate.filters.begin(), candidate.filters.end(), rec,
+                         [](const auto& a, const auto& b) { return a.name < b.name; }),
+        rec);
+  }
+  auto refs = catalog_for(candidate).check_references(name);
+  if (!refs.empty()) {
+    std::vector<std::pair<std::string, std::string>> errors;
+    for (const auto& d : refs) errors.emplace_back(d.path, d.reason);
+    throw ServiceError(400, errors);
+  }
+  const Config before = desired_;
+  const filter::FilterCatalog before_catalog = catalog_;
+  commit(candidate, [&](store::StoreTxn& t) { t.put_filter(rec); });
+  out.flows_cut = cut_revoked_flows(before, before_catalog, &out.vms_updated);
+  return out;
+}
+
+void Gateway::undefine_filter(const std::string& name) {
+  if (filter::is_builtin(name))
+    throw ServiceError(409, "name", "'" + name + "' is a built-in filter");
+  auto candidate = state_;
+  auto n = std::erase_if(candidate.filters, [&](const auto& f) { return f.name == name; });
+  if (n == 0) throw ServiceError(404, "name", "no filter '" + name + "'");
+  auto vms = vms_using(name);
+  if (!vms.empty())
+    throw ServiceError(409, "name",
+                       "filter '" + name + "' is used by vm " + quoted_list(vms) +
+                           "; change their filters first (vmgw vm filter set)");
+  auto users = catalog_.users_of(name);
+  if (!users.empty())
+    throw ServiceError(409, "name",
+                       "filter '" + name + "' is referenced by filter " + quoted_list(users));
+  commit(candidate, [&](store::StoreTxn& t) { t.delete_filter(name); });
+}
+
+store::VmRecord Gateway::set_vm_filters(const std::string& vm,
+                                        std::vector<store::FilterBindingRecord> filters) {
+  if (!stored_vm(vm)) throw ServiceError(404, "name", "no vm '" + vm + "'");
+  auto candidate = state_;
+  for (auto& v : candidate.vms)
+    if (v.name == vm) v.filters = filters;
+  const Config before = desired_;
+  const filter::FilterCatalog before_catalog = catalog_;
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.set_vm_filters(vm, filters); }, vm_path(vm));
+  cut_revoked_flows(before, before_catalog, nullptr);
+  return *stored_vm(vm);
+}
+
+size_t Gateway::quarantine(const std::string& vm, std::vector<Cidr> allow_from) {
+  const store::VmRecord* rec = stored_vm(vm);
+  if (!rec) throw ServiceError(404, "name", "no vm '" + vm + "'");
+  auto candidate = state_;
+  store::QuarantineRecord q{std::move(allow_from)};
+  for (auto& v : candidate.vms)
+    if (v.name == vm) v.quarantine = q;
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, q); }, vm_path(vm));
+  // Established flows would otherwise go on: delete them all (management sessions included;
+  // their next packet is a new flow that the quarantine lets through).
+  size_t cut = 0;
+  const Ipv4 ip = stored_vm(vm)->ip;
+  try {
+    cut = deps_.conntrack.delete_flows(deps_.conntrack.list(ip));
+  } catch (const std::exception&) {  // the rules are in force; flows die at their next packet
+  }
+  counters_.conntrack_deleted += cut;
+  return cut;
+}
+
+void Gateway::unquarantine(const std::string& vm) {
+  if (!stored_vm(vm)) throw ServiceError(404, "name", "no vm '" + vm + "'");
+  auto candidate = state_;
+  for (auto& v : candidate.vms)
+    if (v.name == vm) v.quarantine.reset();
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, std::nullopt); }, vm_path(vm));
+}
+
+size_t Gateway::cut_revoked_flows(const Config& before, const filter::FilterCatalog& before_catalog,
+                                  std::vector<std::string>* changed_vms) {
+  size_t cut = 0;
+  for (const auto& vm : desired_.vms) {
+    const Vm* old = find_vm(before, vm.name);
+    filter::Program was, now;
+    if (old && !old->filters.empty()) was = instantiate_vm(before, *old, before_catalog).program;
+    if (!vm.filters.empty()) now = instantiate_vm(desired_, vm, catalog_).program;
+    if (was == now) continue;
+    if (changed_vms) changed_vms->push_back(vm.name);
+    const filter::Program ip_now = ip_rules_only(now);
+    if (ip_now == ip_rules_only(was) || !vm.ip) continue;
+    try {
+      std::vector<backend::ConntrackFlow> revoked;
+      for (const auto& f : deps_.conntrack.list(*vm.ip)) {
+        auto p = first_packet(f, *vm.ip);
+        if (p && filter::evaluate(ip_now, *p).verdict != filter::Verdict::accept)
+          revoked.push_back(f);
+      }
+      if (!revoked.empty()) cut += deps_.conntrack.delete_flows(revoked);
+    } catch (const std::exception&) {  // the new rules are in force for new flows regardless
+    }
+  }
+  counters_.conntrack_deleted += cut;
+  return cut;
+}
+
+std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
+  const Vm* vm = find_vm(desired_, vm_name);
+  if (!vm) throw ServiceError(404, "name", "no vm '" + vm_name + "'");
+  struct Root {
+    const nft::Table* planned;
+    const char* map;
+    std::string key;
+    const char* layer;
+    const char* direction;
+  };
+  const std::vector<Root> roots = {
+      {&plan_.bridge_table, names::kVmL2Out, vm->port, "l2", "out"},
+      {&plan_.bridge_table, names::kVmL2In, vm->port, "l2", "in"},
+      {&plan_.table, names::kVmL3Out, vm->ip ? vm->ip->str() : "", "l3", "out"},
+      {&plan_.table, names::kVmL3In, vm->ip ? vm->ip->str() : "", "l3", "in"},
+  };
+  std::vector<RuleStats> out;
+  std::optional<nft::Table> kernel_bridge, kernel_inet;
+  for (const auto& r : roots) {
+    const nft::Set* map = r.planned->find_set(r.map);
+    std::string chain;
+    size_t shared = 0;
+    for (const auto& e : map->elements) {
+      if (e.key == r.key) chain = e.value["jump"]["target"].get<std::string>();
+    }
+    if (chain.empty()) continue;
+    for (const auto& e : map->elements)
+      if (e.value["jump"]["target"] == chain) ++shared;
+    auto& kernel = r.planned == &plan_.table ? kernel_inet : kernel_bridge;
+    if (!kernel) kernel = deps_.backends.nft.read_table(r.planned->family, r.planned->name);
+    if (!kernel) continue;
+    for (const auto& c : kernel->chains) {
+      if (c.name != chain && c.name.rfind(chain + "-", 0) != 0) continue;
+      for (const auto& rule : c.rules) {
+        RuleStats s{r.layer, r.direction, c.name, "", 0, 0, shared};
+        s.rule = rule.comment;
+        for (const auto& x : rule.expr) {
+          if (x.contains("counter") && x["counter"].is_object()) {
+            s.packets = x["counter"].value("packets", uint64_t{0});
+            s.bytes = x["counter"].value("bytes", uint64_t{0});
+          }
+        }
+        out.push_back(std::move(s));
+      }
+    }
+  }
+  return out;
+}
+
+std::string Gateway::vm_of_ip(const std::string& ip) const {
+  for (const auto& v : desired_.vms)
+    if (v.ip && v.ip->str() == ip) return v.name;
+  return "";
+}
+
+std::string Gateway::vm_of_port(const std::string& port) const {
+  for (const auto& v : desired_.vms)
+    if (!v.port.empty() && v.port == port) return v.name;
+  return "";
+}
+
+}  // namespace vmgw::daemon
+
+namespace vmgw::daemon {
+namespace {
+
+bool in_internal_subnet(const Config& c, Ipv4 a) {
+  for (const auto& n : c.networks)
+    if (n.subnet && n.subnet->contains(a)) return true;
+  return false;
+}
+
+bool is_host_address(const Config& c, Ipv4 a) {
+  for (const auto& n : c.networks)
+    if (n.gateway && *n.gateway == a) return true;
+  for (const auto& u : c.uplinks)
+    if (u.address && u.address->address == a) return true;
+  return false;
+}
+
+// The gateway's own policy for a packet the VM's filters let through (compile/filter.cpp).
+void gateway_policy(const Config& c, const Vm& vm, const filter::Packet& p, TraceResult& t) {
+  auto decide = [&](bool accept, const std::string& why) {
+    t.verdict = accept ? "accept" : "drop";
+    t.decided_by = why;
+    t.steps.push_back("gateway: " + why + ": " + t.verdict);
+  };
+  if (p.state != filter::Packet::State::new_) return decide(true, "reply or related of a flow");
+  auto src = Ipv4::parse(p.src_ip), dst = Ipv4::parse(p.dst_ip);
+  if (p.direction == filter::Direction::out && dst && is_host_address(c, *dst)) {
+    const Network* net = nullptr;
+    for (const auto& n : c.networks)
+      if (n.name == vm.network) net = &n;
+    if (p.ip_proto == 17 && p.dport == 67 && net && net->dhcp)
+      return decide(true, "host: DHCP requests to the host's dnsmasq");
+    if (p.ip_proto == 1 && p.icmp_type == 8 && c.host.allow_ping)
+      return decide(true, "host: allow ping");
+    for (const auto& s : c.host.allow) {
+      bool proto =
+          (s.proto == Proto::tcp && p.ip_proto == 6) || (s.proto == Proto::udp && p.ip_proto == 17);
+      bool from = !s.from || (src && s.from->contains(*src));
+      if (proto && from && s.ports && s.ports->first <= p.dport && p.dport <= s.ports->last)
+        return decide(true,
+                      "host: allow " + std::string(to_string(s.proto)) + "/" + s.ports->str());
+    }
+    return decide(false, "host: everything else");
+  }
+  if (p.direction == filter::Direction::out)
+    return decide(true, "VM networks and LANs may open connections");
+  if (src && in_internal_subnet(c, *src))
+    return decide(true, "VM networks and LANs may open connections");
+  for (const auto& f : c.port_forwards) {
+    bool proto =
+        (f.proto == Proto::tcp && p.ip_proto == 6) || (f.proto == Proto::udp && p.ip_proto == 17);
+    if (f.vm == vm.name && proto && f.vm_ports && f.vm_ports->first <= p.dport &&
+        p.dport <= f.vm_ports->last)
+      return decide(true, "published by port forward " + f.public_address->str() + ":" +
+                              f.public_ports->str());
+  }
+  for (const auto& b : c.eip_bindings)
+    if (b.vm == vm.name) return decide(true, "published by elastic IP " + b.address->str());
+  return decide(false, "everything else (not published)");
+}
+
+}  // namespace
+
+TraceResult Gateway::trace(const std::string& vm_name, filter::Packet p) const {
+  const Vm* vm = find_vm(desired_, vm_name);
+  if (!vm) throw ServiceError(404, "vm", "no vm '" + vm_name + "'");
+  const bool out = p.direction == filter::Direction::out;
+  // The VM's own side of the packet defaults to the VM.
+  if (out) {
+    if (!p.src_mac) p.src_mac = vm->mac;
+    if (p.src_ip.empty() && vm->ip) p.src_ip = vm->ip->str();
+  } else {
+    if (!p.dst_mac) p.dst_mac = vm->mac;
+    if (p.dst_ip.empty() && vm->ip) p.dst_ip = vm->ip->str();
+  }
+  if (p.ether_type == 0x0806) {  // ARP: the VM announcing or asking with its own addresses
+    if (!p.arp_src_mac) p.arp_src_mac = out ? vm->mac : p.src_mac;
+    if (p.arp_src_ip.empty()) p.arp_src_ip = out ? p.src_ip : p.src_ip;
+    if (p.arp_dst_ip.empty()) p.arp_dst_ip = p.dst_ip;
+  }
+  TraceResult t;
+  if (vm->quarantine) {
+    auto other = Ipv4::parse(out ? p.dst_ip : p.src_ip);
+    bool allowed = false;
+    for (const auto& c : vm->quarantine->allow_from)
+      if (other && c.contains(*other)) allowed = true;
+    if (!allowed) {
+      t.verdict = "drop";
+      t.decided_by = "quarantine";
+      t.steps.push_back("quarantine: vm " + vm->name + " is quarantined: drop");
+      return t;
+    }
+    t.steps.push_back("quarantine: management source allowed");
+  }
+  if (!vm->filters.empty()) {
+    auto inst = instantiate_vm(desired_, *vm, catalog_);
+    auto ev = filter::evaluate(inst.program, p);
+    for (const auto& s : ev.steps) t.steps.push_back(filter::describe(s));
+    if (ev.verdict != filter::Verdict::accept) {
+      t.verdict = std::string(filter::to_string(ev.verdict));
+      t.decided_by = ev.decided_by;
+      return t;
+    }
+  } else {
+    t.steps.push_back("filters: vm " + vm->name + " has none");
+  }
+  if (p.ether_type != 0x0800) {
+    t.verdict = "accept";
+    t.decided_by = "layer 2: not IP, bridged as is";
+    return t;
+  }
+  gateway_policy(desired_, *vm, p, t);
+  return t;
+}
+
+}  // namespace vmgw::daemon
