@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -373,7 +374,9 @@ std::vector<Json> chain_guard(const std::string& chain) {
   return {};  // mac: every frame
 }
 
-std::optional<std::vector<Json>> rule_matches(const ConcreteRule& r) {
+namespace {
+
+std::optional<std::vector<Json>> element_matches(const ConcreteRule& r) {
   std::vector<Json> m;
   if (!r.protocol) return m;
   const Protocol p = *r.protocol;
@@ -438,6 +441,30 @@ std::optional<std::vector<Json>> rule_matches(const ConcreteRule& r) {
       return m;
     }
   }
+}
+
+}  // namespace
+
+// A rule written with several protocol elements ANDs them: their attributes arrive as one list,
+// and an attribute name seen again starts the next element.
+std::optional<std::vector<Json>> rule_matches(const ConcreteRule& r) {
+  std::vector<std::vector<Attr>> elements(1);
+  for (const auto& a : r.attrs) {
+    auto& cur = elements.back();
+    bool seen = std::any_of(cur.begin(), cur.end(), [&](const Attr& x) { return x.name == a.name; });
+    if (seen) elements.emplace_back();
+    elements.back().push_back(a);
+  }
+  std::vector<Json> out;
+  for (auto& attrs : elements) {
+    ConcreteRule one = r;
+    one.attrs = std::move(attrs);
+    auto m = element_matches(one);
+    if (!m) return std::nullopt;
+    for (auto& x : *m)
+      if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(std::move(x));
+  }
+  return out;
 }
 
 std::string log_prefix(const std::string& verdict, const std::string& direction,

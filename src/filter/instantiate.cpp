@@ -92,45 +92,48 @@ struct Expander {
     std::vector<std::string> keys;
     std::map<std::string, std::size_t> lengths;
     bool ok = true;
-    for (const auto& [name, value] : m->attributes) {
-      if (!value.var) continue;
-      const VariableRef& v = *value.var;
-      auto it = vars.find(v.name);
-      if (it == vars.end()) {
-        error(f, m->where.line, path + "@" + name,
-              "variable $" + v.name + " has no value (give it as a parameter, e.g. --param " +
-                  v.name + "=...)");
-        ok = false;
-        continue;
-      }
-      const std::size_t n = it->second.size();
-      if (v.access == VariableRef::Access::index) {
-        if (v.number >= n) {
+    // A rule's elements are ANDed: their attributes form one list (all share the protocol).
+    for (const ProtocolMatch& el : r.matches)
+      for (const auto& [name, value] : el.attributes) {
+        if (!value.var) continue;
+        const VariableRef& v = *value.var;
+        auto it = vars.find(v.name);
+        if (it == vars.end()) {
           error(f, m->where.line, path + "@" + name,
-                v.str() + ": index out of range ($" + v.name + " has " + std::to_string(n) +
-                    " value" + (n == 1 ? "" : "s") + ")");
+                "variable $" + v.name + " has no value (give it as a parameter, e.g. --param " +
+                    v.name + "=...)");
+          ok = false;
+          continue;
+        }
+        const std::size_t n = it->second.size();
+        if (v.access == VariableRef::Access::index) {
+          if (v.number >= n) {
+            error(f, m->where.line, path + "@" + name,
+                  v.str() + ": index out of range ($" + v.name + " has " + std::to_string(n) +
+                      " value" + (n == 1 ? "" : "s") + ")");
+            ok = false;
+          }
+          continue;
+        }
+        std::string key = iteration_key(v);
+        auto [l, inserted] = lengths.emplace(key, n);
+        if (inserted) {
+          keys.push_back(key);
+        } else if (l->second != n) {
+          error(f, m->where.line, path + "@" + name,
+                "variables iterated together by " + key.substr(1) +
+                    " must have the same number of values");
           ok = false;
         }
-        continue;
       }
-      std::string key = iteration_key(v);
-      auto [l, inserted] = lengths.emplace(key, n);
-      if (inserted) {
-        keys.push_back(key);
-      } else if (l->second != n) {
-        error(f, m->where.line, path + "@" + name,
-              "variables iterated together by " + key.substr(1) +
-                  " must have the same number of values");
-        ok = false;
+    for (const ProtocolMatch& el : r.matches)
+      for (const auto& [name, value] : el.attributes) {
+        std::string why = unsupported_attribute(m->protocol, name);
+        if (!why.empty()) {
+          error(f, m->where.line, path + "@" + name, why);
+          ok = false;
+        }
       }
-    }
-    for (const auto& [name, value] : m->attributes) {
-      std::string why = unsupported_attribute(m->protocol, name);
-      if (!why.empty()) {
-        error(f, m->where.line, path + "@" + name, why);
-        ok = false;
-      }
-    }
     if (!ok) return;
 
     std::size_t combos = 1;
@@ -152,24 +155,25 @@ struct Expander {
         rest /= lengths[*k];
       }
       ConcreteRule cr = base;
-      for (const auto& [name, value] : m->attributes) {
-        Attr a{name, value.raw, value.match};
-        if (value.var) {
-          const auto& values = vars.find(value.var->name)->second;
-          std::size_t i = value.var->access == VariableRef::Access::index
-                              ? value.var->number
-                              : pick[iteration_key(*value.var)];
-          a.value = values[i];
-          const AttrSpec* spec = find_attribute(m->protocol, name);
-          std::string why = spec ? check_literal(*spec, a.value) : "";
-          if (!why.empty()) {
-            error(f, m->where.line, path + "@" + name,
-                  value.var->str() + " = '" + a.value + "': " + why);
-            ok = false;
+      for (const ProtocolMatch& el : r.matches)
+        for (const auto& [name, value] : el.attributes) {
+          Attr a{name, value.raw, value.match};
+          if (value.var) {
+            const auto& values = vars.find(value.var->name)->second;
+            std::size_t i = value.var->access == VariableRef::Access::index
+                                ? value.var->number
+                                : pick[iteration_key(*value.var)];
+            a.value = values[i];
+            const AttrSpec* spec = find_attribute(m->protocol, name);
+            std::string why = spec ? check_literal(*spec, a.value) : "";
+            if (!why.empty()) {
+              error(f, m->where.line, path + "@" + name,
+                    value.var->str() + " = '" + a.value + "': " + why);
+              ok = false;
+            }
           }
+          cr.attrs.push_back(std::move(a));
         }
-        cr.attrs.push_back(std::move(a));
-      }
       if (!ok) return;
       program.rules.push_back(std::move(cr));
     }
