@@ -60,7 +60,7 @@ assert "with its own MAC back, web reaches the internet again" \
 
 # Forged ARP: web announces db's address as its own (gratuitous ARP from web's MAC).
 gw_neigh() { ip -n "$NS_GW" neigh show "$LAB_DB_IP" dev br-vm | awk '{print $3}'; }
-ip netns exec "$NS_GW" ping -c1 -W1 "$LAB_DB_IP" >/dev/null 2>&1 || true
+ip netns exec "$NS_GW" busybox ping -c1 -W1 "$LAB_DB_IP" >/dev/null 2>&1 || true
 before=$(counter "no-arp" out)
 ip -n "$NS_WEB" addr add "$LAB_DB_IP/32" dev eth0
 ip netns exec "$NS_WEB" busybox arping -U -c 3 -w 2 -I eth0 -s "$LAB_DB_IP" "$LAB_DB_IP" >/dev/null 2>&1 || true
