@@ -124,18 +124,19 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any) {
                       nft::vmap(nft::payload("ip", "saddr"), names::kVmL3Out)},
                      "the sending VM's IP filter"});
   };
-  auto in = [&](const char* chain, bool quarantine) {
-    auto& rules = chain_named(inet, chain).rules;
-    if (quarantine) rules.push_back({{nft::jump(kQuarantineChain)}, "quarantined VMs"});
-    if (!any) return;
+  out(names::kVmOutForward);
+  out(names::kVmOutInput);
+  // Received: in the forward hook only. What the host itself sends to a VM (DHCP replies, its
+  // own connections) meets the VM's layer-2 rules but not its IP rules, as with libvirt, whose
+  // IP rules sit in FORWARD (and INPUT for what the VM sends to the host), never in OUTPUT.
+  if (any) {
+    auto& rules = chain_named(inet, names::kVmInForward).rules;
     rules.push_back(established());
     rules.push_back(
         {{nft::vmap(nft::payload("ip", "daddr"), names::kVmL3In)}, "the receiving VM's IP filter"});
-  };
-  out(names::kVmOutForward);
-  out(names::kVmOutInput);
-  in(names::kVmInForward, false);
-  in(names::kVmInOutput, true);
+  }
+  chain_named(inet, names::kVmInOutput)
+      .rules.push_back({{nft::jump(kQuarantineChain)}, "quarantined VMs"});
 
   // Layer 2: a quarantined port may still send and receive IPv4 and ARP (cut above, by address,
   // except management); everything else (IPv6 included) stops here.
