@@ -2,6 +2,7 @@
 // what may reach the host itself (declared services only). Per-VM chains are reached through
 // verdict maps keyed by the VM's address: one lookup whatever the number of VMs.
 #include "compile/compile.h"
+#include "compile/filter_rules.h"
 #include "compile/parts.h"
 
 namespace vmgw::compile_detail {
@@ -45,7 +46,10 @@ void compile_forward(nft::Table& t) {
                  "VM networks and LANs may open connections"});
   fwd.push_back({{nft::match(nft::ct("status"), "dnat", "in"), nft::counter(), nft::accept()},
                  "published by a port forward or an elastic IP"});
-  fwd.push_back({{nft::counter(), nft::drop()}, "everything else"});
+  // Default drops go to the daemon's drop log (vmgw log): the rule that decided is the policy.
+  fwd.push_back({{nft::counter(), log_to_daemon(log_prefix("drop", "-", "gateway: forward")),
+                  nft::drop()},
+                 "everything else"});
 }
 
 std::vector<Json> host_service_match(const HostService& s) {
@@ -89,7 +93,9 @@ void compile_input(const Index& ix, nft::Table& t) {
     m.push_back(nft::accept());
     in.push_back({m, host_service_comment(s)});
   }
-  in.push_back({{nft::counter(), nft::drop()}, "host: everything else"});
+  in.push_back(
+      {{nft::counter(), log_to_daemon(log_prefix("drop", "-", "host: input")), nft::drop()},
+       "host: everything else"});
 }
 
 void add_interface_elements(const Index& ix, nft::Table& t) {
