@@ -239,6 +239,7 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
             std::cout << "  " << k << ": " << v.dump() << "\n";
           for (const auto& [k, v] : s["dhcp"].items())
             std::cout << "dhcp " << k << ": " << v.get<std::string>() << "\n";
+          std::cout << "filters:     " << str(s, "filter_path") << "\n";
           std::cout << "last apply:  " << str(s, "last_apply") << "\n";
         });
       });

@@ -143,6 +143,9 @@ class Gateway {
   // The VM owning an address, a MAC or a bridge port ("" if none): to name VMs in drop logs.
   std::string vm_of_ip(const std::string& ip) const;
   std::string vm_of_port(const std::string& port) const;
+  // Where per-VM IP rules see bridged traffic, probed: "br_netfilter" when the kernel passes
+  // bridged IPv4 to the inet hooks (conntrack works there), else "routed traffic only".
+  std::string filter_path() const;
 
  private:
   // Validates `candidate`, writes it through `write` in a store transaction, applies the kernel

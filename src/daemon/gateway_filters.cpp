@@ -297,6 +297,16 @@ std::string Gateway::vm_of_ip(const std::string& ip) const {
   return "";
 }
 
+std::string Gateway::filter_path() const {
+  // The kernel without bridge-family conntrack (nf_conntrack_bridge) is the one vmgw targets;
+  // br_netfilter is what brings bridged VM-to-VM IPv4 into the stateful inet hooks.
+  auto on = deps_.backends.sysctl.get("net/bridge/bridge-nf-call-iptables");
+  if (!on)
+    return "routed traffic only (br_netfilter not loaded: bridged VM-to-VM IP is not filtered)";
+  return *on == "1" ? "br_netfilter (bridged and routed IPv4, stateful)"
+                    : "br_netfilter available, off (no VM has filters)";
+}
+
 std::string Gateway::vm_of_port(const std::string& port) const {
   for (const auto& v : desired_.vms)
     if (!v.port.empty() && v.port == port) return v.name;
@@ -330,6 +340,7 @@ void gateway_policy(const Config& c, const Vm& vm, const filter::Packet& p, Trac
     t.steps.push_back("gateway: " + why + ": " + t.verdict);
   };
   if (p.state != filter::Packet::State::new_) return decide(true, "reply or related of a flow");
+  if (p.from_host) return decide(true, "the host's own packets");
   auto src = Ipv4::parse(p.src_ip), dst = Ipv4::parse(p.dst_ip);
   if (p.direction == filter::Direction::out && dst && is_host_address(c, *dst)) {
     const Network* net = nullptr;
@@ -384,6 +395,10 @@ TraceResult Gateway::trace(const std::string& vm_name, filter::Packet p) const {
     if (!p.arp_src_mac) p.arp_src_mac = out ? vm->mac : p.src_mac;
     if (p.arp_src_ip.empty()) p.arp_src_ip = out ? p.src_ip : p.src_ip;
     if (p.arp_dst_ip.empty()) p.arp_dst_ip = p.dst_ip;
+  }
+  if (!out) {
+    auto src = Ipv4::parse(p.src_ip);
+    p.from_host = src && is_host_address(desired_, *src);
   }
   TraceResult t;
   if (vm->quarantine) {

@@ -193,6 +193,7 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
                                           {"networks", gw.topology().networks.size()},
                                           {"uplinks", gw.topology().uplinks.size()}}},
                                         {"dhcp", dhcp},
+                                        {"filter_path", gw.filter_path()},
                                         {"last_apply", gw.last_apply()}});
   });
   r.add("GET", "/metrics", [&gw, &info](const Request&, const api::Params&) {

@@ -696,8 +696,12 @@ Evaluation evaluate(const Program& prog, const Packet& p) {
   Evaluation ev;
   Walk walk(prog, p, ev);
   Decision d = walk.layer2();
-  if (d.verdict == Verdict::accept && (p.ether_type == 0x0800 || p.ether_type == 0x86dd))
+  const bool ip = p.ether_type == 0x0800 || p.ether_type == 0x86dd;
+  if (d.verdict == Verdict::accept && ip && p.from_host && p.direction == Direction::in) {
+    ev.steps.push_back({Layer::l3, "root", "", "sent by the host itself: IP rules do not apply"});
+  } else if (d.verdict == Verdict::accept && ip) {
     d = walk.layer3();
+  }
   ev.verdict = d.verdict;
   ev.decided_by = d.by;
   return ev;

@@ -38,6 +38,9 @@ struct Packet {
   uint8_t dscp = 0;
   std::string tcp_flags;  // e.g. "SYN" or "SYN,ACK"; empty = SYN (the first packet of a flow)
   enum class State { new_, established, related, invalid } state = State::new_;
+  // Sent to the VM by the host itself (DHCP replies, the host's own connections): the VM's IP
+  // rules do not apply to it, only its layer-2 rules (as with libvirt).
+  bool from_host = false;
   // ARP/RARP
   uint16_t arp_opcode = 1;
   std::optional<Mac> arp_src_mac, arp_dst_mac;

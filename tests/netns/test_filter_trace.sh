@@ -16,7 +16,8 @@
 #   icmp: an echo reply = accept, none = drop.
 # Every row must give trace == kernel == what the policy means (the "expect" column).
 # Packets that come in through DNAT are traced as web's filter sees them: from the internet
-# address to web's address and web's port.
+# address to web's address and web's port. What the gateway itself sends web meets web's layer-2
+# rules only, not its IP rules (as with libvirt): traced from the gateway's address.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -33,14 +34,12 @@ rc_ok() { "$@" >"$T/out" 2>"$T/err" || { echo "  exit $?: $(cat "$T/out" "$T/err
 # web-policy. Rule numbers (the "web-policy rule N" of traces and counters) in the comments.
 cat >"$T/web-policy.xml" <<EOF
 <filter name='web-policy'>
-  <!-- 1, 2: DHCP with the gateway's dnsmasq (the default drop below would stop it) -->
+  <!-- 1: DHCP requests to the gateway's dnsmasq (what web sends the host meets its IP rules;
+       the replies, sent by the host itself, do not) -->
   <rule action='accept' direction='out' priority='100'>
     <udp srcportstart='68' dstportstart='67'/>
   </rule>
-  <rule action='accept' direction='in' priority='100'>
-    <udp srcportstart='67' dstportstart='68'/>
-  </rule>
-  <!-- 3-10: sent to web -->
+  <!-- 2-9: sent to web -->
   <rule action='accept' direction='in'><tcp dstportstart='80'/></rule>
   <rule action='reject' direction='in'><tcp dstportstart='81'/></rule>
   <rule action='drop' direction='in' priority='400'>
@@ -53,7 +52,7 @@ cat >"$T/web-policy.xml" <<EOF
   </rule>
   <rule action='accept' direction='in'><udp srcipaddr='$LAB_DB_IP' dstportstart='5301'/></rule>
   <rule action='accept' direction='in'><icmp/></rule>
-  <!-- 11-20: sent by web -->
+  <!-- 10-19: sent by web -->
   <rule action='accept' direction='out'><udp dstportstart='53'/></rule>
   <rule action='reject' direction='out'><udp dstportstart='5353'/></rule>
   <rule action='accept' direction='out'><tcp dstportstart='80'/></rule>
@@ -69,7 +68,7 @@ cat >"$T/web-policy.xml" <<EOF
   </rule>
   <rule action='drop' direction='out'><icmp type='8' dstipaddr='$LAB_DB_IP'/></rule>
   <rule action='accept' direction='out'><icmp/></rule>
-  <!-- 21: everything else, both ways -->
+  <!-- 20: everything else, both ways -->
   <rule action='drop' direction='inout' priority='900'><all/></rule>
 </filter>
 EOF
@@ -133,40 +132,40 @@ for_each_listener "$UDP_LISTENERS" udp_wait
 # Traced as: out --dst <dst> --dport <port>; in --src <from's address> --dport <vmport>.
 ROWS=$(
   cat <<EOF
-out web  inet tcp  $LAB_INET_ADDR   80    80    accept  web -> internet http (rule 13)
-out web  inet tcp  $LAB_INET_ADDR   22    22    accept  web -> internet ssh (rule 14)
-out web  inet tcp  $LAB_INET_ADDR   25    25    drop    web -> internet smtp (rule 16)
-out web  inet tcp  $LAB_INET_ADDR   587   587   reject  web -> internet submission (rule 17)
+out web  inet tcp  $LAB_INET_ADDR   80    80    accept  web -> internet http (rule 12)
+out web  inet tcp  $LAB_INET_ADDR   22    22    accept  web -> internet ssh (rule 13)
+out web  inet tcp  $LAB_INET_ADDR   25    25    drop    web -> internet smtp (rule 15)
+out web  inet tcp  $LAB_INET_ADDR   587   587   reject  web -> internet submission (rule 16)
 out web  inet tcp  $LAB_INET_ADDR   443   443   drop    web -> internet https: not(dst inet) fails
-out web  inet tcp  $LAB_INET_ADDR   8050  8050  accept  web -> internet 8000-8100 (rule 18)
+out web  inet tcp  $LAB_INET_ADDR   8050  8050  accept  web -> internet 8000-8100 (rule 17)
 out web  db   tcp  $LAB_DB_IP       80    80    accept  web -> db http
 out web  db   tcp  $LAB_DB_IP       22    22    accept  web -> db ssh
-out web  db   tcp  $LAB_DB_IP       443   443   accept  web -> db https (rule 15, 2 elements)
+out web  db   tcp  $LAB_DB_IP       443   443   accept  web -> db https (rule 14, 2 elements)
 out web  db   tcp  $LAB_DB_IP       25    25    drop    web -> db smtp
-out web  db   tcp  $LAB_DB_IP       8050  8050  drop    web -> db 8050 (rule 18 is inet only)
+out web  db   tcp  $LAB_DB_IP       8050  8050  drop    web -> db 8050 (rule 17 is inet only)
 out web  gw   tcp  $LAB_VM_GW       22    22    drop    web -> gateway ssh (host policy)
 out web  gw   tcp  $LAB_VM_GW       80    80    drop    web -> gateway 80 (host policy)
-out web  inet udp  $LAB_INET_ADDR   53    53    accept  web -> internet dns (rule 11)
-out web  inet udp  $LAB_INET_ADDR   5353  5353  reject  web -> internet udp 5353 (rule 12)
+out web  inet udp  $LAB_INET_ADDR   53    53    accept  web -> internet dns (rule 10)
+out web  inet udp  $LAB_INET_ADDR   5353  5353  reject  web -> internet udp 5353 (rule 11)
 out web  inet udp  $LAB_INET_ADDR   54    54    drop    web -> internet udp 54 (default)
-out web  inet icmp $LAB_INET_ADDR   -     -     accept  web pings the internet (rule 20)
-out web  db   icmp $LAB_DB_IP       -     -     drop    web pings db (rule 19)
+out web  inet icmp $LAB_INET_ADDR   -     -     accept  web pings the internet (rule 19)
+out web  db   icmp $LAB_DB_IP       -     -     drop    web pings db (rule 18)
 out web  gw   icmp $LAB_VM_GW       -     -     accept  web pings the gateway (allow_ping)
-in  db   web  tcp  $LAB_WEB_IP      80    80    accept  db -> web http (rule 3)
-in  db   web  tcp  $LAB_WEB_IP      81    81    reject  db -> web 81 (rule 4)
-in  db   web  tcp  $LAB_WEB_IP      8000  8000  drop    db -> web 8000 (rule 5, priority 400)
-in  db   web  tcp  $LAB_WEB_IP      8050  8050  drop    db -> web 8050 (rule 5)
-in  db   web  tcp  $LAB_WEB_IP      8100  8100  drop    db -> web 8100 (rule 5, its end)
-in  db   web  tcp  $LAB_WEB_IP      8101  8101  accept  db -> web 8101 (rule 6)
-in  db   web  tcp  $LAB_WEB_IP      8200  8200  accept  db -> web 8200 (rule 6, its end)
+in  db   web  tcp  $LAB_WEB_IP      80    80    accept  db -> web http (rule 2)
+in  db   web  tcp  $LAB_WEB_IP      81    81    reject  db -> web 81 (rule 3)
+in  db   web  tcp  $LAB_WEB_IP      8000  8000  drop    db -> web 8000 (rule 4, priority 400)
+in  db   web  tcp  $LAB_WEB_IP      8050  8050  drop    db -> web 8050 (rule 4)
+in  db   web  tcp  $LAB_WEB_IP      8100  8100  drop    db -> web 8100 (rule 4, its end)
+in  db   web  tcp  $LAB_WEB_IP      8101  8101  accept  db -> web 8101 (rule 5)
+in  db   web  tcp  $LAB_WEB_IP      8200  8200  accept  db -> web 8200 (rule 5, its end)
 in  db   web  tcp  $LAB_WEB_IP      8201  8201  drop    db -> web 8201 (default)
 in  db   web  tcp  $LAB_WEB_IP      8443  8443  accept  db -> web 8443 (\$PORTS[0])
 in  db   web  tcp  $LAB_WEB_IP      9443  9443  accept  db -> web 9443 (\$PORTS[1])
 in  db   web  tcp  $LAB_WEB_IP      10443 10443 drop    db -> web 10443 (not in \$PORTS)
-in  db   web  tcp  $LAB_WEB_IP      22    22    accept  db -> web ssh (rule 8, from the subnet)
+in  db   web  tcp  $LAB_WEB_IP      22    22    accept  db -> web ssh (rule 7, from the subnet)
 in  db   web  udp  $LAB_WEB_IP      5300  5300  drop    db -> web udp 5300 (default)
-in  db   web  udp  $LAB_WEB_IP      5301  5301  accept  db -> web udp 5301 (rule 9, from db)
-in  db   web  icmp $LAB_WEB_IP      -     -     accept  db pings web (rule 10)
+in  db   web  udp  $LAB_WEB_IP      5301  5301  accept  db -> web udp 5301 (rule 8, from db)
+in  db   web  icmp $LAB_WEB_IP      -     -     accept  db pings web (rule 9)
 in  inet web  tcp  $LAB_UPLINK_ADDR 8080  80    accept  internet -> forward 8080 -> web:80
 in  inet web  tcp  $LAB_UPLINK_ADDR 8081  81    reject  internet -> forward 8081 -> web:81
 in  inet web  tcp  $LAB_UPLINK_ADDR 8082  8050  drop    internet -> forward 8082 -> web:8050
@@ -180,7 +179,8 @@ in  inet web  tcp  $EIP             22    22    drop    internet -> eip:22 (not 
 in  inet web  udp  $EIP             5301  5301  drop    internet -> eip udp 5301 (not from db)
 in  inet web  icmp $EIP             -     -     accept  internet pings eip
 in  gw   web  tcp  $LAB_WEB_IP      80    80    accept  gateway -> web http
-in  gw   web  tcp  $LAB_WEB_IP      8050  8050  drop    gateway -> web 8050
+in  gw   web  tcp  $LAB_WEB_IP      8050  8050  accept  gateway -> web 8050 (the host's own: no IP rules)
+in  gw   web  udp  $LAB_WEB_IP      5300  5300  accept  gateway -> web udp 5300 (the host's own)
 EOF
 )
 mapfile -t ROW <<<"$ROWS"
@@ -252,8 +252,8 @@ trace_args() {  # ROW-INDEX: the arguments of `vmgw trace` for the row's packet
   printf '%s\n' "${a[@]}"
 }
 
-# Traces first (they change nothing), then every packet at once, in parallel: only the dropped
-# ones wait (2 s for tcp, 1 s for udp and icmp), and no two share a flow.
+# Traces first (they change nothing), then every packet at once, in parallel (no two share a
+# flow): the slowest, a dropped tcp SYN, takes 2 s.
 for i in "${!ROW[@]}"; do
   mapfile -t args < <(trace_args "$i")
   vmgwc -o json trace "${args[@]}" >"$T/trace.$i" 2>&1 || true
@@ -285,17 +285,17 @@ assert "at least 30 packets compared (${#ROW[@]})" test "${#ROW[@]}" -ge 30
 # The text form names the rule that decided, and the chain of steps that led there.
 contains() { [[ $1 == *"$2"* ]] || { echo "  expected '$2' in:"; printf '%s\n' "$1" | sed 's/^/    /'; return 1; }; }
 out=$(vmgwc trace --vm web --dir out --proto tcp --dst "$LAB_INET_ADDR" --dport 25 2>&1) || true
-assert "trace (text) of web -> internet:25 names web-policy rule 16 as the dropping rule" \
-  contains "$out" "l3 root: web-policy rule 16 matched: drop"
+assert "trace (text) of web -> internet:25 names web-policy rule 15 as the dropping rule" \
+  contains "$out" "l3 root: web-policy rule 15 matched: drop"
 assert "trace (text) of web -> internet:25 ends with the verdict" \
-  contains "$out" "verdict: drop (decided by web-policy rule 16)"
+  contains "$out" "verdict: drop (decided by web-policy rule 15)"
 assert "trace (text) of web -> internet:25 shows layer 2 first (clean-traffic)" \
   contains "$out" "l2 root: jump mac"
 out=$(vmgwc trace --vm web --dir in --proto tcp --src "$LAB_DB_IP" --dport 8050 2>&1) || true
-assert "trace (text) of db -> web:8050 names the priority-400 drop (web-policy rule 5)" \
-  contains "$out" "verdict: drop (decided by web-policy rule 5)"
+assert "trace (text) of db -> web:8050 names the priority-400 drop (web-policy rule 4)" \
+  contains "$out" "verdict: drop (decided by web-policy rule 4)"
 out=$(vmgwc trace --vm web --dir in --proto tcp --src "$LAB_INET_ADDR" --dport 8201 2>&1) || true
-assert "trace (text) of internet -> web:8201 names the default drop (web-policy rule 21)" \
-  contains "$out" "verdict: drop (decided by web-policy rule 21)"
+assert "trace (text) of internet -> web:8201 names the default drop (web-policy rule 20)" \
+  contains "$out" "verdict: drop (decided by web-policy rule 20)"
 
 vmgw_test_end
