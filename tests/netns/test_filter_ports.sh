@@ -77,13 +77,19 @@ assert "  the accept of port 80 counted packets" \
 assert "  the drop counted the 8080 SYNs" \
   bash -c "jq -e 'any(.[]; .rule == \"web-in rule 4\" and .packets > 0)' $T/out >/dev/null"
 
+# filter edit: $EDITOR edits the XML, vmgw defines the result (here: SSH dropped, not rejected).
+assert "filter edit web-in (EDITOR changes the reject to a drop)" \
+  rc_ok env EDITOR="sed -i s/reject/drop/" "$VMGW_BIN" --socket "$VMGW_SOCKET" filter edit web-in
+assert "  it was redefined for web" out_has "filter web-in redefined; rules of vm web updated"
+assert "  dumpxml shows the edit" rc_ok vmgwc filter dumpxml web-in
+assert "  rule 3 drops now" out_has "<rule action='drop' direction='in' priority='200' log='yes'>"
+assert "web:22 now times out instead of being refused" times_out "$NS_DB" "$LAB_WEB_IP" 22
+
 assert "undefine is refused while web uses it (exit 6)" rc_is 6 vmgwc filter undefine web-in
 assert "  naming the VM" err_has "vm 'web'"
-[[ -n ${VMGW_DEBUG_PAUSE:-} ]] && { vmgwc log --vm web; ip netns exec "$NS_GW" nft list table inet vmgw | grep -A8 "chain l3i"; }
 assert "vm filter set web --none" rc_ok vmgwc vm filter set web --none
 assert "without filters db reaches web:8080 again" reaches "$NS_DB" "$LAB_WEB_IP" 8080 "alt-on-web"
 assert "undefine now works" rc_ok vmgwc filter undefine web-in
 assert "a built-in cannot be undefined" rc_is 6 vmgwc filter undefine clean-traffic
 
-[[ -n ${VMGW_DEBUG_PAUSE:-} ]] && sleep "$VMGW_DEBUG_PAUSE"
 vmgw_test_end
