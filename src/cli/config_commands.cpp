@@ -158,7 +158,10 @@ int cmd_show(const std::string& output) {
         std::cout << "{}\n";
         return kOk;
       }
-      std::cout << nft::Json(nft::create_all_cmds(*t)).dump(2) << "\n";
+      auto cmds = nft::create_all_cmds(*t);
+      if (auto b = nft->read_table("bridge", names::kTable))
+        for (auto& c : nft::create_all_cmds(*b)) cmds.push_back(std::move(c));
+      std::cout << nft::Json(cmds).dump(2) << "\n";
       return kOk;
     }
     std::string text = nft->list_text("inet", names::kTable);
@@ -166,7 +169,8 @@ int cmd_show(const std::string& output) {
       std::cout << "no vmgw table in this network namespace (nothing applied yet)\n";
       return kOk;
     }
-    std::cout << text;
+    // The inet table (NAT, policy, per-VM IP rules), then the bridge table (layer-2 rules).
+    std::cout << text << "\n" << nft->list_text("bridge", names::kTable);
     return kOk;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
