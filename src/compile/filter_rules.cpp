@@ -234,11 +234,11 @@ void arp_matches(std::vector<Json>& m, const ConcreteRule& r) {
   if (auto* a = f("arpdstmacaddr")) m.push_back(op_match(nh(144, 48), mac_number(a->value), *a));
   if (auto* a = f("arpdstipaddr")) arp_ip_match(m, 192, *a, f("arpdstipmask"));
   // Gratuitous: sender IP == target IP. nftables cannot compare two fields, so the target is
-  // matched against the sender address the rule names (instantiation requires one).
-  if (auto* g = f("gratuitous")) {
-    bool want = filter::parse_bool(g->value).value_or(false) == g->match;
+  // matched against the sender address the rule names (instantiation requires one). 'false'
+  // adds no condition, as in libvirt.
+  if (auto* g = f("gratuitous"); g && filter::parse_bool(g->value).value_or(false)) {
     if (auto* src = f("arpsrcipaddr"))
-      m.push_back(nft::match(nh(192, 32), ipv4_number(src->value), want ? "==" : "!="));
+      m.push_back(nft::match(nh(192, 32), ipv4_number(src->value), g->match ? "==" : "!="));
   }
 }
 
@@ -451,7 +451,8 @@ std::optional<std::vector<Json>> rule_matches(const ConcreteRule& r) {
   std::vector<std::vector<Attr>> elements(1);
   for (const auto& a : r.attrs) {
     auto& cur = elements.back();
-    bool seen = std::any_of(cur.begin(), cur.end(), [&](const Attr& x) { return x.name == a.name; });
+    bool seen =
+        std::any_of(cur.begin(), cur.end(), [&](const Attr& x) { return x.name == a.name; });
     if (seen) elements.emplace_back();
     elements.back().push_back(a);
   }

@@ -114,7 +114,10 @@ std::optional<Prefix> parse_prefix(std::string_view prefix) {
   if (next_word(rest) != "vmgw") return std::nullopt;
   Prefix p;
   p.verdict = next_word(rest);
-  if (p.verdict != "accept" && p.verdict != "drop" && p.verdict != "reject" && p.verdict != "log")
+  // Every nwfilter action can carry log='yes': return and continue are logged too.
+  static constexpr std::array<std::string_view, 6> kVerdicts{"accept", "drop",     "reject",
+                                                             "return", "continue", "log"};
+  if (std::find(kVerdicts.begin(), kVerdicts.end(), p.verdict) == kVerdicts.end())
     return std::nullopt;
   std::string_view direction = next_word(rest);
   if (direction != "out" && direction != "in" && direction != "-") return std::nullopt;

@@ -134,6 +134,21 @@ struct Expander {
           ok = false;
         }
       }
+    // nftables cannot compare two fields: a gratuitous ARP is matched as "target == the sender
+    // address the rule names", so the rule must name one.
+    bool gratuitous = false, sender = false;
+    for (const ProtocolMatch& el : r.matches)
+      for (const auto& [name, value] : el.attributes) {
+        if (name == "gratuitous" && parse_bool(value.raw).value_or(!value.var.has_value()))
+          gratuitous = true;
+        if (name == "arpsrcipaddr") sender = true;
+      }
+    if (gratuitous && !sender) {
+      error(f, m->where.line, path + "@gratuitous",
+            "gratuitous='true' needs arpsrcipaddr in the same rule (vmgw matches the target "
+            "address against it)");
+      ok = false;
+    }
     if (!ok) return;
 
     std::size_t combos = 1;

@@ -67,8 +67,22 @@ std::string nat_target(const Json& n) {
 
 std::string expr_text(const Json& e) {
   if (e.contains("payload")) {
-    return e["payload"]["protocol"].get<std::string>() + " " +
-           e["payload"]["field"].get<std::string>();
+    const auto& p = e["payload"];
+    if (p.contains("base"))  // a raw field: @base,offset,length (bits)
+      return "@" + p["base"].get<std::string>() + "," + p["offset"].dump() + "," + p["len"].dump();
+    return p["protocol"].get<std::string>() + " " + p["field"].get<std::string>();
+  }
+  if (e.contains("&")) return expr_text(e["&"][0]) + " & " + value_text(e["&"][1], false);
+  if (e.contains("ct count")) {
+    const auto& c = e["ct count"];
+    return std::string("ct count ") + (c.value("inv", false) ? "over " : "") + c["val"].dump();
+  }
+  if (e.contains("reject")) {
+    const auto& r = e["reject"];
+    if (!r.is_object() || !r.contains("type")) return "reject";
+    std::string type = r["type"].get<std::string>();
+    if (type == "tcp reset") return "reject with tcp reset";
+    return "reject with " + type + " " + r.value("expr", "port-unreachable");
   }
   if (e.contains("meta")) {
     const auto key = e["meta"]["key"].get<std::string>();
