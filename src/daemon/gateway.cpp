@@ -106,6 +106,16 @@ ApplyReport Gateway::start() {
   return report;
 }
 
+ApplyReport Gateway::heal() {
+  auto report = apply(plan_, deps_.backends);
+  if (report.changed()) {
+    ++counters_.applies;
+    if (!report.nft.empty()) ++counters_.nft_transactions;
+    last_apply_ = "restored: " + report.summary();
+  }
+  return report;
+}
+
 ApplyReport Gateway::reload(Config topology) {
   check_topology(topology);
   Plan next = plan_for(state_, topology);

@@ -121,6 +121,10 @@ class Gateway {
   const std::vector<Vm>& vms() const;
   store::StateStore& store() { return deps_.store; }
 
+  // Self-healing: converges the host back to the plan in force (after another program changed
+  // nftables, links or addresses). Writes nothing when the kernel already holds it.
+  ApplyReport heal();
+
   // Lease events reported by dnsmasq.
   void record_lease_event(const store::LeaseEventRecord& e);
 

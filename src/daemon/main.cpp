@@ -19,6 +19,7 @@
 #include "api/unix_server.h"
 #include "backend/dhcp.h"
 #include "backend/nflog.h"
+#include "backend/nft_monitor.h"
 #include "compile/filter_rules.h"
 #include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
@@ -75,6 +76,20 @@ std::string self_vmgw() {
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   auto cli = self.parent_path() / "vmgw";
   return std::filesystem::exists(cli) ? cli.string() : "/usr/bin/vmgw";
+}
+
+// Puts back what another program changed, and says who it was.
+void heal(daemon::Gateway& gw, const backend::NftChanger& who) {
+  try {
+    auto report = gw.heal();
+    if (report.changed()) {
+      daemon::log_info(
+          "self-heal: " + (who.name.empty() ? std::string("another program") : who.name) +
+          " (pid " + std::to_string(who.pid) + ") changed the ruleset; " + report.summary());
+    }
+  } catch (const std::exception& e) {
+    daemon::log_error(std::string("self-heal failed (retried at the next change): ") + e.what());
+  }
 }
 
 // A logged packet -> a log book entry naming the VM: by address (out: the source, in: the
@@ -162,6 +177,14 @@ int run(const Options& o) {
   daemon::LogBook log_book;
   daemon::add_filter_routes(router, gw, log_book);
   // Packets logged by vmgw's rules (filter rules with log='yes', default drops, quarantine).
+  // Another program deleting or changing vmgw's tables (nft flush ruleset, a firewall reload)
+  // is noticed through nftables' own events and undone at once.
+  std::unique_ptr<backend::NftMonitor> monitor;
+  try {
+    monitor = backend::open_nft_monitor();
+  } catch (const std::exception& e) {
+    daemon::log_error(std::string("self-healing unavailable: ") + e.what());
+  }
   std::unique_ptr<backend::NflogSource> nflog;
   try {
     nflog = backend::open_nflog(compile_detail::kNflogGroup);
@@ -190,7 +213,13 @@ int run(const Options& o) {
   for (;;) {
     std::vector<int> extra{sigfd};
     if (nflog) extra.push_back(nflog->fd());
+    if (monitor) extra.push_back(monitor->fd());
     for (int fd : server.poll_once(1000, handle, extra)) {
+      if (monitor && fd == monitor->fd()) {
+        auto changers = monitor->foreign_changes(static_cast<uint32_t>(::getpid()));
+        if (!changers.empty()) heal(gw, changers.front());
+        continue;
+      }
       if (nflog && fd == nflog->fd()) {
         for (auto& pkt : nflog->read_ready()) record_logged(pkt, gw, log_book);
         continue;
