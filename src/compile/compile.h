@@ -58,6 +58,7 @@ inline constexpr const char* kVmInOutput = "vm_in_output";
 inline constexpr const char* kVmL2Out = "vm_l2_out";
 inline constexpr const char* kVmL2In = "vm_l2_in";
 inline constexpr const char* kQuarantinedPorts = "quarantined_ports";
+inline constexpr const char* kQuarantinedPortAddrs = "quarantined_port_addrs";
 inline constexpr const char* kL2OutForward = "l2_out_forward";
 inline constexpr const char* kL2OutInput = "l2_out_input";
 inline constexpr const char* kL2InForward = "l2_in_forward";

@@ -47,9 +47,9 @@ void compile_forward(nft::Table& t) {
   fwd.push_back({{nft::match(nft::ct("status"), "dnat", "in"), nft::counter(), nft::accept()},
                  "published by a port forward or an elastic IP"});
   // Default drops go to the daemon's drop log (vmgw log): the rule that decided is the policy.
-  fwd.push_back({{nft::counter(), log_to_daemon(log_prefix("drop", "-", "gateway: forward")),
-                  nft::drop()},
-                 "everything else"});
+  fwd.push_back(
+      {{nft::counter(), log_to_daemon(log_prefix("drop", "-", "gateway: forward")), nft::drop()},
+       "everything else"});
 }
 
 std::vector<Json> host_service_match(const HostService& s) {

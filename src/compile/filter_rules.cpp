@@ -492,6 +492,10 @@ std::vector<Json> rule_statements(const ConcreteRule& r, filter::Direction d) {
       s.push_back(nft::drop());
       break;
     case filter::Action::reject: {
+      if (r.layer == filter::Layer::l2) {  // see filter_rule() in vm_filters.cpp
+        s.push_back(nft::drop());
+        break;
+      }
       bool tcp = r.protocol == Protocol::tcp || r.protocol == Protocol::tcp_ipv6;
       if (auto* a = r.find("protocol"); a && a->match && protocol_number(a->value) == 6) tcp = true;
       // A TCP reset for TCP, an ICMP(v6) unreachable for other IP; frames that are not IP are

@@ -70,6 +70,7 @@ void declare_table(nft::Table& t) {
 }
 
 void declare_bridge_table(nft::Table& t) {
+  using nft::Json;
   t.family = "bridge";
   t.name = names::kTable;
   t.sets = {
@@ -78,6 +79,8 @@ void declare_bridge_table(nft::Table& t) {
       make_set(names::kVmL2In, "ifname", "verdict",
                "bridge port -> its VM's layer-2 filter (received)"),
       make_set(names::kQuarantinedPorts, "ifname", nullptr, "bridge ports of quarantined VMs"),
+      make_set(names::kQuarantinedPortAddrs, Json::array({"ifname", "ipv4_addr"}), nullptr,
+               "bridge port . address of quarantined VMs"),
   };
   t.chains = {
       base_chain(names::kL2OutForward, "filter", "forward", -20, "accept"),

@@ -30,7 +30,11 @@ uint64_t fnv1a(const std::string& s) {
 
 nft::Rule filter_rule(const filter::ConcreteRule& r, Direction d, std::vector<Json> matches) {
   for (auto& s : rule_statements(r, d)) matches.push_back(std::move(s));
-  return {std::move(matches), r.origin};
+  // The bridge family can reject only in its prerouting and input hooks: layer-2 rules run in
+  // forward and output too, so their reject is a drop (as libvirt's ebtables does); the
+  // comment says so in `nft list` and `vmgw filter stats`.
+  bool l2_reject = r.layer == filter::Layer::l2 && r.action == filter::Action::reject;
+  return {std::move(matches), l2_reject ? r.origin + " (reject as drop: layer 2)" : r.origin};
 }
 
 // The chains of one layer and direction, named `prefix` (root) and `prefix-<chain>`.
@@ -41,6 +45,7 @@ std::vector<nft::Chain> build_group(const filter::Program& prog, Layer layer, Di
   if (layer == Layer::l3) {
     for (const auto* r : filter::rules_of(prog, Layer::l3, "root", d))
       if (auto m = rule_matches(*r)) root.rules.push_back(filter_rule(*r, d, std::move(*m)));
+    if (root.rules.empty()) return {};  // no IP rules this way: no dispatch either
     out.push_back(std::move(root));
     return out;
   }
@@ -147,6 +152,20 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any) {
     rules.push_back({{nft::match(nft::meta(dev), nft::set_ref(names::kQuarantinedPorts)),
                       not_ip_arp, nft::counter(), nft::drop()},
                      "quarantine: non-IPv4 frames"});
+    if (std::string(dev) == "iifname") {
+      // A quarantined VM may not send as another address: the cut by address above would
+      // otherwise be sidestepped (and ARP could poison its neighbours).
+      Json ip_key = nft::concat({nft::meta("iifname"), nft::payload("ip", "saddr")});
+      Json arp_key = nft::concat({nft::meta("iifname"), nft::payload("arp", "saddr ip")});
+      rules.push_back({{nft::match(nft::meta(dev), nft::set_ref(names::kQuarantinedPorts)),
+                        nft::match(ip_key, nft::set_ref(names::kQuarantinedPortAddrs), "!="),
+                        nft::counter(), nft::drop()},
+                       "quarantine: IPv4 from an address not the VM's"});
+      rules.push_back({{nft::match(nft::meta(dev), nft::set_ref(names::kQuarantinedPorts)),
+                        nft::match(arp_key, nft::set_ref(names::kQuarantinedPortAddrs), "!="),
+                        nft::counter(), nft::drop()},
+                       "quarantine: ARP for an address not the VM's"});
+    }
     rules.push_back({{nft::vmap(nft::meta(dev), map)}, "the VM's layer-2 filter, by port"});
   };
   l2(names::kL2OutForward, "iifname", names::kVmL2Out);
@@ -170,8 +189,11 @@ void compile_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, P
         set_named(inet, names::kQuarantineAllow)
             .elements.push_back({nft::concat({vm->ip->str(), nft::prefix(c)}), nullptr});
       }
-      if (!vm->port.empty())
+      if (!vm->port.empty()) {
         set_named(bridge, names::kQuarantinedPorts).elements.push_back({vm->port, nullptr});
+        set_named(bridge, names::kQuarantinedPortAddrs)
+            .elements.push_back({nft::concat({vm->port, vm->ip->str()}), nullptr});
+      }
     }
     if (vm->filters.empty()) continue;
     auto inst = instantiate_vm(ix.config, *vm, catalog);

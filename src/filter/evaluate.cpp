@@ -630,6 +630,8 @@ class Walk {
       case Action::drop:
         return {Verdict::drop, r.origin};
       case Action::reject:
+        // Layer-2 rules cannot reject in the bridge hooks they run in: the kernel drops.
+        if (r.layer == Layer::l2) return {Verdict::drop, r.origin + " (reject as drop: layer 2)"};
         return {Verdict::reject, r.origin};
       default:
         return {Verdict::accept, r.origin};

@@ -48,6 +48,10 @@ assert "web's established flow stopped" bash -c "(( \$(wc -l <$T/got-7000) <= $c
 assert "web cannot open connections to the internet" no_answer "$NS_WEB" "$LAB_INET_ADDR" 80
 assert "db cannot reach web" no_answer "$NS_DB" "$LAB_WEB_IP" 80
 assert "web cannot reach db" no_answer "$NS_WEB" "$LAB_DB_IP" 80
+ip -n "$NS_WEB" addr add 10.10.0.99/24 dev eth0
+assert "web cannot sidestep it by sending from another address" \
+  not bash -c "ip netns exec $NS_WEB timeout 5 socat -T 3 - TCP:$LAB_DB_IP:80,connect-timeout=2,bind=10.10.0.99 </dev/null 2>/dev/null | grep -q hello"
+ip -n "$NS_WEB" addr del 10.10.0.99/24 dev eth0
 assert "the management source (LAN) still reaches web" reaches "$NS_LAN" "$LAB_WEB_IP" 80 "hello from web"
 assert "db is not affected" reaches "$NS_DB" "$LAB_INET_ADDR" 80 "seen-from="
 assert "the daemon logged the event" grep -E "quarantined vm web \(management: 192.168.50.0/24\); [0-9]+ flows cut" "$VMGWD_LOG"

@@ -381,3 +381,107 @@ TEST(ParseFile, DirectoryIsOneError) {
 
 }  // namespace
 }  // namespace vmgw
+
+namespace vmgw {
+namespace {
+
+// Per-VM filters: `vms[].filters`, `vms[].quarantine` and the top-level `filters` file list.
+
+std::vector<std::string> parse_errors(const std::string& yaml) {
+  std::vector<std::string> out;
+  for (const auto& d : parse_config(yaml, "t.yaml").errors) out.push_back(d.str());
+  return out;
+}
+
+TEST(ParseFilters, BindingsParamsQuarantineAndFilterFiles) {
+  auto r = parse_config(R"(filters: [web.xml, /etc/vmgw/filters/db.xml]
+vms:
+  - name: web
+    network: n
+    port: vnet-web
+    filters:
+      - filter: clean-traffic
+        params:
+          IP: [10.0.0.3, 10.0.0.2]
+          MAC: "52:54:00:00:00:01"
+          DNS: [9.9.9.9]
+      - filter: allow-dhcp
+      - {filter: web-server, params: {}}
+    quarantine:
+      allow_from: [192.168.50.0/24, 10.0.0.1/32]
+)",
+                        "t.yaml");
+  for (const auto& d : r.errors) ADD_FAILURE() << d.str();
+  EXPECT_EQ(r.config.filter_files,
+            (std::vector<std::string>{"web.xml", "/etc/vmgw/filters/db.xml"}));
+  ASSERT_EQ(r.config.vms.size(), 1U);
+  const Vm& v = r.config.vms[0];
+  EXPECT_EQ(v.port, "vnet-web");
+  ASSERT_EQ(v.filters.size(), 3U);
+  EXPECT_EQ(v.filters[0].filter, "clean-traffic");
+  // A list value gives the name once per value, in the order written; names in written order.
+  using Params = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(v.filters[0].params, (Params{{"IP", "10.0.0.3"},
+                                         {"IP", "10.0.0.2"},
+                                         {"MAC", "52:54:00:00:00:01"},
+                                         {"DNS", "9.9.9.9"}}));
+  EXPECT_EQ(v.filters[0].origin.path, "vms[0].filters[0]");
+  EXPECT_EQ(v.filters[0].origin.at("").line, 7);
+  EXPECT_EQ(v.filters[1].filter, "allow-dhcp");
+  EXPECT_TRUE(v.filters[1].params.empty());
+  EXPECT_EQ(v.filters[2].filter, "web-server");
+  EXPECT_TRUE(v.filters[2].params.empty());
+  ASSERT_TRUE(v.quarantine.has_value());
+  ASSERT_EQ(v.quarantine->allow_from.size(), 2U);
+  EXPECT_EQ(v.quarantine->allow_from[0].str(), "192.168.50.0/24");
+  EXPECT_EQ(v.quarantine->allow_from[1].str(), "10.0.0.1/32");
+}
+
+TEST(ParseFilters, QuarantineWithoutSourcesAndNoQuarantine) {
+  auto r = parse_config(
+      "vms:\n  - {name: a, quarantine: }\n  - {name: b, quarantine: {}}\n"
+      "  - {name: c}\n",
+      "t.yaml");
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_EQ(r.config.vms.size(), 3U);
+  ASSERT_TRUE(r.config.vms[0].quarantine.has_value());
+  EXPECT_TRUE(r.config.vms[0].quarantine->allow_from.empty());
+  ASSERT_TRUE(r.config.vms[1].quarantine.has_value());
+  EXPECT_FALSE(r.config.vms[2].quarantine.has_value());
+  EXPECT_TRUE(r.config.vms[2].filters.empty());
+}
+
+TEST(ParseFilters, UnknownKeyInABindingIsReported) {
+  EXPECT_EQ(
+      parse_errors("vms:\n  - name: a\n    filters:\n      - {filter: f, parms: {IP: 10.0.0.1}}\n"),
+      (std::vector<std::string>{
+          "t.yaml:4:21: vms[0].filters[0].parms: unknown field 'parms'; did you mean 'params'?"}));
+  EXPECT_EQ(
+      parse_errors("vms:\n  - name: a\n    quarantine: {allow: [10.0.0.0/8]}\n"),
+      (std::vector<std::string>{"t.yaml:3:18: vms[0].quarantine.allow: unknown field 'allow'"}));
+}
+
+TEST(ParseFilters, WrongShapes) {
+  EXPECT_EQ(parse_errors("vms:\n  - name: a\n    filters: clean-traffic\n"),
+            (std::vector<std::string>{
+                "t.yaml:3:14: vms[0].filters: expected a list, got 'clean-traffic'"}));
+  EXPECT_EQ(parse_errors("vms:\n  - name: a\n    filters: [clean-traffic]\n"),
+            (std::vector<std::string>{
+                "t.yaml:3:15: vms[0].filters[0]: expected a map, got 'clean-traffic'"}));
+  EXPECT_EQ(parse_errors("vms:\n  - name: a\n    filters:\n      - {filter: f, params: [IP]}\n"),
+            (std::vector<std::string>{"t.yaml:4:29: vms[0].filters[0].params: expected a map of "
+                                      "NAME: value, got a list"}));
+  EXPECT_EQ(
+      parse_errors("vms:\n  - name: a\n    filters:\n      - {filter: f, params: {IP: {a: b}}}\n"),
+      (std::vector<std::string>{"t.yaml:4:34: vms[0].filters[0].params.IP: expected a value or a "
+                                "list of values, got a map"}));
+  EXPECT_EQ(parse_errors("vms:\n  - name: a\n    quarantine:\n      allow_from: [10.0.0.1/8]\n"),
+            (std::vector<std::string>{
+                "t.yaml:4:20: vms[0].quarantine.allow_from[0]: '10.0.0.1/8' has host bits set; did "
+                "you mean 10.0.0.0/8?"}));
+  EXPECT_EQ(parse_errors("filters: web.xml\n"),
+            (std::vector<std::string>{"t.yaml:1:10: filters: expected a list, got 'web.xml'"}));
+}
+
+}  // namespace
+}  // namespace vmgw

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -572,6 +573,126 @@ port_forwards:
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].path, "port_forwards[1].public");
   EXPECT_NE(d[0].reason.find("at most 65536"), std::string::npos) << d[0].reason;
+}
+
+}  // namespace
+}  // namespace vmgw
+
+namespace vmgw {
+namespace {
+
+// Per-VM filters and quarantine: what the config alone can tell (which filters exist and whether
+// their variables resolve is check_filters' job, against the filter catalog).
+
+const char* const kFilterNet = R"(networks:
+  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/24, gateway: 10.10.0.1}
+vms:
+)";
+
+Diagnostics filter_errors(const std::string& vms) {
+  auto parsed = parse_config(std::string(kFilterNet) + vms, "t.yaml");
+  for (const auto& d : parsed.errors) ADD_FAILURE() << "parse error: " << d.str();
+  auto result = validate(parsed.config);
+  if (std::holds_alternative<Validated<Config>>(result)) return {};
+  return std::get<Diagnostics>(result);
+}
+
+std::string filter_dump(const Diagnostics& errors) {
+  std::string out;
+  for (const auto& d : errors) out += "\n  " + d.str();
+  return out;
+}
+
+TEST(ValidateFilters, VmWithFiltersAndQuarantineIsValid) {
+  auto errors = filter_errors(R"(  - name: web
+    network: vmnet
+    mac: "52:54:00:00:00:0a"
+    ip: 10.10.0.10
+    port: vnet-web
+    filters:
+      - filter: clean-traffic
+        params: {IP: [10.10.0.10, 10.10.0.20]}
+      - filter: no-such-filter-is-fine-here
+    quarantine:
+      allow_from: [192.168.50.0/24]
+  - {name: db, network: vmnet, mac: "52:54:00:00:00:0b", ip: 10.10.0.11, quarantine: {}}
+)");
+  EXPECT_TRUE(errors.empty()) << filter_dump(errors);
+}
+
+TEST(ValidateFilters, FiltersNeedThePort) {
+  auto errors = filter_errors(R"(  - name: web
+    network: vmnet
+    mac: "52:54:00:00:00:0a"
+    ip: 10.10.0.10
+    filters:
+      - filter: clean-traffic
+  - name: db
+    network: vmnet
+    mac: "52:54:00:00:00:0b"
+    ip: 10.10.0.11
+    port: vnet-db
+    filters:
+      - filter: clean-traffic
+)");
+  ASSERT_EQ(errors.size(), 1U) << filter_dump(errors);
+  EXPECT_EQ(errors[0].path, "vms[0].filters");
+  EXPECT_NE(errors[0].reason.find("needs its bridge port"), std::string::npos) << errors[0].reason;
+  EXPECT_EQ(errors[0].where.file, "t.yaml");
+  EXPECT_EQ(errors[0].where.line, 9);  // the filters list
+}
+
+TEST(ValidateFilters, BindingNeedsAFilterName) {
+  auto errors = filter_errors(R"(  - name: web
+    network: vmnet
+    mac: "52:54:00:00:00:0a"
+    ip: 10.10.0.10
+    port: vnet-web
+    filters:
+      - filter: clean-traffic
+      - params: {IP: 10.10.0.10}
+)");
+  ASSERT_EQ(errors.size(), 1U) << filter_dump(errors);
+  EXPECT_EQ(errors[0].path, "vms[0].filters[1].filter");
+  EXPECT_NE(errors[0].reason.find("missing"), std::string::npos) << errors[0].reason;
+  EXPECT_GT(errors[0].where.line, 0);
+}
+
+TEST(ValidateFilters, QuarantineRefusesAllowingEverything) {
+  auto errors = filter_errors(R"(  - name: web
+    network: vmnet
+    mac: "52:54:00:00:00:0a"
+    ip: 10.10.0.10
+    quarantine:
+      allow_from: [192.168.50.0/24, 0.0.0.0/0]
+)");
+  ASSERT_EQ(errors.size(), 1U) << filter_dump(errors);
+  EXPECT_EQ(errors[0].path, "vms[0].quarantine.allow_from");
+  EXPECT_NE(errors[0].reason.find("0.0.0.0/0 would allow everything"), std::string::npos)
+      << errors[0].reason;
+}
+
+TEST(ValidateFilters, ConfigBuiltWithoutYamlGetsPaths) {
+  Config c;
+  Network n;
+  n.name = "vmnet";
+  n.bridge = "br-vm";
+  n.subnet = Cidr::parse("10.10.0.0/24");
+  n.gateway = Ipv4::parse("10.10.0.1");
+  c.networks.push_back(n);
+  Vm vm;
+  vm.name = "web";
+  vm.network = "vmnet";
+  vm.mac = Mac::parse("52:54:00:00:00:0a");
+  vm.ip = Ipv4::parse("10.10.0.10");
+  vm.filters.push_back({});
+  c.vms.push_back(vm);
+  auto result = validate(c);
+  ASSERT_TRUE(std::holds_alternative<Diagnostics>(result));
+  const auto& errors = std::get<Diagnostics>(result);
+  ASSERT_EQ(errors.size(), 2U) << filter_dump(errors);
+  std::set<std::string> paths{errors[0].path, errors[1].path};
+  EXPECT_EQ(paths, (std::set<std::string>{"vms[0].filters", "vms[0].filters[0].filter"}));
 }
 
 }  // namespace

@@ -1,0 +1,480 @@
+// Per-VM filters in the plan: dispatch by bridge port (layer 2) and VM address (IP), chain groups
+// shared between VMs whose filters instantiate identically, quarantine, the br_netfilter switch,
+// check_filters, determinism, and the statements that end a filter rule (counter, log, reject,
+// omitted and negated matches).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <initializer_list>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../filter/corpus.h"
+#include "compile/compile.h"
+#include "compile/filter_rules.h"
+#include "compile/plan_text.h"
+#include "filter/builtins.h"
+#include "nft/text.h"
+#include "test_support.h"
+
+namespace vmgw {
+namespace {
+
+using nft::Json;
+using testing::valid_config;
+using Strings = std::vector<std::string>;
+
+// No variables: every VM bound to it instantiates it identically.
+constexpr const char* kShared = R"(<filter name='shared'>
+  <rule action='drop' direction='inout' priority='-100'><mac protocolid='ipv6'/></rule>
+  <rule action='accept' direction='in'><tcp dstportstart='22'/></rule>
+  <rule action='accept' direction='out'><udp dstportstart='53'/></rule>
+  <rule action='drop' direction='in' priority='1000'><all/></rule>
+</filter>)";
+
+// One rule per statement shape.
+constexpr const char* kStatements = R"(<filter name='stmts'>
+  <rule action='drop' direction='in' log='yes'><tcp dstportstart='23'/></rule>
+  <rule action='reject' direction='out'><tcp dstportstart='25'/></rule>
+  <rule action='reject' direction='out'><udp dstportstart='1900'/></rule>
+  <rule action='reject' direction='out'><all dstipaddr='192.0.2.1'/></rule>
+  <rule action='accept' direction='in'><tcp state='NONE' dstportstart='80'/></rule>
+  <rule action='accept' direction='in'><tcp match='no' dstportstart='22'/></rule>
+  <rule action='reject' direction='out'><tcp-ipv6 dstportstart='25'/></rule>
+  <rule action='accept' direction='inout'><icmp type='8'/></rule>
+  <rule action='accept' direction='in'><tcp state='NEW,ESTABLISHED' dstportstart='443'/></rule>
+</filter>)";
+
+// Needs a variable nothing provides by default.
+constexpr const char* kNeedsGateway = R"(<filter name='needs-gw'>
+  <rule action='accept' direction='out'>
+    <ip dstipaddr='$GATEWAY'/>
+  </rule>
+</filter>)";
+
+filter::FilterCatalog catalog() {
+  filter::FilterCatalog c = filter::builtin_catalog();
+  for (const char* xml : {kShared, kStatements, kNeedsGateway})
+    c.add_or_replace(filter::testing::parse_ok(xml, "test.xml"));
+  return c;
+}
+
+// One VM in block style; `n` gives its MAC, IP (10.10.0.n) and port (vnet-<name>).
+std::string vm(const std::string& name, int n, const std::string& extra = "",
+               bool with_port = true) {
+  char mac[24];
+  std::snprintf(mac, sizeof mac, "52:54:00:00:00:%02x", n);
+  std::string y = "  - name: " + name + "\n    network: vmnet\n    mac: \"" + mac +
+                  "\"\n    ip: 10.10.0." + std::to_string(n) + "\n";
+  if (with_port) y += "    port: vnet-" + name + "\n";
+  return y + extra;
+}
+
+// A VM's `filters:` entries (each a YAML flow map or a bare filter name).
+std::string filters(std::initializer_list<std::string> entries) {
+  std::string y = "    filters:\n";
+  for (const auto& e : entries) y += "      - " + (e[0] == '{' ? e : "{filter: " + e + "}") + "\n";
+  return y;
+}
+
+std::string config(const std::string& vms) {
+  return "networks:\n"
+         "  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/24, gateway: 10.10.0.1, dhcp: "
+         "true}\n"
+         "vms:\n" +
+         vms;
+}
+
+Plan compile_yaml(const std::string& yaml) {
+  return compile(valid_config(yaml), catalog());
+}
+
+const nft::Set& set_of(const nft::Table& t, const std::string& name) {
+  const auto* s = t.find_set(name);
+  if (!s) throw std::runtime_error("no set " + name);
+  return *s;
+}
+
+// Key -> jump target of a verdict map.
+std::map<std::string, std::string> targets(const nft::Table& t, const std::string& map) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : set_of(t, map).elements)
+    out[e.key.get<std::string>()] = e.value["jump"]["target"].get<std::string>();
+  return out;
+}
+
+Strings element_texts(const nft::Table& t, const std::string& name) {
+  Strings out;
+  for (const auto& e : set_of(t, name).elements)
+    out.push_back(nft::element_text(set_of(t, name), e));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::set<std::string> keys(const std::map<std::string, std::string>& m) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : m) out.insert(k);
+  return out;
+}
+
+// The chains of a group: its root and the sub-chains named after it.
+std::vector<const nft::Chain*> group(const nft::Table& t, const std::string& root) {
+  std::vector<const nft::Chain*> out;
+  for (const auto& c : t.chains)
+    if (c.name == root || c.name.rfind(root + "-", 0) == 0) out.push_back(&c);
+  return out;
+}
+
+bool is_filter_chain(const nft::Chain& c) {
+  for (const char* p : {"l2o-", "l2i-", "l3o-", "l3i-"})
+    if (c.name.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+// Every rule whose comment (the instantiated rule's origin) is `origin`, with its chain.
+std::vector<std::pair<std::string, const nft::Rule*>> rules_from(const nft::Table& t,
+                                                                 const std::string& origin) {
+  std::vector<std::pair<std::string, const nft::Rule*>> out;
+  for (const auto& c : t.chains)
+    for (const auto& r : c.rules)
+      if (r.comment == origin) out.emplace_back(c.name, &r);
+  return out;
+}
+
+// The one rule from `origin` in the inet table's chains whose name starts with `prefix`.
+const nft::Rule& l3_rule(const Plan& p, const std::string& prefix, const std::string& origin) {
+  const nft::Rule* found = nullptr;
+  for (const auto& [chain, r] : rules_from(p.table, origin)) {
+    if (chain.rfind(prefix, 0) != 0) continue;
+    if (found) throw std::runtime_error("two rules from " + origin + " in " + prefix);
+    found = r;
+  }
+  if (!found) throw std::runtime_error("no rule from " + origin + " in " + prefix);
+  return *found;
+}
+
+bool has(const nft::Rule& r, const char* key) {
+  return std::any_of(r.expr.begin(), r.expr.end(), [&](const Json& e) { return e.contains(key); });
+}
+
+const Json& statement(const nft::Rule& r, const char* key) {
+  for (const auto& e : r.expr)
+    if (e.contains(key)) return e[key];
+  throw std::runtime_error(std::string("no ") + key + " in " + nft::rule_text(r));
+}
+
+// The match on `left` (e.g. payload th dport) in a rule.
+const Json* match_on(const nft::Rule& r, const Json& left) {
+  for (const auto& e : r.expr)
+    if (e.contains("match") && e["match"]["left"] == left) return &e["match"];
+  return nullptr;
+}
+
+bool has_sysctl(const Plan& p, const std::string& key) {
+  return std::any_of(p.sysctls.begin(), p.sysctls.end(),
+                     [&](const PlannedSysctl& s) { return s.key == key; });
+}
+
+const std::string kTwoCleanVms =
+    config(vm("web", 10, filters({"clean-traffic", "shared"})) +
+           vm("db", 11, filters({"clean-traffic", "shared"})) + vm("plain", 12));
+
+// ---- dispatch ----
+
+TEST(CompileFilters, DispatchByPortInTheBridgeTableAndByAddressInInet) {
+  auto plan = compile_yaml(kTwoCleanVms);
+  for (const char* map : {names::kVmL2Out, names::kVmL2In}) {
+    auto m = targets(plan.bridge_table, map);
+    EXPECT_EQ(keys(m), (std::set<std::string>{"vnet-db", "vnet-web"})) << map;
+    for (const auto& [port, chain] : m)
+      EXPECT_NE(plan.bridge_table.find_chain(chain), nullptr) << port << " -> " << chain;
+  }
+  for (const char* map : {names::kVmL3Out, names::kVmL3In}) {
+    auto m = targets(plan.table, map);
+    EXPECT_EQ(keys(m), (std::set<std::string>{"10.10.0.10", "10.10.0.11"})) << map;
+    for (const auto& [ip, chain] : m)
+      EXPECT_NE(plan.table.find_chain(chain), nullptr) << ip << " -> " << chain;
+  }
+  // Layer-2 groups live in the bridge table, IP groups in inet, named by kind.
+  for (const auto& [port, chain] : targets(plan.bridge_table, names::kVmL2Out))
+    EXPECT_EQ(chain.rfind("l2o-", 0), 0U) << chain;
+  for (const auto& [port, chain] : targets(plan.bridge_table, names::kVmL2In))
+    EXPECT_EQ(chain.rfind("l2i-", 0), 0U) << chain;
+  for (const auto& [ip, chain] : targets(plan.table, names::kVmL3Out))
+    EXPECT_EQ(chain.rfind("l3o-", 0), 0U) << chain;
+  for (const auto& [ip, chain] : targets(plan.table, names::kVmL3In))
+    EXPECT_EQ(chain.rfind("l3i-", 0), 0U) << chain;
+  // The IP filter of a VM holds its IP rules.
+  auto l3i = targets(plan.table, names::kVmL3In).at("10.10.0.10");
+  const auto* chain = plan.table.find_chain(l3i);
+  ASSERT_NE(chain, nullptr);
+  Strings origins;
+  for (const auto& r : chain->rules) origins.push_back(r.comment);
+  EXPECT_EQ(origins, (Strings{"shared rule 2", "shared rule 4"}));
+}
+
+TEST(CompileFilters, VmWithoutFiltersHasNoDispatchElements) {
+  auto plan = compile_yaml(kTwoCleanVms);
+  for (const char* map : {names::kVmL2Out, names::kVmL2In})
+    EXPECT_FALSE(targets(plan.bridge_table, map).contains("vnet-plain")) << map;
+  for (const char* map : {names::kVmL3Out, names::kVmL3In})
+    EXPECT_FALSE(targets(plan.table, map).contains("10.10.0.12")) << map;
+
+  // No VM with filters: nothing at all.
+  plan = compile_yaml(config(vm("web", 10) + vm("db", 11)));
+  for (const char* map : {names::kVmL2Out, names::kVmL2In})
+    EXPECT_TRUE(set_of(plan.bridge_table, map).elements.empty()) << map;
+  for (const char* map : {names::kVmL3Out, names::kVmL3In})
+    EXPECT_TRUE(set_of(plan.table, map).elements.empty()) << map;
+  for (const auto* t : {&plan.table, &plan.bridge_table})
+    for (const auto& c : t->chains) EXPECT_FALSE(is_filter_chain(c)) << c.name;
+  // ...and no IP-filter dispatch in the base chains (quarantine's jump only).
+  for (const char* chain : {names::kVmOutForward, names::kVmInForward, names::kVmOutInput})
+    for (const auto& r : plan.table.find_chain(chain)->rules)
+      EXPECT_FALSE(has(r, "vmap")) << chain << ": " << nft::rule_text(r);
+}
+
+TEST(CompileFilters, IdenticalInstantiationsShareOneGroup) {
+  auto plan =
+      compile_yaml(config(vm("web", 10, filters({"shared"})) + vm("db", 11, filters({"shared"})) +
+                          vm("app", 12, filters({"shared"}))));
+  auto l2o = targets(plan.bridge_table, names::kVmL2Out);
+  auto l2i = targets(plan.bridge_table, names::kVmL2In);
+  auto l3o = targets(plan.table, names::kVmL3Out);
+  auto l3i = targets(plan.table, names::kVmL3In);
+  ASSERT_EQ(l2o.size(), 3U);
+  ASSERT_EQ(l3i.size(), 3U);
+  for (const auto* m : {&l2o, &l2i, &l3o, &l3i}) {
+    std::set<std::string> chains;
+    for (const auto& [k, chain] : *m) chains.insert(chain);
+    EXPECT_EQ(chains.size(), 1U) << "one group for the three VMs";
+  }
+  // ...emitted once.
+  std::map<std::string, int> seen;
+  for (const auto* t : {&plan.table, &plan.bridge_table})
+    for (const auto& c : t->chains) ++seen[t->family + " " + c.name];
+  for (const auto& [name, n] : seen) EXPECT_EQ(n, 1) << name;
+  EXPECT_EQ(group(plan.table, l3i.begin()->second).size(), 1U);
+}
+
+TEST(CompileFilters, CleanTrafficGivesEachVmItsOwnLayer2Chains) {
+  auto plan = compile_yaml(kTwoCleanVms);
+  auto l2o = targets(plan.bridge_table, names::kVmL2Out);
+  auto l2i = targets(plan.bridge_table, names::kVmL2In);
+  EXPECT_NE(l2o.at("vnet-web"), l2o.at("vnet-db"));
+  EXPECT_NE(l2i.at("vnet-web"), l2i.at("vnet-db"));
+  // Each group checks its own VM's MAC.
+  auto mac_checked = [&](const std::string& root) {
+    std::set<std::string> macs;
+    for (const auto* c : group(plan.bridge_table, root))
+      for (const auto& r : c->rules)
+        if (const Json* m = match_on(r, nft::payload("ether", "saddr")))
+          macs.insert(m->at("right").get<std::string>());
+    return macs;
+  };
+  EXPECT_EQ(mac_checked(l2o.at("vnet-web")), std::set<std::string>{"52:54:00:00:00:0a"});
+  EXPECT_EQ(mac_checked(l2o.at("vnet-db")), std::set<std::string>{"52:54:00:00:00:0b"});
+  // The IP part of clean-traffic + shared has no variables: still shared.
+  auto l3i = targets(plan.table, names::kVmL3In);
+  EXPECT_EQ(l3i.at("10.10.0.10"), l3i.at("10.10.0.11"));
+}
+
+TEST(CompileFilters, Layer2GroupJumpsIntoGuardedSubChains) {
+  auto plan = compile_yaml(config(vm("web", 10, filters({"clean-traffic"}))));
+  auto root = targets(plan.bridge_table, names::kVmL2Out).at("vnet-web");
+  const auto* chain = plan.bridge_table.find_chain(root);
+  ASSERT_NE(chain, nullptr);
+  Strings jumps;
+  for (const auto& r : chain->rules)
+    if (has(r, "jump")) jumps.push_back(statement(r, "jump")["target"].get<std::string>());
+  EXPECT_EQ(jumps, (Strings{root + "-mac", root + "-ipv4-ip", root + "-arp-mac", root + "-arp-ip",
+                            root + "-rarp"}));
+  for (const auto& j : jumps) EXPECT_NE(plan.bridge_table.find_chain(j), nullptr) << j;
+  // ipv4 (allow-incoming-ipv4) has no rule for what the VM sends: no jump, no chain.
+  EXPECT_EQ(plan.bridge_table.find_chain(root + "-ipv4"), nullptr);
+}
+
+// ---- quarantine and br_netfilter ----
+
+TEST(CompileFilters, QuarantineFillsItsSets) {
+  auto plan = compile_yaml(
+      config(vm("web", 10, "    quarantine:\n      allow_from: [192.168.50.0/24, 10.10.0.1/32]\n") +
+             vm("db", 11)));
+  EXPECT_EQ(element_texts(plan.table, names::kQuarantined), Strings{"10.10.0.10"});
+  EXPECT_EQ(element_texts(plan.table, names::kQuarantineAllow),
+            (Strings{"10.10.0.10 . 10.10.0.1/32", "10.10.0.10 . 192.168.50.0/24"}));
+  EXPECT_EQ(element_texts(plan.bridge_table, names::kQuarantinedPorts), Strings{"\"vnet-web\""});
+  // Quarantine alone does not make filter chains.
+  for (const auto* t : {&plan.table, &plan.bridge_table})
+    for (const auto& c : t->chains) EXPECT_FALSE(is_filter_chain(c)) << c.name;
+
+  // Without management sources, and without a port: address only.
+  plan = compile_yaml(config(vm("web", 10, "    quarantine: {}\n", false)));
+  EXPECT_EQ(element_texts(plan.table, names::kQuarantined), Strings{"10.10.0.10"});
+  EXPECT_TRUE(element_texts(plan.table, names::kQuarantineAllow).empty());
+  EXPECT_TRUE(element_texts(plan.bridge_table, names::kQuarantinedPorts).empty());
+}
+
+TEST(CompileFilters, BrNetfilterOnlyWhenFiltersOrQuarantineNeedIt) {
+  const std::string iptables = "net/bridge/bridge-nf-call-iptables";
+  const std::string ip6tables = "net/bridge/bridge-nf-call-ip6tables";
+  auto none = compile_yaml(config(vm("web", 10) + vm("db", 11)));
+  EXPECT_FALSE(has_sysctl(none, iptables));
+  EXPECT_FALSE(has_sysctl(none, ip6tables));
+
+  for (const auto& extra : {filters({"shared"}), std::string("    quarantine: {}\n")}) {
+    auto plan = compile_yaml(config(vm("web", 10, extra) + vm("db", 11)));
+    for (const auto& key : {iptables, ip6tables}) {
+      auto it = std::find_if(plan.sysctls.begin(), plan.sysctls.end(),
+                             [&](const PlannedSysctl& s) { return s.key == key; });
+      ASSERT_NE(it, plan.sysctls.end()) << key << " with " << extra;
+      EXPECT_EQ(it->value, "1");
+      EXPECT_TRUE(it->if_present) << "br_netfilter may not be loaded";
+    }
+  }
+}
+
+// ---- check_filters ----
+
+TEST(CompileFilters, CheckFiltersNamesTheVmAndTheRule) {
+  const std::string y =
+      config(vm("web", 10, filters({"clean-traffic"})) + vm("db", 11, filters({"needs-gw"})) +
+             vm("app", 12, filters({"shared", "no-such-filter"})));
+  auto v = valid_config(y);
+  auto errors = check_filters(v.get(), catalog());
+  ASSERT_EQ(errors.size(), 2U) << filter::testing::errors_text(errors);
+  EXPECT_EQ(errors[0].path, "vms[1] filter[1]: filter[name=needs-gw]/rule[1]@dstipaddr");
+  EXPECT_NE(errors[0].reason.find("$GATEWAY"), std::string::npos) << errors[0].reason;
+  EXPECT_EQ(errors[0].where.file, "test.xml");  // the filter's own file and line
+  EXPECT_EQ(errors[0].where.line, 3);
+  EXPECT_EQ(errors[1].path, "vms[2] filter[2]");
+  EXPECT_EQ(errors[1].reason, "unknown filter 'no-such-filter'");
+  // Not located in a filter file: located at the VM's `filters:` in the config.
+  EXPECT_EQ(errors[1].where.file, "test.yaml");
+  EXPECT_GT(errors[1].where.line, 0);
+
+  // compile() refuses what check_filters refuses.
+  EXPECT_THROW(compile(v, catalog()), std::logic_error);
+
+  // The parameter fixes it.
+  auto fixed = valid_config(
+      config(vm("db", 11, filters({"{filter: needs-gw, params: {GATEWAY: 10.10.0.1}}"}))));
+  EXPECT_TRUE(check_filters(fixed.get(), catalog()).empty());
+}
+
+TEST(CompileFilters, CheckFiltersIgnoresVmsWithoutFilters) {
+  auto v = valid_config(config(vm("web", 10) + vm("db", 11, "", false)));
+  EXPECT_TRUE(check_filters(v.get(), catalog()).empty());
+}
+
+// ---- determinism ----
+
+TEST(CompileFilters, SameInputSameOutputWhateverTheVmOrder) {
+  const std::string web = vm("web", 10, filters({"clean-traffic", "shared"}));
+  const std::string db = vm("db", 11,
+                            filters({"clean-traffic", "{filter: stmts}"}) +
+                                "    quarantine:\n      allow_from: [192.168.50.0/24]\n");
+  const std::string app = vm("app", 12, filters({"shared"}));
+  auto a = plan_json(compile_yaml(config(web + db + app))).dump();
+  EXPECT_EQ(a, plan_json(compile_yaml(config(web + db + app))).dump());
+  EXPECT_EQ(a, plan_json(compile_yaml(config(app + web + db))).dump());
+  EXPECT_EQ(a, plan_json(compile_yaml(config(db + app + web))).dump());
+}
+
+// ---- rule statements ----
+
+TEST(CompileFilters, EveryFilterRuleCounts) {
+  auto plan = compile_yaml(config(vm("web", 10, filters({"clean-traffic", "shared", "stmts"}))));
+  int rules = 0;
+  for (const auto* t : {&plan.table, &plan.bridge_table})
+    for (const auto& c : t->chains) {
+      if (!is_filter_chain(c)) continue;
+      for (const auto& r : c.rules) {
+        if (r.comment.rfind("nwfilter chain ", 0) == 0) {  // root's jump into a sub-chain
+          EXPECT_TRUE(r.expr.back().contains("jump")) << nft::rule_text(r);
+          continue;
+        }
+        ++rules;
+        EXPECT_TRUE(has(r, "counter")) << c.name << ": " << r.comment;
+      }
+    }
+  EXPECT_GT(rules, 20);
+}
+
+TEST(CompileFilters, LoggedRuleLogsToTheDaemonsGroup) {
+  auto plan = compile_yaml(config(vm("web", 10, filters({"stmts"}))));
+  const auto& r = l3_rule(plan, "l3i-", "stmts rule 1");
+  const Json& log = statement(r, "log");
+  EXPECT_EQ(log["group"], compile_detail::kNflogGroup);
+  EXPECT_EQ(log["group"], 7);
+  const auto prefix = log["prefix"].get<std::string>();
+  EXPECT_EQ(prefix.rfind("vmgw ", 0), 0U) << prefix;
+  EXPECT_EQ(prefix, "vmgw drop in stmts rule 1");
+  // counter, log, verdict: in that order, at the end of the rule.
+  ASSERT_GE(r.expr.size(), 3U);
+  EXPECT_TRUE(r.expr[r.expr.size() - 3].contains("counter"));
+  EXPECT_TRUE(r.expr[r.expr.size() - 2].contains("log"));
+  EXPECT_TRUE(r.expr.back().contains("drop"));
+  // Rules without log='yes' do not log.
+  EXPECT_FALSE(has(l3_rule(plan, "l3i-", "stmts rule 6"), "log"));
+}
+
+TEST(CompileFilters, RejectIsTcpResetForTcpElseIcmpx) {
+  auto plan = compile_yaml(config(vm("web", 10, filters({"stmts"}))));
+  EXPECT_EQ(statement(l3_rule(plan, "l3o-", "stmts rule 2"), "reject"),
+            (Json{{"type", "tcp reset"}}));
+  EXPECT_EQ(statement(l3_rule(plan, "l3o-", "stmts rule 7"), "reject"),
+            (Json{{"type", "tcp reset"}}));  // tcp-ipv6
+  for (const char* origin : {"stmts rule 3", "stmts rule 4"})
+    EXPECT_EQ(statement(l3_rule(plan, "l3o-", origin), "reject"),
+              (Json{{"type", "icmpx"}, {"expr", "port-unreachable"}}))
+        << origin;
+}
+
+TEST(CompileFilters, StateNoneRuleIsLeftOut) {
+  auto plan = compile_yaml(config(vm("web", 10, filters({"stmts"}))));
+  EXPECT_TRUE(rules_from(plan.table, "stmts rule 5").empty());
+  EXPECT_TRUE(rules_from(plan.bridge_table, "stmts rule 5").empty());
+  // Other states are a ct state match.
+  const auto& r = l3_rule(plan, "l3i-", "stmts rule 9");
+  const Json* m = match_on(r, nft::ct("state"));
+  ASSERT_NE(m, nullptr) << nft::rule_text(r);
+  EXPECT_EQ(m->at("op"), "in");
+  EXPECT_EQ(m->at("right"), (Json{"new", "established"}));
+}
+
+TEST(CompileFilters, MatchNoNegatesTheAttributesNotTheProtocol) {
+  auto plan = compile_yaml(config(vm("web", 10, filters({"stmts"}))));
+  const auto& r = l3_rule(plan, "l3i-", "stmts rule 6");
+  const Json* port = match_on(r, nft::payload("th", "dport"));
+  ASSERT_NE(port, nullptr) << nft::rule_text(r);
+  EXPECT_EQ(port->at("op"), "!=");
+  EXPECT_EQ(port->at("right"), 22);
+  const Json* proto = match_on(r, nft::meta("l4proto"));
+  ASSERT_NE(proto, nullptr);
+  EXPECT_EQ(proto->at("op"), "==");
+  EXPECT_EQ(proto->at("right"), 6);
+  // Without match='no': "==".
+  const Json* p = match_on(l3_rule(plan, "l3i-", "stmts rule 1"), nft::payload("th", "dport"));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->at("op"), "==");
+}
+
+TEST(CompileFilters, DirectionsSplitIntoTheirGroups) {
+  auto plan = compile_yaml(config(vm("web", 10, filters({"stmts"}))));
+  // inout: in both; out: only in the sending group; in: only in the receiving group.
+  std::set<std::string> prefixes;
+  for (const auto& [chain, r] : rules_from(plan.table, "stmts rule 8"))
+    prefixes.insert(chain.substr(0, 4));
+  EXPECT_EQ(prefixes, (std::set<std::string>{"l3i-", "l3o-"}));
+  EXPECT_EQ(rules_from(plan.table, "stmts rule 2").size(), 1U);
+  EXPECT_EQ(rules_from(plan.table, "stmts rule 2")[0].first.substr(0, 4), "l3o-");
+  EXPECT_EQ(rules_from(plan.table, "stmts rule 1")[0].first.substr(0, 4), "l3i-");
+}
+
+}  // namespace
+}  // namespace vmgw
