@@ -100,9 +100,10 @@ TEST(Compile, HostInputDropsByDefault) {
   EXPECT_EQ(nft::rule_text(in->rules.front()),
             "ct state established,related accept comment \"replies and related traffic of accepted "
             "flows\"");
-  EXPECT_EQ(nft::rule_text(in->rules.back()),
-            "counter log prefix \"vmgw drop - host: input\" group 7 drop comment \"host: everything "
-            "else\"");
+  EXPECT_EQ(
+      nft::rule_text(in->rules.back()),
+      "counter log prefix \"vmgw drop - host: input\" group 7 drop comment \"host: everything "
+      "else\"");
 }
 
 TEST(Compile, NetworkPartOfThePlan) {
