@@ -71,6 +71,7 @@ void apply_one(std::optional<nft::Table>& state, const Json& cmd) {
       s.type = o["type"];
       if (o.contains("map")) s.map = o["map"];
       if (o.contains("flags")) s.flags = o["flags"].get<std::vector<std::string>>();
+      s.size = o.value("size", uint32_t{0});
       t.sets.push_back(s);
       return;
     }

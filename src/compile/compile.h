@@ -51,6 +51,7 @@ inline constexpr const char* kVmL3In = "vm_l3_in";
 inline constexpr const char* kQuarantined = "quarantined";
 inline constexpr const char* kQuarantineAllow = "quarantine_allow";
 inline constexpr const char* kQuarantineChain = "quarantine";
+inline constexpr const char* kVmFlows = "vm_flows";
 inline constexpr const char* kVmOutForward = "vm_out_forward";
 inline constexpr const char* kVmInForward = "vm_in_forward";
 inline constexpr const char* kVmOutInput = "vm_out_input";

@@ -18,6 +18,15 @@ nft::Set make_set(const char* name, nft::Json type, nft::Json map, const char* c
   return s;
 }
 
+// Per source address, its tracked connections (host.flows_per_vm): filled by the kernel.
+nft::Set flow_counts() {
+  nft::Set s = make_set(names::kVmFlows, "ipv4_addr", nullptr,
+                        "VM address -> its tracked connections (host.flows_per_vm)");
+  s.size = 65536;
+  s.filled_by_kernel = true;
+  return s;
+}
+
 nft::Chain base_chain(const char* name, const char* type, const char* hook, int priority,
                       const char* policy) {
   return nft::Chain{name, nft::Hook{type, hook, priority, policy}, {}};
@@ -51,6 +60,7 @@ void declare_table(nft::Table& t) {
       make_set(names::kVmL3Out, "ipv4_addr", "verdict", "VM address -> its IP filter (sent)"),
       make_set(names::kVmL3In, "ipv4_addr", "verdict", "VM address -> its IP filter (received)"),
       make_set(names::kQuarantined, "ipv4_addr", nullptr, "quarantined VMs"),
+      flow_counts(),
       make_set(names::kQuarantineAllow, Json::array({"ipv4_addr", "ipv4_addr"}), nullptr,
                "quarantined VM . management source", {"interval"}),
   };

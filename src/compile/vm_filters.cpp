@@ -98,7 +98,7 @@ Json ifname_set() {
   return nft::set_ref(names::kInternalIfs);
 }
 
-void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any) {
+void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows_per_vm) {
   using names::kQuarantineChain;
   auto& q = chain_named(inet, kQuarantineChain).rules;
   Json pair_sd = nft::concat({nft::payload("ip", "saddr"), nft::payload("ip", "daddr")});
@@ -123,6 +123,21 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any) {
   auto out = [&](const char* chain) {
     auto& rules = chain_named(inet, chain).rules;
     rules.push_back({{nft::jump(kQuarantineChain)}, "quarantined VMs"});
+    if (flows_per_vm > 0) {
+      // One VM must not fill the host's conntrack table: its new connections beyond the limit
+      // are dropped (and logged) while its existing ones go on.
+      Json count = {
+          {"set",
+           {{"op", "add"},
+            {"elem", nft::payload("ip", "saddr")},
+            {"set", nft::set_ref(names::kVmFlows)},
+            {"stmt", Json::array({{{"ct count", {{"val", flows_per_vm}, {"inv", true}}}}})}}}};
+      rules.push_back(
+          {{nft::match(nft::meta("iifname"), ifname_set()),
+            nft::match(nft::ct("state"), Json::array({"new"}), "in"), count, nft::counter(),
+            log_to_daemon(log_prefix("drop", "out", "flow limit")), nft::drop()},
+           "host.flows_per_vm: connections of one VM"});
+    }
     if (!any) return;
     rules.push_back(established());
     rules.push_back({{nft::match(nft::meta("iifname"), ifname_set()),
@@ -214,7 +229,7 @@ void compile_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, P
     }
     any_filter = true;
   }
-  add_dispatch(inet, bridge, any_filter);
+  add_dispatch(inet, bridge, any_filter, ix.config.host.flows_per_vm);
   // Bridged IPv4 between two VMs reaches the inet hooks (and conntrack) only through
   // br_netfilter; turned on only when filters or quarantine need it.
   if (any_filter || any_quarantine) {

@@ -2,6 +2,7 @@
 // validate.h, which is the only way to obtain a Validated<Config>.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -98,9 +99,14 @@ struct HostService {
   std::optional<PortRange> ports;
 };
 
+inline constexpr uint32_t kMaxFlowsPerVm = 10'000'000;
+
 struct HostPolicy {
   std::vector<HostService> allow;
   bool allow_ping = true;  // ICMP echo to the host; operators expect ping to answer
+  // Tracked connections one VM (one source address of a VM network or LAN) may hold at once:
+  // one VM must not be able to fill the host's conntrack table. 0: no limit.
+  uint32_t flows_per_vm = 20000;
 };
 
 struct Config {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -456,10 +457,23 @@ class Parser {
   void host(const YAML::Node& n, const std::string& path, HostPolicy& h) {
     if (n.IsNull()) return;
     Origin o;
-    fields(n, path, {"allow", "allow_ping"}, o,
+    fields(n, path, {"allow", "allow_ping", "flows_per_vm"}, o,
            [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
              if (key == "allow_ping") boolean(v, p, h.allow_ping);
+             if (key == "flows_per_vm") {
+               auto s = scalar(v, p, "a number of connections");
+               uint32_t limit = 0;
+               if (s) {
+                 auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), limit);
+                 if (ec != std::errc() || end != s->data() + s->size() || limit > kMaxFlowsPerVm)
+                   error(loc(v), p,
+                         "expected a number of connections from 0 (no limit) to " +
+                             std::to_string(kMaxFlowsPerVm) + ", got " + quote(*s));
+                 else
+                   h.flows_per_vm = limit;
+               }
+             }
            });
   }
 

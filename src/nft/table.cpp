@@ -34,7 +34,7 @@ std::string Element::canonical() const {
 }
 
 bool Set::same_declaration(const Set& o) const {
-  return name == o.name && type == o.type && map == o.map && flags == o.flags;
+  return name == o.name && type == o.type && map == o.map && flags == o.flags && size == o.size;
 }
 
 std::string Rule::id() const {
@@ -91,6 +91,7 @@ Json add_set_cmd(const Table& t, const Set& s) {
   o["type"] = s.type;
   if (s.is_map()) o["map"] = s.map;
   if (!s.flags.empty()) o["flags"] = s.flags;
+  if (s.size != 0) o["size"] = s.size;
   return {{"add", {{s.is_map() ? "map" : "set", o}}}};
 }
 

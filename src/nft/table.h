@@ -3,6 +3,7 @@
 // compares like with like.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ struct Set {
   std::vector<std::string> flags;  // "interval"
   std::string comment;             // shown in text output only
   std::vector<Element> elements;
+  uint32_t size = 0;  // the most elements (0: the kernel's default)
+  // The kernel adds the elements (a set statement in a rule, e.g. per-source flow counts):
+  // the diff never touches them. Not part of the declaration the kernel lists back.
+  bool filled_by_kernel = false;
 
   bool is_map() const { return !map.is_null(); }
   // True if declarations match (name, type, map, flags): elements can then be diffed in place.

@@ -73,6 +73,14 @@ std::string expr_text(const Json& e) {
     return p["protocol"].get<std::string>() + " " + p["field"].get<std::string>();
   }
   if (e.contains("&")) return expr_text(e["&"][0]) + " & " + value_text(e["&"][1], false);
+  if (e.contains("set") && e["set"].is_object() && e["set"].contains("op")) {
+    // add @vm_flows { ip saddr ct count over 20000 }
+    const auto& st = e["set"];
+    std::string out = st["op"].get<std::string>() + " " + st["set"].get<std::string>() + " { " +
+                      expr_text(st["elem"]);
+    for (const auto& x : st.value("stmt", Json::array())) out += " " + expr_text(x);
+    return out + " }";
+  }
   if (e.contains("ct count")) {
     const auto& c = e["ct count"];
     return std::string("ct count ") + (c.value("inv", false) ? "over " : "") + c["val"].dump();
@@ -187,6 +195,7 @@ std::string table_text(const Table& t) {
     if (s.is_map())
       os << " : " << (s.map.is_array() ? list_text(s.map, false, " . ") : s.map.get<std::string>());
     os << "\n";
+    if (s.size != 0) os << "\t\tsize " << s.size << "\n";
     if (!s.flags.empty()) {
       os << "\t\tflags ";
       for (size_t i = 0; i < s.flags.size(); ++i) os << (i ? "," : "") << s.flags[i];

@@ -99,6 +99,7 @@ NftChange diff_table(const std::optional<nft::Table>& current, const nft::Table&
       add_sets.push_back(nft::add_set_cmd(want, s));
       ++ch.sets_added;
     }
+    if (s.filled_by_kernel) continue;  // its elements are the kernel's (flow counts)
     std::vector<nft::Element> to_add, to_del;
     for (const auto& e : s.elements) {
       wanted.insert(e.canonical());

@@ -35,6 +35,7 @@ nft::Set parse_set(const Json& o) {
   s.name = o.value("name", "");
   s.type = o.value("type", Json());
   if (o.contains("map")) s.map = o["map"];
+  s.size = o.value("size", uint32_t{0});
   if (o.contains("flags")) {
     for (const auto& f : o["flags"]) s.flags.push_back(f.get<std::string>());
   }
