@@ -74,4 +74,22 @@ std::optional<nlohmann::json> params_json(const std::vector<std::string>& params
   return out;
 }
 
+std::string cell(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "-";
+  if (j[key].is_string())
+    return j[key].get<std::string>().empty() ? "-" : j[key].get<std::string>();
+  return j[key].dump();
+}
+
+int show(const ApiResult& r, const std::string& output,
+         const std::function<void(const nlohmann::json&)>& human) {
+  if (r.exit_code != kOk) return r.exit_code;
+  if (output == "json") {
+    std::cout << r.body.dump(2) << "\n";
+  } else {
+    human(r.body);
+  }
+  return kOk;
+}
+
 }  // namespace vmgw::cli

@@ -2,6 +2,7 @@
 // and the HTTP status turned into an exit code.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -22,6 +23,13 @@ ApiResult api_call(const std::string& socket, const std::string& method, const s
 // --param NAME=VALUE arguments (a repeated NAME makes a list) -> {"NAME": value or [values]};
 // prints the error and returns nullopt for one that is not NAME=VALUE.
 std::optional<nlohmann::json> params_json(const std::vector<std::string>& params);
+
+// A field of an API object as a table cell: "-" for null or empty, JSON for non-strings.
+std::string cell(const nlohmann::json& j, const char* key);
+
+// Prints a successful result as JSON (output "json") or through `human`; returns the exit code.
+int show(const ApiResult& r, const std::string& output,
+         const std::function<void(const nlohmann::json&)>& human);
 
 // HTTP status -> exit code: 2xx 0, 400 1, 404 5, 409 6, 5xx 2, connection failure 3.
 int exit_code_for_status(int status);

@@ -13,43 +13,24 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string str(const Json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "-";
-  if (j[key].is_string())
-    return j[key].get<std::string>().empty() ? "-" : j[key].get<std::string>();
-  return j[key].dump();
-}
-
-// Prints the result as JSON (-o json) or through `human`; returns the exit code.
-int show(const ApiResult& r, const DaemonOptions& o,
-         const std::function<void(const Json&)>& human) {
-  if (r.exit_code != kOk) return r.exit_code;
-  if (o.output == "json") {
-    std::cout << r.body.dump(2) << "\n";
-  } else {
-    human(r.body);
-  }
-  return kOk;
-}
-
 void print_vms(const Json& list) {
   Table t({"NAME", "NETWORK", "MAC", "IP", "PORT", "ELASTIC IP"});
   for (const auto& v : list)
-    t.add({str(v, "name"), str(v, "network"), str(v, "mac"), str(v, "ip"), str(v, "port"),
-           str(v, "elastic_ip")});
+    t.add({cell(v, "name"), cell(v, "network"), cell(v, "mac"), cell(v, "ip"), cell(v, "port"),
+           cell(v, "elastic_ip")});
   t.print(std::cout);
 }
 
 void print_eips(const Json& list) {
   Table t({"ADDRESS", "POOL", "UPLINK", "VM"});
   for (const auto& e : list)
-    t.add({str(e, "address"), str(e, "pool"), str(e, "uplink"), str(e, "vm")});
+    t.add({cell(e, "address"), cell(e, "pool"), cell(e, "uplink"), cell(e, "vm")});
   t.print(std::cout);
 }
 
 void print_forwards(const Json& list) {
   Table t({"PUBLIC", "PROTO", "TO"});
-  for (const auto& f : list) t.add({str(f, "public"), str(f, "proto"), str(f, "to")});
+  for (const auto& f : list) t.add({cell(f, "public"), cell(f, "proto"), cell(f, "to")});
   t.print(std::cout);
 }
 
@@ -88,8 +69,8 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     if (!ip->empty()) body["ip"] = *ip;
     if (!port->empty()) body["port"] = *port;
     rc = show(api_call(o.socket, "POST", "/v1/vms", body), o, [](const Json& v) {
-      std::cout << "vm " << str(v, "name") << " added: " << str(v, "ip") << " (" << str(v, "mac")
-                << ") on " << str(v, "network") << "\n";
+      std::cout << "vm " << cell(v, "name") << " added: " << cell(v, "ip") << " (" << cell(v, "mac")
+                << ") on " << cell(v, "network") << "\n";
     });
   });
   auto release = std::make_shared<bool>(false);
@@ -103,7 +84,7 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     rc =
         show(api_call(o.socket, "DELETE", "/v1/vms/" + api::percent_encode(*name), std::nullopt, q),
              o, [](const Json& r) {
-               std::cout << "vm " << str(r["vm"], "name") << " removed";
+               std::cout << "vm " << cell(r["vm"], "name") << " removed";
                for (const auto& e : r["unbound"])
                  std::cout << "; elastic IP " << e.get<std::string>() << " unbound";
                for (const auto& e : r["released"])
@@ -142,7 +123,7 @@ void add_eip_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     if (!pool->empty()) body["pool"] = *pool;
     if (!address->empty()) body["address"] = *address;
     rc = show(api_call(o.socket, "POST", "/v1/eips", body), o, [](const Json& e) {
-      std::cout << "allocated " << str(e, "address") << " from pool " << str(e, "pool") << "\n";
+      std::cout << "allocated " << cell(e, "address") << " from pool " << cell(e, "pool") << "\n";
     });
   });
   auto* bind = eip->add_subcommand(
@@ -152,20 +133,20 @@ void add_eip_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   bind->callback([&o, &rc, address, vm] {
     rc = show(api_call(o.socket, "POST", "/v1/eips/" + *address + "/bind", Json{{"vm", *vm}}), o,
               [](const Json& e) {
-                std::cout << str(e, "address") << " bound to vm " << str(e, "vm") << "\n";
+                std::cout << cell(e, "address") << " bound to vm " << cell(e, "vm") << "\n";
               });
   });
   auto* unbind = eip->add_subcommand("unbind", "unbind an elastic IP (it stays allocated)");
   unbind->add_option("eip", *address, "elastic IP")->required();
   unbind->callback([&o, &rc, address] {
     rc = show(api_call(o.socket, "POST", "/v1/eips/" + *address + "/unbind", Json::object()), o,
-              [](const Json& e) { std::cout << str(e, "address") << " unbound\n"; });
+              [](const Json& e) { std::cout << cell(e, "address") << " unbound\n"; });
   });
   auto* rel = eip->add_subcommand("release", "give an unbound elastic IP back to its pool");
   rel->add_option("eip", *address, "elastic IP")->required();
   rel->callback([&o, &rc, address] {
     rc = show(api_call(o.socket, "DELETE", "/v1/eips/" + *address), o,
-              [](const Json& e) { std::cout << str(e, "address") << " released\n"; });
+              [](const Json& e) { std::cout << cell(e, "address") << " released\n"; });
   });
   eip->add_subcommand("list", "every allocated elastic IP")->callback([&o, &rc] {
     rc = show(api_call(o.socket, "GET", "/v1/eips"), o, print_eips);
@@ -186,8 +167,8 @@ void add_forward_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     rc = show(api_call(o.socket, "POST", "/v1/forwards",
                        Json{{"public", *pub}, {"proto", *proto}, {"to", *to}}),
               o, [](const Json& f) {
-                std::cout << "forwarding " << str(f, "public") << "/" << str(f, "proto") << " to "
-                          << str(f, "to") << "\n";
+                std::cout << "forwarding " << cell(f, "public") << "/" << cell(f, "proto") << " to "
+                          << cell(f, "to") << "\n";
               });
   });
   auto* rm = fwd->add_subcommand("remove", "stop forwarding ADDRESS:PORT");
@@ -197,7 +178,7 @@ void add_forward_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     rc = show(api_call(o.socket, "DELETE", "/v1/forwards", std::nullopt,
                        {{"public", *pub}, {"proto", *proto}}),
               o, [](const Json& f) {
-                std::cout << "removed forward " << str(f, "public") << "/" << str(f, "proto")
+                std::cout << "removed forward " << cell(f, "public") << "/" << cell(f, "proto")
                           << "\n";
               });
   });
@@ -213,8 +194,8 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     rc = show(api_call(o.socket, "GET", "/v1/networks"), o, [](const Json& list) {
       Table t({"NAME", "BRIDGE", "SUBNET", "GATEWAY", "DHCP", "VMS"});
       for (const auto& n : list)
-        t.add({str(n, "name"), str(n, "bridge"), str(n, "subnet"), str(n, "gateway"),
-               str(n, "dhcp"), str(n, "vms")});
+        t.add({cell(n, "name"), cell(n, "bridge"), cell(n, "subnet"), cell(n, "gateway"),
+               cell(n, "dhcp"), cell(n, "vms")});
       t.print(std::cout);
     });
   });
@@ -224,23 +205,23 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     rc = show(api_call(o.socket, "GET", "/v1/uplinks"), o, [](const Json& list) {
       Table t({"NAME", "DEVICE", "ADDRESS", "GATEWAY"});
       for (const auto& u : list)
-        t.add({str(u, "name"), str(u, "device"), str(u, "address"), str(u, "gateway")});
+        t.add({cell(u, "name"), cell(u, "device"), cell(u, "address"), cell(u, "gateway")});
       t.print(std::cout);
     });
   });
   app.add_subcommand("status", "the daemon, the generation in force, counts, DHCP servers")
       ->callback([&o, &rc] {
         rc = show(api_call(o.socket, "GET", "/v1/status"), o, [](const Json& s) {
-          std::cout << "daemon:      running (vmgwd " << str(s, "version") << ", pid "
-                    << str(s, "pid") << ")\n"
-                    << "generation:  " << str(s, "generation") << "\n"
-                    << "config:      " << str(s, "config") << "\n";
+          std::cout << "daemon:      running (vmgwd " << cell(s, "version") << ", pid "
+                    << cell(s, "pid") << ")\n"
+                    << "generation:  " << cell(s, "generation") << "\n"
+                    << "config:      " << cell(s, "config") << "\n";
           for (const auto& [k, v] : s["counts"].items())
             std::cout << "  " << k << ": " << v.dump() << "\n";
           for (const auto& [k, v] : s["dhcp"].items())
             std::cout << "dhcp " << k << ": " << v.get<std::string>() << "\n";
-          std::cout << "filters:     " << str(s, "filter_path") << "\n";
-          std::cout << "last apply:  " << str(s, "last_apply") << "\n";
+          std::cout << "filters:     " << cell(s, "filter_path") << "\n";
+          std::cout << "last apply:  " << cell(s, "last_apply") << "\n";
         });
       });
 }

@@ -4,12 +4,20 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "cli/client.h"
+
 namespace vmgw::cli {
 
 struct DaemonOptions {
   std::string socket = "/run/vmgw/vmgw.sock";
   std::string output = "text";
 };
+
+// show() with the output format of `o`.
+inline int show(const ApiResult& r, const DaemonOptions& o,
+                const std::function<void(const nlohmann::json&)>& human) {
+  return show(r, o.output, human);
+}
 
 // Adds the subcommands to `app`; each sets `rc` to its exit code when it runs.
 void add_daemon_commands(CLI::App& app, DaemonOptions& opts, int& rc);

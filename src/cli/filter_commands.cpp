@@ -23,24 +23,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string str(const Json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "-";
-  if (j[key].is_string())
-    return j[key].get<std::string>().empty() ? "-" : j[key].get<std::string>();
-  return j[key].dump();
-}
-
-int show(const ApiResult& r, const DaemonOptions& o,
-         const std::function<void(const Json&)>& human) {
-  if (r.exit_code != kOk) return r.exit_code;
-  if (o.output == "json") {
-    std::cout << r.body.dump(2) << "\n";
-  } else {
-    human(r.body);
-  }
-  return kOk;
-}
-
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -53,7 +35,7 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 void print_defined(const Json& d) {
-  std::cout << "filter " << str(d, "name")
+  std::cout << "filter " << cell(d, "name")
             << (d.value("replaced", false) ? " redefined" : " defined");
   if (d.contains("vms_updated") && !d["vms_updated"].empty()) {
     std::cout << "; rules of vm";
@@ -96,8 +78,8 @@ void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
         std::string users;
         for (const auto& u : x["used_by"])
           users += (users.empty() ? "" : ",") + u.get<std::string>();
-        t.add({str(x, "name"), str(x, "chain"), str(x, "priority"), str(x, "rules"),
-               str(x, "references"), x.value("builtin", false) ? "yes" : "no",
+        t.add({cell(x, "name"), cell(x, "chain"), cell(x, "priority"), cell(x, "rules"),
+               cell(x, "references"), x.value("builtin", false) ? "yes" : "no",
                users.empty() ? "-" : users});
       }
       t.print(std::cout);
@@ -154,8 +136,8 @@ void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
               o, [](const Json& list) {
                 Table t({"LAYER", "DIR", "PACKETS", "BYTES", "RULE", "SHARED BY"});
                 for (const auto& s : list)
-                  t.add({str(s, "layer"), str(s, "direction"), str(s, "packets"), str(s, "bytes"),
-                         str(s, "rule"), str(s, "shared_by")});
+                  t.add({cell(s, "layer"), cell(s, "direction"), cell(s, "packets"),
+                         cell(s, "bytes"), cell(s, "rule"), cell(s, "shared_by")});
                 t.print(std::cout);
               });
   });
@@ -208,7 +190,7 @@ void add_vm_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
     rc = show(api_call(o.socket, "POST", "/v1/vms/" + api::percent_encode(*name) + "/quarantine",
                        Json{{"allow_from", *allow}}),
               o, [&](const Json& r) {
-                std::cout << "vm " << *name << " quarantined; " << str(r, "flows_cut")
+                std::cout << "vm " << *name << " quarantined; " << cell(r, "flows_cut")
                           << " flows cut\n";
               });
   });
@@ -227,12 +209,12 @@ void print_log(const Json& entries, const DaemonOptions& o) {
       std::cout << e.dump() << "\n";
       continue;
     }
-    std::string tuple = str(e, "proto") + " " + str(e, "src");
-    if (e.value("sport", 0) > 0) tuple += ":" + str(e, "sport");
-    tuple += " -> " + str(e, "dst");
-    if (e.value("dport", 0) > 0) tuple += ":" + str(e, "dport");
-    std::cout << str(e, "time") << " vm=" << str(e, "vm") << " " << str(e, "direction") << " "
-              << str(e, "verdict") << " rule='" << str(e, "rule") << "' " << tuple << "\n";
+    std::string tuple = cell(e, "proto") + " " + cell(e, "src");
+    if (e.value("sport", 0) > 0) tuple += ":" + cell(e, "sport");
+    tuple += " -> " + cell(e, "dst");
+    if (e.value("dport", 0) > 0) tuple += ":" + cell(e, "dport");
+    std::cout << cell(e, "time") << " vm=" << cell(e, "vm") << " " << cell(e, "direction") << " "
+              << cell(e, "verdict") << " rule='" << cell(e, "rule") << "' " << tuple << "\n";
   }
   std::cout.flush();
 }
@@ -289,7 +271,7 @@ void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
     }
     rc = show(api_call(o.socket, "POST", "/v1/trace", b), o, [](const Json& t) {
       for (const auto& step : t["steps"]) std::cout << "  " << step.get<std::string>() << "\n";
-      std::cout << "verdict: " << str(t, "verdict") << " (decided by " << str(t, "decided_by")
+      std::cout << "verdict: " << cell(t, "verdict") << " (decided by " << cell(t, "decided_by")
                 << ")\n";
     });
   });

@@ -249,23 +249,6 @@ void mac_fields(std::vector<Json>& m, const ConcreteRule& r) {
     mac_match(m, nft::payload("ether", "daddr"), *a, r.find("dstmacmask"));
 }
 
-bool is_v6(Protocol p) {
-  switch (p) {
-    case Protocol::ipv6:
-    case Protocol::tcp_ipv6:
-    case Protocol::udp_ipv6:
-    case Protocol::udplite_ipv6:
-    case Protocol::sctp_ipv6:
-    case Protocol::icmpv6:
-    case Protocol::esp_ipv6:
-    case Protocol::ah_ipv6:
-    case Protocol::all_ipv6:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // The l4 protocol an element implies (0 for ip, ipv6, all).
 int implied_l4(Protocol p) {
   switch (p) {
@@ -433,7 +416,7 @@ std::optional<std::vector<Json>> element_matches(const ConcreteRule& r) {
       return m;
     }
     default: {
-      const bool v6 = is_v6(p);
+      const bool v6 = is_ipv6(p);
       const int l4 = implied_l4(p);
       m.push_back(nft::match(nft::meta("nfproto"), v6 ? "ipv6" : "ipv4"));
       if (l4 != 0) m.push_back(nft::match(nft::meta("l4proto"), l4));

@@ -19,15 +19,6 @@ using filter::Direction;
 using filter::Layer;
 using nft::Json;
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 nft::Rule filter_rule(const filter::ConcreteRule& r, Direction d, std::vector<Json> matches) {
   for (auto& s : rule_statements(r, d)) matches.push_back(std::move(s));
   // The bridge family can reject only in its prerouting and input hooks: layer-2 rules run in
@@ -86,7 +77,7 @@ std::string add_group(const filter::Program& prog, Layer layer, Direction d, nft
     for (const auto& r : c.rules) content.push_back(Json{{"chain", c.name}, {"expr", r.expr}});
   char hash[24];
   std::snprintf(hash, sizeof hash, "%010llx",
-                static_cast<unsigned long long>(fnv1a(content.dump()) & 0xffffffffffULL));
+                static_cast<unsigned long long>(nft::fnv1a(content.dump()) & 0xffffffffffULL));
   const std::string name = kind + "-" + hash;
   if (added.insert(name).second) {
     for (auto& c : build_group(prog, layer, d, name)) t.chains.push_back(std::move(c));

@@ -4,6 +4,7 @@
 
 #include "daemon/log.h"
 #include "daemon/resources.h"
+#include "daemon/routes.h"
 #include "filter/builtins.h"
 #include "filter/serialize.h"
 
@@ -12,14 +13,6 @@ namespace {
 
 using api::Request;
 using api::Response;
-
-Response guarded(const std::function<Response()>& f) {
-  try {
-    return f();
-  } catch (const ServiceError& e) {
-    return api::error_response(e.status, e.errors);
-  }
-}
 
 Json filter_summary(const filter::Filter& f, const Gateway& gw) {
   size_t rules = 0, refs = 0;

@@ -8,15 +8,6 @@ namespace {
 using api::Request;
 using api::Response;
 
-// Runs `f`, turning ServiceError into its JSON error response.
-Response guarded(const std::function<Response()>& f) {
-  try {
-    return f();
-  } catch (const ServiceError& e) {
-    return api::error_response(e.status, e.errors);
-  }
-}
-
 Response bad_request(const FieldErrors& errors) {
   return api::error_response(400, errors);
 }
@@ -243,6 +234,14 @@ void add_lease_routes(api::Router& r, Gateway& gw, store::StateStore& store) {
 }
 
 }  // namespace
+
+api::Response guarded(const std::function<api::Response()>& f) {
+  try {
+    return f();
+  } catch (const ServiceError& e) {
+    return api::error_response(e.status, e.errors);
+  }
+}
 
 void add_routes(api::Router& router, Gateway& gw, DaemonInfo& info) {
   add_vm_routes(router, gw);

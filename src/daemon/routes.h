@@ -18,6 +18,9 @@ struct DaemonInfo {
   std::function<uint64_t()> dhcp_restarts;
 };
 
+// Runs `f`, turning a ServiceError into its JSON error response.
+api::Response guarded(const std::function<api::Response()>& f);
+
 // Registers every route on `router`. `gw` and `info` must outlive it.
 void add_routes(api::Router& router, Gateway& gw, DaemonInfo& info);
 

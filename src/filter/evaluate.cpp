@@ -197,24 +197,6 @@ Test mac_test(const Group& g, std::string_view addr_name, std::string_view mask_
   return compared(equal, packet->str());
 }
 
-// IPv4 for the ip and IPv4 layer-4 elements, IPv6 for ipv6 and the -ipv6 ones.
-bool is_v6(Protocol p) {
-  switch (p) {
-    case Protocol::ipv6:
-    case Protocol::tcp_ipv6:
-    case Protocol::udp_ipv6:
-    case Protocol::udplite_ipv6:
-    case Protocol::sctp_ipv6:
-    case Protocol::icmpv6:
-    case Protocol::esp_ipv6:
-    case Protocol::ah_ipv6:
-    case Protocol::all_ipv6:
-      return true;
-    default:
-      return false;
-  }
-}
-
 Test ip_test(const Group& g, std::string_view addr_name, std::string_view mask_name,
              const std::string& packet, bool v6) {
   const Attr* addr = g.get(addr_name);
@@ -415,7 +397,7 @@ bool is_stp_field(std::string_view name) {
 Test test_group(const Group& g, Protocol proto, const Packet& p) {
   const std::string& name = g.first->name;
   const Attr& a = *g.first;
-  const bool v6 = is_v6(proto);
+  const bool v6 = is_ipv6(proto);
   if (proto == Protocol::stp && is_stp_field(name))
     return unknown("stp " + name + ": BPDU fields are not modelled by trace");
   std::string_view key = primary_of(name);

@@ -77,6 +77,23 @@ constexpr std::size_t kMaxChainName = 12;
 
 }  // namespace
 
+bool is_ipv6(Protocol p) {
+  switch (p) {
+    case Protocol::ipv6:
+    case Protocol::tcp_ipv6:
+    case Protocol::udp_ipv6:
+    case Protocol::udplite_ipv6:
+    case Protocol::sctp_ipv6:
+    case Protocol::icmpv6:
+    case Protocol::esp_ipv6:
+    case Protocol::ah_ipv6:
+    case Protocol::all_ipv6:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string_view to_string(Action a) {
   return name_of(kActions, a);
 }

@@ -64,6 +64,8 @@ std::string_view to_string(Protocol p);  // the XML element name
 std::optional<Action> parse_action(std::string_view s);
 std::optional<Direction> parse_direction(std::string_view s);
 std::optional<Protocol> parse_protocol(std::string_view element);
+// True for ipv6 and the -ipv6 elements (IPv6 packets), false for the rest.
+bool is_ipv6(Protocol p);
 
 // A reference to a variable in an attribute value: $IP, $A[2] (element 2, 0-based), $A[@1]
 // (iterator 1). Plain $A is libvirt's shorthand for iterator 0 but is kept as written.

@@ -3,9 +3,7 @@
 #include <cstdio>
 
 namespace vmgw::nft {
-namespace {
 
-// FNV-1a, 64 bit: stable across runs and platforms (std::hash is not).
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s) {
@@ -14,6 +12,8 @@ uint64_t fnv1a(const std::string& s) {
   }
   return h;
 }
+
+namespace {
 
 constexpr size_t kIdLength = 12;
 constexpr size_t kMaxComment = 127;  // libnftnl's NFTNL_UDATA_COMMENT_MAXLEN minus the NUL

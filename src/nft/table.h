@@ -76,6 +76,10 @@ struct Table {
   const Chain* find_chain(const std::string& n) const;
 };
 
+// FNV-1a, 64 bit: content hashes (rule ids, shared chain names) stable across runs and
+// platforms (std::hash is not).
+uint64_t fnv1a(const std::string& s);
+
 // Splits a kernel rule comment into (human comment, id); id is empty if there is none.
 std::pair<std::string, std::string> split_kernel_comment(const std::string& comment);
 
