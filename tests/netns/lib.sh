@@ -507,7 +507,8 @@ vmgw_daemon_up() {
   echo "$VMGWD_PID" >>"$VMGW_LAB/pids"
   deadline=$((SECONDS + 20))
   until timeout 5 ip netns exec "$NS_GW" "$VMGW_BIN" --socket "$VMGW_SOCKET" status >/dev/null 2>&1; do
-    if ! vmgw_daemon_running; then
+    # Right after the launch the process is still "ip" (ip netns exec) until it execs vmgwd.
+    if ! vmgw_daemon_running && ! vmgw_is_proc "$VMGWD_PID" ip; then
       vmgw_log "vmgwd (pid $VMGWD_PID) exited while starting; its log:"
       tail -n 20 "$VMGWD_LOG" >&2
       return 1
