@@ -30,6 +30,17 @@ uint64_t number(const std::string& text) {
   return filter::parse_uint(text, true).value_or(0);
 }
 
+// Name or number -> number; validation guarantees one of the two.
+int protocol_number(const std::string& v) {
+  return static_cast<int>(filter::ip_protocol_value(v).value_or(0));
+}
+int ether_word(const std::string& v) {
+  return static_cast<int>(filter::ether_type_value(v).value_or(0));
+}
+int arp_opcode(const std::string& v) {
+  return static_cast<int>(filter::arp_opcode_value(v).value_or(0));
+}
+
 Json ether_type(int type) {
   return nft::match(nft::payload("ether", "type"), type);
 }
@@ -133,45 +144,6 @@ void ip_range_match(std::vector<Json>& m, const Json& field, const Attr* from, c
   std::string hi =
       to ? to->value : (v6 ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" : "255.255.255.255");
   m.push_back(op_match(field, nft::range(lo, hi), from ? *from : *to));
-}
-
-int protocol_number(const std::string& v) {
-  static constexpr std::array<std::pair<const char*, int>, 9> kNames{{{"tcp", 6},
-                                                                      {"udp", 17},
-                                                                      {"udplite", 136},
-                                                                      {"esp", 50},
-                                                                      {"ah", 51},
-                                                                      {"icmp", 1},
-                                                                      {"igmp", 2},
-                                                                      {"sctp", 132},
-                                                                      {"icmpv6", 58}}};
-  for (const auto& [name, n] : kNames)
-    if (lower(v) == name) return n;
-  return static_cast<int>(number(v));
-}
-
-int ether_word(const std::string& v) {
-  std::string w = lower(v);
-  if (w == "arp") return kEtherArp;
-  if (w == "rarp") return kEtherRarp;
-  if (w == "ipv4") return kEtherIp;
-  if (w == "ipv6") return kEtherIp6;
-  return static_cast<int>(number(v));
-}
-
-int arp_opcode(const std::string& v) {
-  static constexpr std::array<std::pair<const char*, int>, 9> kOps{{{"request", 1},
-                                                                    {"reply", 2},
-                                                                    {"request_reverse", 3},
-                                                                    {"reply_reverse", 4},
-                                                                    {"drarp_request", 5},
-                                                                    {"drarp_reply", 6},
-                                                                    {"drarp_error", 7},
-                                                                    {"inarp_request", 8},
-                                                                    {"arp_nak", 10}}};
-  for (const auto& [name, n] : kOps)
-    if (lower(v) == name) return n;
-  return static_cast<int>(number(v));
 }
 
 uint32_t tcp_flag_bits(const std::string& list) {

@@ -261,44 +261,9 @@ Test icmp_test(const Group& g, std::string_view start_name, std::string_view end
   return uint_range_test(g, start_name, end_name, value);
 }
 
-// A word (case-insensitive) from `words` or a number.
-template <std::size_t N>
-std::optional<uint64_t> word_or_number(
-    std::string_view s, const std::array<std::pair<std::string_view, uint64_t>, N>& words) {
-  for (const auto& [w, v] : words)
-    if (iequals(s, w)) return v;
-  return number(s);
-}
-
-constexpr std::array<std::pair<std::string_view, uint64_t>, 4> kEtherTypes{
-    {{"arp", 0x0806}, {"rarp", 0x8035}, {"ipv4", 0x0800}, {"ipv6", 0x86dd}}};
-
-constexpr std::array<std::pair<std::string_view, uint64_t>, 9> kIpProtocols{{{"tcp", 6},
-                                                                             {"udp", 17},
-                                                                             {"udplite", 136},
-                                                                             {"esp", 50},
-                                                                             {"ah", 51},
-                                                                             {"icmp", 1},
-                                                                             {"igmp", 2},
-                                                                             {"sctp", 132},
-                                                                             {"icmpv6", 58}}};
-
-// The wire values of ARP operations (RFC 826, 903, 1931, 2390; IANA): nft matches these, so
-// ARP_NAK is 10 (ebtables' own table would say 9), InARP_Request 8.
-constexpr std::array<std::pair<std::string_view, uint64_t>, 9> kArpOpcodes{{{"Request", 1},
-                                                                            {"Reply", 2},
-                                                                            {"Request_Reverse", 3},
-                                                                            {"Reply_Reverse", 4},
-                                                                            {"DRARP_Request", 5},
-                                                                            {"DRARP_Reply", 6},
-                                                                            {"DRARP_Error", 7},
-                                                                            {"InARP_Request", 8},
-                                                                            {"ARP_NAK", 10}}};
-
-template <std::size_t N>
 Test word_test(const Attr& a, uint64_t packet, std::string packet_text,
-               const std::array<std::pair<std::string_view, uint64_t>, N>& words) {
-  auto want = word_or_number(a.value, words);
+               std::optional<uint64_t> (*value_of)(std::string_view)) {
+  auto want = value_of(a.value);
   if (!want) return unknown(a.name + ": '" + a.value + "' is neither a number nor a known name");
   return compared(*want == packet, std::move(packet_text));
 }
@@ -405,10 +370,10 @@ Test test_group(const Group& g, Protocol proto, const Packet& p) {
   if (key == "srcmacaddr") return mac_test(g, "srcmacaddr", "srcmacmask", p.src_mac, "source MAC");
   if (key == "dstmacaddr")
     return mac_test(g, "dstmacaddr", "dstmacmask", p.dst_mac, "destination MAC");
-  if (key == "protocolid") return word_test(a, p.ether_type, hex16(p.ether_type), kEtherTypes);
+  if (key == "protocolid") return word_test(a, p.ether_type, hex16(p.ether_type), ether_type_value);
   if (key == "encap-protocol") {
     if (!p.vlan_encap) return unknown("encap-protocol: the packet has no encapsulated type");
-    return word_test(a, *p.vlan_encap, hex16(*p.vlan_encap), kEtherTypes);
+    return word_test(a, *p.vlan_encap, hex16(*p.vlan_encap), ether_type_value);
   }
   if (key == "vlanid") {
     if (!p.vlan_id) return unknown("vlanid: the packet has no VLAN id");
@@ -419,7 +384,8 @@ Test test_group(const Group& g, Protocol proto, const Packet& p) {
   if (key == "dstipaddr") return ip_test(g, "dstipaddr", "dstipmask", p.dst_ip, v6);
   if (key == "srcipfrom") return ip_range_test(g, "srcipfrom", "srcipto", p.src_ip, v6);
   if (key == "dstipfrom") return ip_range_test(g, "dstipfrom", "dstipto", p.dst_ip, v6);
-  if (key == "protocol") return word_test(a, p.ip_proto, std::to_string(p.ip_proto), kIpProtocols);
+  if (key == "protocol")
+    return word_test(a, p.ip_proto, std::to_string(p.ip_proto), ip_protocol_value);
   if (key == "dscp") return exact_test(a, p.dscp);
   if (key == "srcportstart") return port_test(g, "srcportstart", "srcportend", p.sport, p);
   if (key == "dstportstart") return port_test(g, "dstportstart", "dstportend", p.dport, p);
@@ -435,7 +401,8 @@ Test test_group(const Group& g, Protocol proto, const Packet& p) {
   // ARP/RARP
   if (key == "hwtype") return exact_test(a, 1);  // Ethernet: the only hardware vmgw bridges
   if (key == "protocoltype") return exact_test(a, 0x0800);  // ARP for IPv4
-  if (key == "opcode") return word_test(a, p.arp_opcode, std::to_string(p.arp_opcode), kArpOpcodes);
+  if (key == "opcode")
+    return word_test(a, p.arp_opcode, std::to_string(p.arp_opcode), arp_opcode_value);
   if (key == "arpsrcmacaddr") return arp_mac_test(a, p.arp_src_mac, "ARP sender MAC");
   if (key == "arpdstmacaddr") return arp_mac_test(a, p.arp_dst_mac, "ARP target MAC");
   if (key == "arpsrcipaddr") return ip_test(g, "arpsrcipaddr", "arpsrcipmask", p.arp_src_ip, false);

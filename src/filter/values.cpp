@@ -252,4 +252,52 @@ std::string check_literal(const AttrSpec& spec, std::string_view s) {
   return "";
 }
 
+namespace {
+
+// A word (case-insensitive) from `words` or a number.
+template <std::size_t N>
+std::optional<uint64_t> word_or_number(
+    std::string_view s, const std::array<std::pair<std::string_view, uint64_t>, N>& words) {
+  for (const auto& [w, v] : words)
+    if (iequals(s, w)) return v;
+  return parse_uint(s, true);
+}
+
+constexpr std::array<std::pair<std::string_view, uint64_t>, 4> kEtherTypes{
+    {{"arp", 0x0806}, {"rarp", 0x8035}, {"ipv4", 0x0800}, {"ipv6", 0x86dd}}};
+
+constexpr std::array<std::pair<std::string_view, uint64_t>, 9> kIpProtocols{{{"tcp", 6},
+                                                                             {"udp", 17},
+                                                                             {"udplite", 136},
+                                                                             {"esp", 50},
+                                                                             {"ah", 51},
+                                                                             {"icmp", 1},
+                                                                             {"igmp", 2},
+                                                                             {"sctp", 132},
+                                                                             {"icmpv6", 58}}};
+
+// The wire values of ARP operations (RFC 826, 903, 1931, 2390; IANA): nft matches these, so
+// ARP_NAK is 10 (ebtables' own table would say 9), InARP_Request 8.
+constexpr std::array<std::pair<std::string_view, uint64_t>, 9> kArpOpcodes{{{"Request", 1},
+                                                                            {"Reply", 2},
+                                                                            {"Request_Reverse", 3},
+                                                                            {"Reply_Reverse", 4},
+                                                                            {"DRARP_Request", 5},
+                                                                            {"DRARP_Reply", 6},
+                                                                            {"DRARP_Error", 7},
+                                                                            {"InARP_Request", 8},
+                                                                            {"ARP_NAK", 10}}};
+
+}  // namespace
+
+std::optional<uint64_t> ether_type_value(std::string_view text) {
+  return word_or_number(text, kEtherTypes);
+}
+std::optional<uint64_t> ip_protocol_value(std::string_view text) {
+  return word_or_number(text, kIpProtocols);
+}
+std::optional<uint64_t> arp_opcode_value(std::string_view text) {
+  return word_or_number(text, kArpOpcodes);
+}
+
 }  // namespace vmgw::filter
