@@ -68,6 +68,15 @@ assert "vmgw log --vm web" rc_ok vmgwc log --vm web
 assert "  shows the drop of 8080 with its rule" out_has "in drop rule='web-in rule 4'"
 assert "  and its 5-tuple" out_has "-> $LAB_WEB_IP:8080"
 assert "  and the reject of 22" out_has "in reject rule='web-in rule 3'"
+follow_prints_new() {  # --follow keeps printing: a drop made after it started shows up
+  (sleep 1; connect "$NS_DB" "$LAB_WEB_IP" 8081 >/dev/null || true) &
+  local rc=0
+  timeout 6 ip netns exec "$NS_GW" "$VMGW_BIN" --socket "$VMGW_SOCKET" log --follow --vm web >"$T/follow" 2>&1 || rc=$?
+  wait
+  ((rc == 124)) || { echo "  --follow exited by itself ($rc)"; return 1; }
+  grep -q -- "-> $LAB_WEB_IP:8081" "$T/follow" || { echo "  nothing new printed: $(cat "$T/follow")"; return 1; }
+}
+assert "vmgw log --follow prints a drop made after it started" follow_prints_new
 assert "vmgw log -o json names the VM" rc_ok vmgwc -o json log --vm web
 assert "  vm web, dport 8080" bash -c "jq -e -s 'any(.[]; .vm == \"web\" and .dport == 8080)' $T/out >/dev/null"
 
