@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "nft/describe.h"
 #include "nft/text.h"
 
 namespace vmgw::backend {
@@ -157,15 +158,21 @@ std::optional<nft::Table> FakeNftBackend::read_table(const std::string& family,
 }
 
 void FakeNftBackend::apply(const Json& batch) {
+  const Json& cmds = batch.at("nftables");
   if (!fail_next_with.empty()) {
     std::string msg = fail_next_with;
     fail_next_with.clear();
-    throw NftError(msg);
+    const size_t at = std::min(fail_next_at, cmds.empty() ? 0 : cmds.size() - 1);
+    throw NftError(msg, cmds.empty() ? "" : nft::describe_command(cmds[at]));
   }
   std::optional<nft::Table> copy = table, bridge_copy = bridge_table;
-  for (const auto& cmd : batch.at("nftables")) {
+  for (const auto& cmd : cmds) {
     const Json& o = cmd.begin().value().begin().value();
-    apply_one(o.value("family", "inet") == "bridge" ? bridge_copy : copy, cmd);
+    try {
+      apply_one(o.value("family", "inet") == "bridge" ? bridge_copy : copy, cmd);
+    } catch (const NftError& e) {  // like the real backend: name the command refused
+      throw NftError(e.reason, nft::describe_command(cmd));
+    }
   }
   table = std::move(copy);
   bridge_table = std::move(bridge_copy);

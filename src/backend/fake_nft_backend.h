@@ -17,7 +17,8 @@ class FakeNftBackend : public NftBackend {
 
   int batches_applied = 0;          // successful apply() calls: "writes to the kernel"
   std::vector<nft::Json> batches;   // every successful batch, in order
-  std::string fail_next_with;       // if set, the next apply() throws this and changes nothing
+  std::string fail_next_with;       // if set, the next apply() throws this and changes nothing,
+  size_t fail_next_at = 0;          // naming this command of the batch (clamped) as the culprit
   std::optional<nft::Table> table;  // the state: inet vmgw
   std::optional<nft::Table> bridge_table;  // and bridge vmgw (per-VM layer-2 filters)
 };

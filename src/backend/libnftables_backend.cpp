@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "backend/nft_backend.h"
+#include "nft/describe.h"
 #include "plan/nft_state.h"
 
 namespace vmgw::backend {
@@ -38,6 +39,40 @@ RunResult run(nft_ctx* ctx, const std::string& buffer) {
   return {rc == 0, out ? out : "", err ? err : ""};
 }
 
+// The first command the kernel refuses, found by checking prefixes of the batch in dry-run mode
+// (the kernel validates the whole transaction, then aborts it: nothing is changed). libnftables
+// reports JSON errors without a location, and "File exists" means nothing without the object.
+// log2(n) dry runs, only on the error path. Returns -1 if every prefix passes (the refusal
+// depended on something that changed in between).
+long first_refused(const nft::Json& batch) {
+  const nft::Json& cmds = batch.at("nftables");
+  auto ctx = make_ctx(true);
+  nft_ctx_set_dry_run(ctx.get(), true);
+  auto prefix_fails = [&](size_t n) {
+    nft::Json part = {{"nftables", nft::Json::array()}};
+    for (size_t i = 0; i < n; ++i) part["nftables"].push_back(cmds[i]);
+    return !run(ctx.get(), part.dump()).ok;
+  };
+  if (cmds.empty() || !prefix_fails(cmds.size())) return -1;
+  size_t lo = 1, hi = cmds.size();  // invariant: the prefix of length hi fails
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (prefix_fails(mid)) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return static_cast<long>(hi) - 1;
+}
+
+std::string first_line(const std::string& err) {
+  // "internal:0:0-0: Error: Could not process rule: File exists\n\n..." -> the message only.
+  std::string line = err.substr(0, err.find('\n'));
+  auto at = line.find("Error: ");
+  return at == std::string::npos ? line : line.substr(at);
+}
+
 bool is_missing(const std::string& err) {
   return err.find("No such file or directory") != std::string::npos;
 }
@@ -59,7 +94,13 @@ class LibnftablesBackend : public NftBackend {
   void apply(const nft::Json& batch) override {
     auto ctx = make_ctx(true);
     auto r = run(ctx.get(), batch.dump());
-    if (!r.ok) throw NftError(r.err.empty() ? "the kernel refused the batch" : r.err);
+    if (r.ok) return;
+    const std::string reason = r.err.empty() ? "the kernel refused the batch" : first_line(r.err);
+    long at = first_refused(batch);
+    if (at < 0) throw NftError(reason);
+    const auto& cmds = batch.at("nftables");
+    throw NftError(reason, nft::describe_command(cmds[static_cast<size_t>(at)]) + " (command " +
+                               std::to_string(at + 1) + " of " + std::to_string(cmds.size()) + ")");
   }
 
   std::string list_text(const std::string& family, const std::string& name) override {

@@ -11,9 +11,17 @@
 
 namespace vmgw::backend {
 
-// The kernel (or libnftables) refused a batch; nothing of it was applied.
+// The kernel (or libnftables) refused a batch; nothing of it was applied. `culprit` names the
+// first command of the batch the kernel refuses ("add element 10.10.0.3 to set inet vmgw
+// vm_flows"), or is empty when it could not be found; `reason` is what the kernel said.
 struct NftError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit NftError(const std::string& kernel_reason, std::string refused_command = "")
+      : std::runtime_error(refused_command.empty() ? kernel_reason
+                                                   : refused_command + ": " + kernel_reason),
+        culprit(std::move(refused_command)),
+        reason(kernel_reason) {}
+  std::string culprit;
+  std::string reason;
 };
 
 class NftBackend {
@@ -22,7 +30,8 @@ class NftBackend {
   // The table as the kernel holds it now, or nullopt if it does not exist.
   virtual std::optional<nft::Table> read_table(const std::string& family,
                                                const std::string& name) = 0;
-  // Applies one batch as one transaction: all of it or nothing. Throws NftError on refusal.
+  // Applies one batch as one transaction: all of it or nothing. Throws NftError on refusal,
+  // naming the command refused.
   virtual void apply(const nft::Json& batch) = 0;
   // The table in nft text with counters (what `nft list table` prints); empty if absent.
   virtual std::string list_text(const std::string& family, const std::string& name) = 0;

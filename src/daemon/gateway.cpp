@@ -131,7 +131,7 @@ ApplyReport Gateway::reload(Config topology) {
 
 ApplyReport Gateway::commit(store::StoredState candidate,
                             const std::function<void(store::StoreTxn&)>& write,
-                            const std::string& subject) {
+                            const std::string& change, const std::string& subject) {
   const auto started = std::chrono::steady_clock::now();
   Plan next = plan_for(candidate, topology_, subject);
   candidate.generation = state_.generation + 1;
@@ -160,12 +160,15 @@ ApplyReport Gateway::commit(store::StoredState candidate,
     throw ServiceError(409, "", e.what());
   } catch (const backend::NftError& e) {
     ++counters_.apply_errors;
+    // Name what was asked and what the kernel refused: "the kernel refused to add vm 'db':
+    // add element 10.10.0.3 to set inet vmgw vm_flows (command 4 of 9): Error: ...".
     throw ServiceError(
         500, "",
-        std::string("the kernel refused the change; the previous state is in force: ") + e.what());
+        "the kernel refused to " + change + ": " + e.what() + "; the previous state is in force");
   } catch (const std::exception& e) {
     ++counters_.apply_errors;
-    throw ServiceError(500, "", std::string("the change was not applied: ") + e.what());
+    throw ServiceError(
+        500, "", "could not " + change + ": " + e.what() + "; the previous state is in force");
   }
   ++counters_.applies;
   if (!report.nft.empty()) ++counters_.nft_transactions;
@@ -223,7 +226,8 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
   auto candidate = state_;
   insert_sorted(candidate.vms, rec, [](const auto& a, const auto& b) { return a.name < b.name; });
   commit(
-      candidate, [&](store::StoreTxn& t) { t.add_vm(rec); }, vm_path(rec.name));
+      candidate, [&](store::StoreTxn& t) { t.add_vm(rec); }, "add " + vm_path(rec.name),
+      vm_path(rec.name));
   return rec;
 }
 
@@ -248,18 +252,21 @@ RemovedVm Gateway::remove_vm(const std::string& name, bool release) {
     removed.forwards.push_back(f);
     return true;
   });
-  commit(candidate, [&](store::StoreTxn& t) {
-    for (const auto& f : removed.forwards)
-      t.delete_forward(f.public_address, f.proto, f.public_ports.first);
-    for (const auto& e : removed.unbound) {
-      if (release) {
-        t.delete_eip(e.address);
-      } else {
-        t.set_eip_vm(e.address, "");
-      }
-    }
-    t.delete_vm(name);
-  });
+  commit(
+      candidate,
+      [&](store::StoreTxn& t) {
+        for (const auto& f : removed.forwards)
+          t.delete_forward(f.public_address, f.proto, f.public_ports.first);
+        for (const auto& e : removed.unbound) {
+          if (release) {
+            t.delete_eip(e.address);
+          } else {
+            t.set_eip_vm(e.address, "");
+          }
+        }
+        t.delete_vm(name);
+      },
+      "remove " + vm_path(name));
   for (const auto& e : removed.unbound) cut_flows(e.address, removed.vm.ip);
   return removed;
 }
@@ -306,7 +313,9 @@ store::EipRecord Gateway::allocate_eip(const std::optional<std::string>& pool_na
   auto candidate = state_;
   insert_sorted(candidate.eips, rec,
                 [](const auto& a, const auto& b) { return a.address < b.address; });
-  commit(candidate, [&](store::StoreTxn& t) { t.add_eip(rec); });
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.add_eip(rec); },
+      "allocate " + binding_path(rec.address));
   return rec;
 }
 
@@ -331,7 +340,8 @@ store::EipRecord Gateway::bind_eip(Ipv4 address, const std::string& vm) {
     if (e.address == address) e.vm = vm;
   // One transaction: the DNAT/SNAT elements move from the old VM to the new one atomically.
   commit(
-      candidate, [&](store::StoreTxn& t) { t.set_eip_vm(address, vm); }, binding_path(address));
+      candidate, [&](store::StoreTxn& t) { t.set_eip_vm(address, vm); },
+      "bind " + binding_path(address) + " to " + vm_path(vm), binding_path(address));
   if (old_ip) cut_flows(address, *old_ip);
   for (const auto& u : topology_.uplinks) {
     for (const auto& p : topology_.eip_pools) {
@@ -356,7 +366,9 @@ store::EipRecord Gateway::unbind_eip(Ipv4 address) {
   auto candidate = state_;
   for (auto& e : candidate.eips)
     if (e.address == address) e.vm.clear();
-  commit(candidate, [&](store::StoreTxn& t) { t.set_eip_vm(address, ""); });
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.set_eip_vm(address, ""); },
+      "unbind " + binding_path(address));
   if (old_ip) cut_flows(address, *old_ip);
   return *stored_eip(address);
 }
@@ -375,7 +387,9 @@ store::EipRecord Gateway::release_eip(Ipv4 address) {
   store::EipRecord rec = *eip;
   auto candidate = state_;
   std::erase_if(candidate.eips, [&](const auto& e) { return e.address == address; });
-  commit(candidate, [&](store::StoreTxn& t) { t.delete_eip(address); });
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.delete_eip(address); },
+      "release " + binding_path(address));
   return rec;
 }
 
@@ -392,7 +406,8 @@ store::ForwardRecord Gateway::add_forward(const store::ForwardRecord& f) {
   auto candidate = state_;
   insert_sorted(candidate.forwards, f, forward_less);
   commit(
-      candidate, [&](store::StoreTxn& t) { t.add_forward(f); }, forward_path(f));
+      candidate, [&](store::StoreTxn& t) { t.add_forward(f); }, "add " + forward_path(f),
+      forward_path(f));
   return f;
 }
 
@@ -408,7 +423,9 @@ store::ForwardRecord Gateway::remove_forward(Ipv4 address, Proto proto, uint32_t
   store::ForwardRecord rec = *it;
   auto candidate = state_;
   std::erase_if(candidate.forwards, [&](const auto& f) { return f == rec; });
-  commit(candidate, [&](store::StoreTxn& t) { t.delete_forward(address, proto, first_port); });
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.delete_forward(address, proto, first_port); },
+      "remove " + forward_path(rec));
   // Connections already forwarded keep their conntrack entry and finish (documented).
   return rec;
 }

@@ -154,9 +154,11 @@ class Gateway {
  private:
   // Validates `candidate`, writes it through `write` in a store transaction, applies the kernel
   // delta inside it and commits. On any failure the kernel is put back to the previous plan.
-  // `subject` is the path of the object the request creates, so its errors name plain fields.
+  // `change` says what the operator asked for ("add vm 'db'"): a kernel refusal names it and
+  // the command refused. `subject` is the path of the object the request creates, so its
+  // validation errors name plain fields.
   ApplyReport commit(store::StoredState candidate,
-                     const std::function<void(store::StoreTxn&)>& write,
+                     const std::function<void(store::StoreTxn&)>& write, const std::string& change,
                      const std::string& subject = "");
   Plan plan_for(const store::StoredState& s, const Config& topology,
                 const std::string& subject = "") const;

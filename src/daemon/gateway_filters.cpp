@@ -148,7 +148,9 @@ DefinedFilter Gateway::define_filter(const std::string& xml) {
   }
   const Config before = desired_;
   const filter::FilterCatalog before_catalog = catalog_;
-  commit(candidate, [&](store::StoreTxn& t) { t.put_filter(rec); });
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.put_filter(rec); },
+      "define filter '" + rec.name + "'");
   out.flows_cut = cut_revoked_flows(before, before_catalog, &out.vms_updated);
   return out;
 }
@@ -168,7 +170,9 @@ void Gateway::undefine_filter(const std::string& name) {
   if (!users.empty())
     throw ServiceError(409, "name",
                        "filter '" + name + "' is referenced by filter " + quoted_list(users));
-  commit(candidate, [&](store::StoreTxn& t) { t.delete_filter(name); });
+  commit(
+      candidate, [&](store::StoreTxn& t) { t.delete_filter(name); },
+      "undefine filter '" + name + "'");
 }
 
 store::VmRecord Gateway::set_vm_filters(const std::string& vm,
@@ -180,7 +184,8 @@ store::VmRecord Gateway::set_vm_filters(const std::string& vm,
   const Config before = desired_;
   const filter::FilterCatalog before_catalog = catalog_;
   commit(
-      candidate, [&](store::StoreTxn& t) { t.set_vm_filters(vm, filters); }, vm_path(vm));
+      candidate, [&](store::StoreTxn& t) { t.set_vm_filters(vm, filters); },
+      "set the filters of " + vm_path(vm), vm_path(vm));
   cut_revoked_flows(before, before_catalog, nullptr);
   return *stored_vm(vm);
 }
@@ -193,7 +198,8 @@ size_t Gateway::quarantine(const std::string& vm, std::vector<Cidr> allow_from) 
   for (auto& v : candidate.vms)
     if (v.name == vm) v.quarantine = q;
   commit(
-      candidate, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, q); }, vm_path(vm));
+      candidate, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, q); },
+      "quarantine " + vm_path(vm), vm_path(vm));
   // Established flows would otherwise go on: delete them all (management sessions included;
   // their next packet is a new flow that the quarantine lets through).
   size_t cut = 0;
@@ -212,7 +218,8 @@ void Gateway::unquarantine(const std::string& vm) {
   for (auto& v : candidate.vms)
     if (v.name == vm) v.quarantine.reset();
   commit(
-      candidate, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, std::nullopt); }, vm_path(vm));
+      candidate, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, std::nullopt); },
+      "unquarantine " + vm_path(vm), vm_path(vm));
 }
 
 size_t Gateway::cut_revoked_flows(const Config& before, const filter::FilterCatalog& before_catalog,

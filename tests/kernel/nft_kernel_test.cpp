@@ -119,6 +119,32 @@ TEST_F(NftKernel, RefusedBatchLeavesThePreviousTable) {
   EXPECT_EQ(nft_->list_text("inet", "vmgw"), before);
 }
 
+TEST_F(NftKernel, RefusalNamesTheFirstCommandTheKernelRefused) {
+  auto plan = plan_of(kGateway);
+  converge(plan);
+  auto before = nft_->list_text("inet", "vmgw");
+  nft::Table t = plan.table;
+  const nft::Set& egress = *t.find_set("vm_egress");
+  nft::Json bad = {
+      {"nftables",
+       {nft::add_elements_cmd(
+            t, egress,
+            {{"10.10.0.98",
+              nft::jump(egress.elements[0].value["jump"]["target"].get<std::string>())}}),
+        nft::add_elements_cmd(t, egress, {{"10.10.0.99", nft::jump("no-such-chain")}}),
+        nft::delete_table_cmd(t)}}};
+  try {
+    nft_->apply(bad);
+    FAIL() << "the kernel accepted a jump to a missing chain";
+  } catch (const backend::NftError& e) {
+    EXPECT_EQ(e.culprit, "add element 10.10.0.99 to set inet vmgw vm_egress (command 2 of 3)");
+    EXPECT_EQ(e.reason.rfind("Error: ", 0), 0u) << e.reason;
+    EXPECT_EQ(std::string(e.what()), e.culprit + ": " + e.reason);
+  }
+  // Locating it ran dry runs only.
+  EXPECT_EQ(nft_->list_text("inet", "vmgw"), before);
+}
+
 TEST_F(NftKernel, PlanTextIsTheSameRulesetAsTheJson) {
   if (run("command -v nft").empty()) GTEST_SKIP() << "nft binary not installed";
   auto plan = plan_of(kGateway);

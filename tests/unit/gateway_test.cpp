@@ -189,6 +189,27 @@ TEST_F(Fixture, KernelRefusalLeavesStoreAndStateUnchanged) {
   EXPECT_EQ(elements("vm_egress").size(), 1u);
 }
 
+TEST_F(Fixture, KernelRefusalNamesTheChangeAndTheCommandRefused) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  nft.fail_next_with = "Error: Could not process rule: Too many open files in system";
+  nft.fail_next_at = 0;
+  try {
+    gw->add_vm(vm("db", "52:54:00:00:00:0b"));
+    FAIL() << "the refusal was not reported";
+  } catch (const ServiceError& e) {
+    ASSERT_EQ(e.errors.size(), 1u);
+    // What the operator asked, the first command of the delta (as the fake was told), and what
+    // the kernel said.
+    EXPECT_EQ(e.errors[0].second.rfind("the kernel refused to add vm 'db': add ", 0), 0u)
+        << e.errors[0].second;
+    EXPECT_NE(e.errors[0].second.find(" inet vmgw "), std::string::npos) << e.errors[0].second;
+    EXPECT_NE(e.errors[0].second.find(": Error: Could not process rule: Too many open files in "
+                                      "system; the previous state is in force"),
+              std::string::npos)
+        << e.errors[0].second;
+  }
+}
+
 TEST_F(Fixture, RestartRestoresEverythingAndWritesNothing) {
   gw->add_vm(vm("web", "52:54:00:00:00:0a"));
   auto eip = gw->allocate_eip(std::nullopt, std::nullopt);
