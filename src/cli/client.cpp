@@ -18,6 +18,13 @@ int exit_code_for_status(int status) {
 ApiResult api_call(const std::string& socket, const std::string& method, const std::string& path,
                    const std::optional<nlohmann::json>& body,
                    const std::map<std::string, std::string>& query) {
+  return api_call([](const std::string& s, const api::Request& r) { return api::http_call(s, r); },
+                  socket, method, path, body, query);
+}
+
+ApiResult api_call(const HttpExchange& http, const std::string& socket, const std::string& method,
+                   const std::string& path, const std::optional<nlohmann::json>& body,
+                   const std::map<std::string, std::string>& query) {
   api::Request req;
   req.method = method;
   req.path = path;
@@ -28,7 +35,7 @@ ApiResult api_call(const std::string& socket, const std::string& method, const s
   }
   api::Response resp;
   try {
-    resp = api::http_call(socket, req);
+    resp = http(socket, req);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return {kEnvironment, nullptr};

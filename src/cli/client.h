@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "api/http.h"
+
 namespace vmgw::cli {
 
 struct ApiResult {
@@ -15,7 +17,15 @@ struct ApiResult {
   nlohmann::json body;  // the parsed response body (null if none or on connection failure)
 };
 
-// Calls the daemon; on an error status prints "error: FIELD: REASON" lines to stderr.
+using HttpExchange = std::function<api::Response(const std::string& socket, const api::Request&)>;
+
+// Calls the daemon through `http`; on an error status prints "error: FIELD: REASON" lines to
+// stderr.
+ApiResult api_call(const HttpExchange& http, const std::string& socket, const std::string& method,
+                   const std::string& path,
+                   const std::optional<nlohmann::json>& body = std::nullopt,
+                   const std::map<std::string, std::string>& query = {});
+// The same over the daemon's Unix socket.
 ApiResult api_call(const std::string& socket, const std::string& method, const std::string& path,
                    const std::optional<nlohmann::json>& body = std::nullopt,
                    const std::map<std::string, std::string>& query = {});

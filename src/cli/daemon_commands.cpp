@@ -68,7 +68,7 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     }
     if (!ip->empty()) body["ip"] = *ip;
     if (!port->empty()) body["port"] = *port;
-    rc = show(api_call(o.socket, "POST", "/v1/vms", body), o, [](const Json& v) {
+    rc = show(o.call("POST", "/v1/vms", body), o, [](const Json& v) {
       std::cout << "vm " << cell(v, "name") << " added: " << cell(v, "ip") << " (" << cell(v, "mac")
                 << ") on " << cell(v, "network") << "\n";
     });
@@ -81,30 +81,28 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   remove->callback([&o, &rc, name, release] {
     std::map<std::string, std::string> q;
     if (*release) q["release"] = "true";
-    rc =
-        show(api_call(o.socket, "DELETE", "/v1/vms/" + api::percent_encode(*name), std::nullopt, q),
-             o, [](const Json& r) {
-               std::cout << "vm " << cell(r["vm"], "name") << " removed";
-               for (const auto& e : r["unbound"])
-                 std::cout << "; elastic IP " << e.get<std::string>() << " unbound";
-               for (const auto& e : r["released"])
-                 std::cout << "; elastic IP " << e.get<std::string>() << " released";
-               for (const auto& f : r["forwards_removed"])
-                 std::cout << "; forward " << f.get<std::string>() << " removed";
-               std::cout << "\n";
-             });
+    rc = show(o.call("DELETE", "/v1/vms/" + api::percent_encode(*name), std::nullopt, q), o,
+              [](const Json& r) {
+                std::cout << "vm " << cell(r["vm"], "name") << " removed";
+                for (const auto& e : r["unbound"])
+                  std::cout << "; elastic IP " << e.get<std::string>() << " unbound";
+                for (const auto& e : r["released"])
+                  std::cout << "; elastic IP " << e.get<std::string>() << " released";
+                for (const auto& f : r["forwards_removed"])
+                  std::cout << "; forward " << f.get<std::string>() << " removed";
+                std::cout << "\n";
+              });
   });
   vm->add_subcommand("list", "every VM")->callback([&o, &rc] {
-    rc = show(api_call(o.socket, "GET", "/v1/vms"), o, print_vms);
+    rc = show(o.call("GET", "/v1/vms"), o, print_vms);
   });
   auto* showc = vm->add_subcommand("show", "one VM");
   showc->add_option("name", *name, "VM name")->required();
   showc->callback([&o, &rc, name] {
-    rc = show(
-        api_call(o.socket, "GET", "/v1/vms/" + api::percent_encode(*name)), o, [](const Json& v) {
-          for (const auto& [k, x] : v.items())
-            std::cout << k << ": " << (x.is_string() ? x.get<std::string>() : x.dump()) << "\n";
-        });
+    rc = show(o.call("GET", "/v1/vms/" + api::percent_encode(*name)), o, [](const Json& v) {
+      for (const auto& [k, x] : v.items())
+        std::cout << k << ": " << (x.is_string() ? x.get<std::string>() : x.dump()) << "\n";
+    });
   });
 }
 
@@ -122,7 +120,7 @@ void add_eip_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     Json body = Json::object();
     if (!pool->empty()) body["pool"] = *pool;
     if (!address->empty()) body["address"] = *address;
-    rc = show(api_call(o.socket, "POST", "/v1/eips", body), o, [](const Json& e) {
+    rc = show(o.call("POST", "/v1/eips", body), o, [](const Json& e) {
       std::cout << "allocated " << cell(e, "address") << " from pool " << cell(e, "pool") << "\n";
     });
   });
@@ -131,25 +129,27 @@ void add_eip_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   bind->add_option("eip", *address, "elastic IP")->required();
   bind->add_option("vm", *vm, "VM name")->required();
   bind->callback([&o, &rc, address, vm] {
-    rc = show(api_call(o.socket, "POST", "/v1/eips/" + *address + "/bind", Json{{"vm", *vm}}), o,
-              [](const Json& e) {
-                std::cout << cell(e, "address") << " bound to vm " << cell(e, "vm") << "\n";
-              });
+    rc = show(
+        o.call("POST", "/v1/eips/" + api::percent_encode(*address) + "/bind", Json{{"vm", *vm}}), o,
+        [](const Json& e) {
+          std::cout << cell(e, "address") << " bound to vm " << cell(e, "vm") << "\n";
+        });
   });
   auto* unbind = eip->add_subcommand("unbind", "unbind an elastic IP (it stays allocated)");
   unbind->add_option("eip", *address, "elastic IP")->required();
   unbind->callback([&o, &rc, address] {
-    rc = show(api_call(o.socket, "POST", "/v1/eips/" + *address + "/unbind", Json::object()), o,
-              [](const Json& e) { std::cout << cell(e, "address") << " unbound\n"; });
+    rc = show(
+        o.call("POST", "/v1/eips/" + api::percent_encode(*address) + "/unbind", Json::object()), o,
+        [](const Json& e) { std::cout << cell(e, "address") << " unbound\n"; });
   });
   auto* rel = eip->add_subcommand("release", "give an unbound elastic IP back to its pool");
   rel->add_option("eip", *address, "elastic IP")->required();
   rel->callback([&o, &rc, address] {
-    rc = show(api_call(o.socket, "DELETE", "/v1/eips/" + *address), o,
+    rc = show(o.call("DELETE", "/v1/eips/" + api::percent_encode(*address)), o,
               [](const Json& e) { std::cout << cell(e, "address") << " released\n"; });
   });
   eip->add_subcommand("list", "every allocated elastic IP")->callback([&o, &rc] {
-    rc = show(api_call(o.socket, "GET", "/v1/eips"), o, print_eips);
+    rc = show(o.call("GET", "/v1/eips"), o, print_eips);
   });
 }
 
@@ -164,26 +164,25 @@ void add_forward_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   add->add_option("--proto", *proto, "tcp or udp")->capture_default_str();
   add->add_option("--to", *to, "VM:PORT or VM:PORT-PORT")->required();
   add->callback([&o, &rc, pub, proto, to] {
-    rc = show(api_call(o.socket, "POST", "/v1/forwards",
-                       Json{{"public", *pub}, {"proto", *proto}, {"to", *to}}),
-              o, [](const Json& f) {
-                std::cout << "forwarding " << cell(f, "public") << "/" << cell(f, "proto") << " to "
-                          << cell(f, "to") << "\n";
-              });
+    rc =
+        show(o.call("POST", "/v1/forwards", Json{{"public", *pub}, {"proto", *proto}, {"to", *to}}),
+             o, [](const Json& f) {
+               std::cout << "forwarding " << cell(f, "public") << "/" << cell(f, "proto") << " to "
+                         << cell(f, "to") << "\n";
+             });
   });
   auto* rm = fwd->add_subcommand("remove", "stop forwarding ADDRESS:PORT");
   rm->add_option("--public", *pub, "ADDRESS:PORT (the first port of a range)")->required();
   rm->add_option("--proto", *proto, "tcp or udp")->capture_default_str();
   rm->callback([&o, &rc, pub, proto] {
-    rc = show(api_call(o.socket, "DELETE", "/v1/forwards", std::nullopt,
-                       {{"public", *pub}, {"proto", *proto}}),
+    rc = show(o.call("DELETE", "/v1/forwards", std::nullopt, {{"public", *pub}, {"proto", *proto}}),
               o, [](const Json& f) {
                 std::cout << "removed forward " << cell(f, "public") << "/" << cell(f, "proto")
                           << "\n";
               });
   });
   fwd->add_subcommand("list", "every port forward")->callback([&o, &rc] {
-    rc = show(api_call(o.socket, "GET", "/v1/forwards"), o, print_forwards);
+    rc = show(o.call("GET", "/v1/forwards"), o, print_forwards);
   });
 }
 
@@ -191,7 +190,7 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   auto* net = app.add_subcommand("network", "VM networks and LANs (declared in the config file)");
   net->require_subcommand(1);
   net->add_subcommand("list", "every network")->callback([&o, &rc] {
-    rc = show(api_call(o.socket, "GET", "/v1/networks"), o, [](const Json& list) {
+    rc = show(o.call("GET", "/v1/networks"), o, [](const Json& list) {
       Table t({"NAME", "BRIDGE", "SUBNET", "GATEWAY", "DHCP", "VMS"});
       for (const auto& n : list)
         t.add({cell(n, "name"), cell(n, "bridge"), cell(n, "subnet"), cell(n, "gateway"),
@@ -202,7 +201,7 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   auto* up = app.add_subcommand("uplink", "uplinks (declared in the config file)");
   up->require_subcommand(1);
   up->add_subcommand("list", "every uplink")->callback([&o, &rc] {
-    rc = show(api_call(o.socket, "GET", "/v1/uplinks"), o, [](const Json& list) {
+    rc = show(o.call("GET", "/v1/uplinks"), o, [](const Json& list) {
       Table t({"NAME", "DEVICE", "ADDRESS", "GATEWAY"});
       for (const auto& u : list)
         t.add({cell(u, "name"), cell(u, "device"), cell(u, "address"), cell(u, "gateway")});
@@ -211,7 +210,7 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   });
   app.add_subcommand("status", "the daemon, the generation in force, counts, DHCP servers")
       ->callback([&o, &rc] {
-        rc = show(api_call(o.socket, "GET", "/v1/status"), o, [](const Json& s) {
+        rc = show(o.call("GET", "/v1/status"), o, [](const Json& s) {
           std::cout << "daemon:      running (vmgwd " << cell(s, "version") << ", pid "
                     << cell(s, "pid") << ")\n"
                     << "generation:  " << cell(s, "generation") << "\n"

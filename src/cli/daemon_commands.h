@@ -5,12 +5,21 @@
 #include <string>
 
 #include "cli/client.h"
+#include "cli/io.h"
 
 namespace vmgw::cli {
 
 struct DaemonOptions {
   std::string socket = "/run/vmgw/vmgw.sock";
   std::string output = "text";
+  const CliIo* io = nullptr;  // set by run_cli
+
+  // One API call through `io`.
+  ApiResult call(const std::string& method, const std::string& path,
+                 const std::optional<nlohmann::json>& body = std::nullopt,
+                 const std::map<std::string, std::string>& query = {}) const {
+    return api_call(io->http, socket, method, path, body, query);
+  }
 };
 
 // show() with the output format of `o`.

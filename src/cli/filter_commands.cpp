@@ -3,14 +3,12 @@
 // trace. All are thin clients of vmgwd's API (docs/api.md).
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "api/http.h"
 #include "cli/client.h"
@@ -22,17 +20,6 @@ namespace vmgw::cli {
 namespace {
 
 using Json = nlohmann::json;
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "error: cannot read " << path << "\n";
-    return std::nullopt;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void print_defined(const Json& d) {
   std::cout << "filter " << cell(d, "name")
@@ -55,24 +42,24 @@ void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   auto* define = f->add_subcommand("define", "define a filter from its XML (create or replace)");
   define->add_option("file", *arg, "nwfilter XML file")->required();
   define->callback([&o, &rc, arg] {
-    auto xml = read_file(*arg);
+    auto xml = o.io->read_file(*arg);
     if (!xml) {
       rc = kInvalidInput;
       return;
     }
-    rc = show(api_call(o.socket, "POST", "/v1/filters", Json{{"xml", *xml}}), o, print_defined);
+    rc = show(o.call("POST", "/v1/filters", Json{{"xml", *xml}}), o, print_defined);
   });
 
   auto* dump = f->add_subcommand("dumpxml", "print a filter's XML");
   dump->add_option("name", *arg, "filter name")->required();
   dump->callback([&o, &rc, arg] {
-    auto r = api_call(o.socket, "GET", "/v1/filters/" + api::percent_encode(*arg));
+    auto r = o.call("GET", "/v1/filters/" + api::percent_encode(*arg));
     rc = r.exit_code;
     if (rc == kOk) std::cout << r.body.value("xml", "");
   });
 
   f->add_subcommand("list", "every filter: built-in and defined")->callback([&o, &rc] {
-    rc = show(api_call(o.socket, "GET", "/v1/filters"), o, [](const Json& list) {
+    rc = show(o.call("GET", "/v1/filters"), o, [](const Json& list) {
       Table t({"NAME", "CHAIN", "PRIORITY", "RULES", "REFS", "BUILTIN", "USED BY"});
       for (const auto& x : list) {
         std::string users;
@@ -89,14 +76,14 @@ void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   auto* undefine = f->add_subcommand("undefine", "remove a filter (refused while a VM uses it)");
   undefine->add_option("name", *arg, "filter name")->required();
   undefine->callback([&o, &rc, arg] {
-    rc = show(api_call(o.socket, "DELETE", "/v1/filters/" + api::percent_encode(*arg)), o,
+    rc = show(o.call("DELETE", "/v1/filters/" + api::percent_encode(*arg)), o,
               [&](const Json&) { std::cout << "filter " << *arg << " undefined\n"; });
   });
 
   auto* edit = f->add_subcommand("edit", "edit a filter in $EDITOR, then define it");
   edit->add_option("name", *arg, "filter name")->required();
   edit->callback([&o, &rc, arg] {
-    auto r = api_call(o.socket, "GET", "/v1/filters/" + api::percent_encode(*arg));
+    auto r = o.call("GET", "/v1/filters/" + api::percent_encode(*arg));
     if ((rc = r.exit_code) != kOk) return;
     char path[] = "/tmp/vmgw-filter-XXXXXX.xml";
     int fd = ::mkstemps(path, 4);
@@ -108,20 +95,18 @@ void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
     std::string xml = r.body.value("xml", "");
     bool written = ::write(fd, xml.data(), xml.size()) == static_cast<ssize_t>(xml.size());
     ::close(fd);
-    const char* editor = std::getenv("VISUAL") ? std::getenv("VISUAL") : std::getenv("EDITOR");
-    std::string cmd = std::string(editor ? editor : "vi") + " '" + path + "'";
-    if (!written || std::system(cmd.c_str()) != 0) {
+    if (!written || !o.io->run_editor(path)) {
       std::cerr << "error: the editor failed; " << path << " keeps your text\n";
       rc = kFailed;
       return;
     }
-    auto edited = read_file(path);
+    auto edited = o.io->read_file(path);
     if (!edited || *edited == xml) {
       std::cout << "filter " << *arg << " unchanged\n";
       ::unlink(path);
       return;
     }
-    rc = show(api_call(o.socket, "POST", "/v1/filters", Json{{"xml", *edited}}), o, print_defined);
+    rc = show(o.call("POST", "/v1/filters", Json{{"xml", *edited}}), o, print_defined);
     if (rc == kOk) {
       ::unlink(path);
     } else {
@@ -132,8 +117,8 @@ void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   auto* stats = f->add_subcommand("stats", "per-rule counters of a VM's filters");
   stats->add_option("vm", *arg, "VM name")->required();
   stats->callback([&o, &rc, arg] {
-    rc = show(api_call(o.socket, "GET", "/v1/vms/" + api::percent_encode(*arg) + "/filter-stats"),
-              o, [](const Json& list) {
+    rc = show(o.call("GET", "/v1/vms/" + api::percent_encode(*arg) + "/filter-stats"), o,
+              [](const Json& list) {
                 Table t({"LAYER", "DIR", "PACKETS", "BYTES", "RULE", "SHARED BY"});
                 for (const auto& s : list)
                   t.add({cell(s, "layer"), cell(s, "direction"), cell(s, "packets"),
@@ -170,8 +155,8 @@ void add_vm_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
     }
     Json list = Json::array();
     for (const auto& f : *filters) list.push_back({{"filter", f}, {"params", *p}});
-    rc = show(api_call(o.socket, "PUT", "/v1/vms/" + api::percent_encode(*name) + "/filters",
-                       Json{{"filters", list}}),
+    rc = show(o.call("PUT", "/v1/vms/" + api::percent_encode(*name) + "/filters",
+                     Json{{"filters", list}}),
               o, [&](const Json&) {
                 std::cout << "vm " << *name << ": "
                           << (filters->empty() ? std::string("no filters")
@@ -187,8 +172,8 @@ void add_vm_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   q->add_option("name", *name, "VM name")->required();
   q->add_option("--allow-from", *allow, "management source address or CIDR (repeatable)");
   q->callback([&o, &rc, name, allow] {
-    rc = show(api_call(o.socket, "POST", "/v1/vms/" + api::percent_encode(*name) + "/quarantine",
-                       Json{{"allow_from", *allow}}),
+    rc = show(o.call("POST", "/v1/vms/" + api::percent_encode(*name) + "/quarantine",
+                     Json{{"allow_from", *allow}}),
               o, [&](const Json& r) {
                 std::cout << "vm " << *name << " quarantined; " << cell(r, "flows_cut")
                           << " flows cut\n";
@@ -197,9 +182,8 @@ void add_vm_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   auto* uq = vm->add_subcommand("unquarantine", "restore a quarantined VM's traffic");
   uq->add_option("name", *name, "VM name")->required();
   uq->callback([&o, &rc, name] {
-    rc =
-        show(api_call(o.socket, "DELETE", "/v1/vms/" + api::percent_encode(*name) + "/quarantine"),
-             o, [&](const Json&) { std::cout << "vm " << *name << " released from quarantine\n"; });
+    rc = show(o.call("DELETE", "/v1/vms/" + api::percent_encode(*name) + "/quarantine"), o,
+              [&](const Json&) { std::cout << "vm " << *name << " released from quarantine\n"; });
   });
 }
 
@@ -230,15 +214,15 @@ void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   log->callback([&o, &rc, vm, follow, limit] {
     std::map<std::string, std::string> q{{"limit", std::to_string(*limit)}};
     if (!vm->empty()) q["vm"] = *vm;
-    auto r = api_call(o.socket, "GET", "/v1/log", std::nullopt, q);
+    auto r = o.call("GET", "/v1/log", std::nullopt, q);
     if ((rc = r.exit_code) != kOk) return;
     print_log(r.body["entries"], o);
     uint64_t last = r.body.value("last_seq", uint64_t{0});
     while (*follow) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      o.io->pause_between_polls();
       q["after"] = std::to_string(last);
       q["limit"] = "1000";
-      r = api_call(o.socket, "GET", "/v1/log", std::nullopt, q);
+      r = o.call("GET", "/v1/log", std::nullopt, q);
       if ((rc = r.exit_code) != kOk) return;
       print_log(r.body["entries"], o);
       last = r.body.value("last_seq", last);
@@ -269,7 +253,7 @@ void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
       std::string opt = std::string("--") + (std::string(k) == "icmp_type" ? "icmp-type" : k);
       if (trace->count(opt) > 0) b[k] = (*n)[k];
     }
-    rc = show(api_call(o.socket, "POST", "/v1/trace", b), o, [](const Json& t) {
+    rc = show(o.call("POST", "/v1/trace", b), o, [](const Json& t) {
       for (const auto& step : t["steps"]) std::cout << "  " << step.get<std::string>() << "\n";
       std::cout << "verdict: " << cell(t, "verdict") << " (decided by " << cell(t, "decided_by")
                 << ")\n";

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -178,6 +179,8 @@ class Gateway {
   Plan plan_;
   Config desired_;                 // topology_ + state_, what plan_ was compiled from
   filter::FilterCatalog catalog_;  // built-ins + state_.filters
+  // Stored filters already parsed, by their XML (catalog_for).
+  mutable std::unordered_map<std::string, filter::Filter> parsed_filters_;
   Counters counters_;
   std::string last_apply_;
 };

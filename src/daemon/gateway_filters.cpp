@@ -82,12 +82,27 @@ filter::Program ip_rules_only(const filter::Program& prog) {
 
 filter::FilterCatalog Gateway::catalog_for(const store::StoredState& s) const {
   filter::FilterCatalog cat = filter::builtin_catalog();
+  std::unordered_map<std::string, filter::Filter> still_used;
   for (const auto& rec : s.filters) {
-    auto parsed = filter::parse_filter_xml(rec.xml, "");
-    // Stored filters were parsed when defined; one that no longer parses is a broken store.
-    if (!parsed.ok())
-      throw ServiceError(500, "filters", "stored filter '" + rec.name + "' does not parse");
-    cat.add_or_replace(std::move(*parsed.filter));
+    // Each stored filter is parsed once, not on every change: with a filter per VM and
+    // thousands of VMs, re-parsing them all would make every change cost the total.
+    auto hit = parsed_filters_.find(rec.xml);
+    if (hit == parsed_filters_.end()) {
+      auto parsed = filter::parse_filter_xml(rec.xml, "");
+      // Stored filters were parsed when defined; one that no longer parses is a broken store.
+      if (!parsed.ok())
+        throw ServiceError(500, "filters", "stored filter '" + rec.name + "' does not parse");
+      hit = parsed_filters_.emplace(rec.xml, std::move(*parsed.filter)).first;
+    }
+    cat.add_or_replace(hit->second);
+    still_used.emplace(rec.xml, hit->second);
+  }
+  // Forget the filters of neither this state nor the one in force (bounded by what is stored).
+  if (parsed_filters_.size() > 2 * still_used.size() + 16) {
+    for (const auto& rec : state_.filters)
+      if (auto it = parsed_filters_.find(rec.xml); it != parsed_filters_.end())
+        still_used.emplace(rec.xml, it->second);
+    parsed_filters_ = std::move(still_used);
   }
   return cat;
 }

@@ -338,7 +338,9 @@ bool is_builtin(std::string_view name) {
   return std::ranges::binary_search(kBuiltins, name, {}, &BuiltinFilter::name);
 }
 
-FilterCatalog builtin_catalog() {
+namespace {
+
+FilterCatalog parse_builtins() {
   FilterCatalog catalog;
   for (const auto& b : kBuiltins) {
     const std::string file = "builtin:" + std::string(b.name);
@@ -357,6 +359,14 @@ FilterCatalog builtin_catalog() {
     throw std::logic_error(why);
   }
   return catalog;
+}
+
+}  // namespace
+
+FilterCatalog builtin_catalog() {
+  // Parsed once: every change the daemon validates starts from this catalog.
+  static const FilterCatalog parsed = parse_builtins();
+  return parsed;
 }
 
 }  // namespace vmgw::filter
