@@ -40,7 +40,7 @@ std::optional<uint64_t> number_field(const Json& body, const char* key, uint64_t
 std::optional<filter::Packet> parse_trace(const Json& body, FieldErrors& errors) {
   const size_t before = errors.size();
   filter::Packet p;
-  std::string dir = body.value("direction", "out");
+  std::string dir = optional_string(body, "direction", "out", errors);
   if (dir == "out") {
     p.direction = filter::Direction::out;
   } else if (dir == "in") {
@@ -51,7 +51,7 @@ std::optional<filter::Packet> parse_trace(const Json& body, FieldErrors& errors)
   static const std::map<std::string, uint8_t> kProtos = {
       {"tcp", 6},       {"udp", 17}, {"icmp", 1}, {"sctp", 132},
       {"udplite", 136}, {"igmp", 2}, {"esp", 50}, {"ah", 51}};
-  std::string proto = body.value("proto", "tcp");
+  std::string proto = optional_string(body, "proto", "tcp", errors);
   if (proto == "arp") {
     p.ether_type = 0x0806;
   } else if (auto it = kProtos.find(proto); it != kProtos.end()) {
@@ -75,7 +75,7 @@ std::optional<filter::Packet> parse_trace(const Json& body, FieldErrors& errors)
   if (auto v = number_field(body, "icmp_type", 255, errors)) p.icmp_type = static_cast<uint8_t>(*v);
   if (auto v = number_field(body, "icmp_code", 255, errors)) p.icmp_code = static_cast<uint8_t>(*v);
   if (auto v = number_field(body, "dscp", 63, errors)) p.dscp = static_cast<uint8_t>(*v);
-  std::string state = body.value("state", "new");
+  std::string state = optional_string(body, "state", "new", errors);
   if (state == "new") {
     p.state = filter::Packet::State::new_;
   } else if (state == "established") {
@@ -114,6 +114,7 @@ void add_filter_definition_routes(api::Router& r, Gateway& gw) {
     Response err;
     auto body = api::parse_json_body(req, err);
     if (!body) return err;
+    if (FieldErrors e; !known_fields_only(*body, {"xml"}, e)) return api::error_response(400, e);
     if (!body->contains("xml") || !(*body)["xml"].is_string())
       return api::error_response(400, "xml", "is required: the filter's XML document");
     return guarded([&] {
@@ -138,7 +139,9 @@ void add_vm_filter_routes(api::Router& r, Gateway& gw) {
     auto body = api::parse_json_body(req, err);
     if (!body) return err;
     FieldErrors errors;
-    auto bindings = parse_filter_bindings(body->value("filters", Json::array()), "filters", errors);
+    if (!known_fields_only(*body, {"filters"}, errors)) return api::error_response(400, errors);
+    auto bindings = parse_filter_bindings(
+        body->contains("filters") ? (*body)["filters"] : Json::array(), "filters", errors);
     if (!bindings) return api::error_response(400, errors);
     return guarded([&] {
       gw.set_vm_filters(p.at("name"), *bindings);
@@ -157,7 +160,11 @@ void add_vm_filter_routes(api::Router& r, Gateway& gw) {
     }
     std::vector<Cidr> allow;
     FieldErrors errors;
-    for (const auto& c : body.value("allow_from", Json::array())) {
+    if (!known_fields_only(body, {"allow_from"}, errors)) return api::error_response(400, errors);
+    const Json none = Json::array();
+    const Json& list = body.contains("allow_from") ? body["allow_from"] : none;
+    if (!list.is_array()) return api::error_response(400, "allow_from", "must be a list");
+    for (const auto& c : list) {
       auto parsed = Cidr::parse(c.is_string() ? c.get<std::string>() : "");
       if (!parsed && c.is_string()) {
         if (auto a = Ipv4::parse(c.get<std::string>())) parsed = Cidr{*a, 32};
@@ -209,7 +216,12 @@ void add_visibility_routes(api::Router& r, Gateway& gw, LogBook& log) {
     auto body = api::parse_json_body(req, err);
     if (!body) return err;
     FieldErrors errors;
-    std::string vm = body->value("vm", "");
+    if (!known_fields_only(*body,
+                           {"vm", "direction", "proto", "src", "dst", "sport", "dport", "icmp_type",
+                            "icmp_code", "dscp", "state", "src_mac", "dst_mac"},
+                           errors))
+      return api::error_response(400, errors);
+    std::string vm = optional_string(*body, "vm", "", errors);
     if (vm.empty()) errors.emplace_back("vm", "is required");
     auto packet = parse_trace(*body, errors);
     if (!errors.empty()) return api::error_response(400, errors);

@@ -1,5 +1,9 @@
 #include "daemon/resources.h"
 
+#include <algorithm>
+
+#include "model/validate_internal.h"
+
 namespace vmgw::daemon {
 namespace {
 
@@ -16,6 +20,31 @@ std::optional<std::string> string_field(const Json& body, const std::string& key
   }
   return body[key].get<std::string>();
 }
+
+}  // namespace
+
+bool known_fields_only(const Json& body, const std::vector<std::string_view>& known,
+                       FieldErrors& errors) {
+  bool ok = true;
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    errors.emplace_back(key, "unknown field '" + key + "'" + detail::did_you_mean(key, known));
+    ok = false;
+  }
+  return ok;
+}
+
+std::string optional_string(const Json& body, const std::string& key, const std::string& fallback,
+                            FieldErrors& errors) {
+  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!body[key].is_string()) {
+    errors.emplace_back(key, "must be a string");
+    return fallback;
+  }
+  return body[key].get<std::string>();
+}
+
+namespace {
 
 bool valid_ports(const PortRange& p) {
   return p.first >= 1 && p.last <= 65535 && p.first <= p.last;
@@ -93,6 +122,7 @@ std::optional<std::pair<std::string, PortRange>> parse_target(const std::string&
 
 std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors) {
   const size_t before = errors.size();
+  known_fields_only(body, {"name", "network", "mac", "ip", "port", "filters"}, errors);
   VmRequest r;
   if (auto name = string_field(body, "name", true, errors)) {
     if (!is_valid_object_name(*name))
@@ -164,6 +194,11 @@ std::optional<std::vector<store::FilterBindingRecord>> parse_filter_bindings(
       errors.emplace_back(at + ".filter", "is required: the filter's name");
       continue;
     }
+    FieldErrors unknown;
+    if (!known_fields_only(b, {"filter", "params"}, unknown)) {
+      for (auto& [k, why] : unknown) errors.emplace_back(at + "." + k, why);
+      continue;
+    }
     store::FilterBindingRecord rec{b["filter"].get<std::string>(), {}};
     if (b.contains("params")) {
       if (!b["params"].is_object()) {
@@ -191,6 +226,7 @@ std::optional<std::vector<store::FilterBindingRecord>> parse_filter_bindings(
 
 std::optional<store::ForwardRecord> parse_forward_request(const Json& body, FieldErrors& errors) {
   const size_t before = errors.size();
+  known_fields_only(body, {"public", "proto", "to"}, errors);
   store::ForwardRecord f;
   if (auto pub = string_field(body, "public", true, errors)) {
     auto p = parse_public(*pub);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,15 @@ Json eip_json(const store::EipRecord& e, const Config& topology);
 Json forward_json(const store::ForwardRecord& f);
 Json network_json(const Network& n, size_t vm_count);
 Json uplink_json(const Uplink& u);
+
+// Appends "unknown field 'prot'; did you mean 'proto'?" for each key of `body` not in `known`:
+// a misspelt optional field must not be silently ignored (a forward would become tcp). Returns
+// true when every key is known.
+bool known_fields_only(const Json& body, const std::vector<std::string_view>& known,
+                       FieldErrors& errors);
+// An optional string field: `fallback` when absent, an error when not a string.
+std::string optional_string(const Json& body, const std::string& key, const std::string& fallback,
+                            FieldErrors& errors);
 
 // Parses a request body; appends to `errors` and returns nullopt when a field is wrong.
 std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors);

@@ -76,6 +76,7 @@ void add_eip_routes(api::Router& r, Gateway& gw) {
     auto body = api::parse_json_body(req, err);
     if (!body) return err;
     FieldErrors errors;
+    if (!known_fields_only(*body, {"pool", "address"}, errors)) return bad_request(errors);
     std::optional<std::string> pool;
     std::optional<Ipv4> address;
     if (body->contains("pool")) {
@@ -101,6 +102,7 @@ void add_eip_routes(api::Router& r, Gateway& gw) {
     if (!address) return err;
     auto body = api::parse_json_body(req, err);
     if (!body) return err;
+    if (FieldErrors e; !known_fields_only(*body, {"vm"}, e)) return bad_request(e);
     if (!body->contains("vm") || !(*body)["vm"].is_string())
       return api::error_response(400, "vm", "is required");
     return guarded([&] {
@@ -218,10 +220,11 @@ void add_lease_routes(api::Router& r, Gateway& gw, store::StateStore& store) {
     Response err;
     auto body = api::parse_json_body(req, err);
     if (!body) return err;
-    store::LeaseEventRecord e{body->value("time", ""),   body->value("network", ""),
-                              body->value("action", ""), body->value("mac", ""),
-                              body->value("ip", ""),     body->value("hostname", "")};
     FieldErrors errors;
+    known_fields_only(*body, {"time", "network", "action", "mac", "ip", "hostname"}, errors);
+    auto text = [&](const char* key) { return optional_string(*body, key, "", errors); };
+    store::LeaseEventRecord e{text("time"), text("network"), text("action"),
+                              text("mac"),  text("ip"),      text("hostname")};
     if (e.action != "add" && e.action != "old" && e.action != "del")
       errors.emplace_back("action", "must be add, old or del");
     if (!Mac::parse(e.mac)) errors.emplace_back("mac", "'" + e.mac + "' is not a MAC address");

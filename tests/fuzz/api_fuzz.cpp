@@ -3,7 +3,7 @@
 // crashes and sanitizer reports it checks the API's promises (abort() on violation):
 //   - every answer is a well-formed response whose body, if any, is JSON;
 //   - no request makes the daemon fail (5xx): bad input is the client's error, never ours;
-//   - a refused request (4xx) changes nothing: neither the store nor the kernel;
+//   - a refused request (4xx) changes nothing: neither the store nor the kernel (no batch);
 //   - after an accepted one, the kernel holds exactly what the store says (a heal writes nothing).
 //
 // Input: requests separated by a line "%%"; each is "METHOD TARGET" on its first line and the
@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!req) continue;
 
     const auto stored_before = d.store->load();
-    const std::string kernel_before = d.kernel();
+    const int batches_before = d.nft.batches_applied;
     api::Response resp = d.router.dispatch(*req);
 
     const std::string what =
@@ -67,8 +67,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(nlohmann::json::accept(resp.body), "body is not JSON: " + what);
     if (resp.status >= 400) {
       check(d.store->load() == stored_before, "a refused request changed the store: " + what);
-      check(d.kernel() == kernel_before, "a refused request changed the kernel: " + what);
-    } else {
+      // The fake counts the batches it accepted: none may have been written for a refusal.
+      check(d.nft.batches_applied == batches_before,
+            "a refused request changed the kernel: " + what);
+    } else if (req->method != "GET") {
       check(!d.gw->heal().changed(), "the kernel differs from the store after: " + what);
     }
   }

@@ -75,10 +75,6 @@ struct Daemon {
     daemon::add_routes(router, *gw, info);
     daemon::add_filter_routes(router, *gw, log);
   }
-
-  std::string kernel() {
-    return nft.list_text("inet", "vmgw") + "\n" + nft.list_text("bridge", "vmgw");
-  }
 };
 
 }  // namespace vmgw::fuzz
