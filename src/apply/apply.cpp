@@ -19,6 +19,23 @@ void preflight(const Plan& plan, const NetState& net) {
   }
 }
 
+// Whether `s` must be written: its key exists (or must), and the kernel's value differs (or, for
+// an at-least key, is lower and may be raised here).
+bool needs_write(const PlannedSysctl& s, backend::Sysctl& sysctl) {
+  auto now = sysctl.get(s.key);
+  if (!now && (s.if_present || s.at_least)) return false;  // e.g. br_netfilter not loaded
+  if (!s.at_least) return now != s.value;
+  unsigned long long have = 0, want = 0;
+  try {
+    have = std::stoull(*now);
+    want = std::stoull(s.value);
+  } catch (const std::exception&) {
+    return false;  // not a number: not ours to judge
+  }
+  // Host-wide and read-only in a network namespace: left to the host (docs/config.md).
+  return have < want && sysctl.writable(s.key);
+}
+
 std::string sysctl_name(std::string key) {
   std::replace(key.begin(), key.end(), '/', '.');
   return key;
@@ -32,11 +49,8 @@ ApplyReport diff_all(const Plan& plan, Backends& b, const NetState& net, std::ve
                       plan.bridge_table);
   ops = net_diff(plan, net);
   for (const auto& op : ops) r.net.push_back(op.str());
-  for (const auto& s : plan.sysctls) {
-    auto now = b.sysctl.get(s.key);
-    if (!now && s.if_present) continue;
-    if (now != s.value) r.sysctl.push_back(sysctl_name(s.key) + " = " + s.value);
-  }
+  for (const auto& s : plan.sysctls)
+    if (needs_write(s, b.sysctl)) r.sysctl.push_back(sysctl_name(s.key) + " = " + s.value);
   return r;
 }
 
@@ -87,11 +101,8 @@ ApplyReport apply(const Plan& plan, Backends& b) {
   // leave everything as it was.
   if (!r.nft.empty()) b.nft.apply(r.nft.batch());
   run_net_ops(ops, b.rtnl);
-  for (const auto& s : plan.sysctls) {
-    auto now = b.sysctl.get(s.key);
-    if (!now && s.if_present) continue;  // e.g. br_netfilter not loaded: see docs/filters.md
-    if (now != s.value) b.sysctl.set(s.key, s.value);
-  }
+  for (const auto& s : plan.sysctls)
+    if (needs_write(s, b.sysctl)) b.sysctl.set(s.key, s.value);
   std::vector<std::string> networks;
   for (const auto& d : plan.dhcp) {
     networks.push_back(d.network);

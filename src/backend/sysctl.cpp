@@ -1,5 +1,7 @@
 #include "backend/sysctl.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -19,6 +21,11 @@ class ProcSysctl : public Sysctl {
     std::string v = ss.str();
     while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
     return v;
+  }
+
+  bool writable(const std::string& key) override {
+    // procfs applies the sysctl's own mode, for root too: 0444 in a non-initial namespace.
+    return ::access((root_ + "/" + key).c_str(), W_OK) == 0;
   }
 
   void set(const std::string& key, const std::string& value) override {
@@ -45,6 +52,7 @@ std::optional<std::string> FakeSysctl::get(const std::string& key) {
 }
 
 void FakeSysctl::set(const std::string& key, const std::string& value) {
+  if (read_only.count(key)) throw std::runtime_error("cannot set sysctl " + key + ": read-only");
   values[key] = value;
   ++writes;
 }

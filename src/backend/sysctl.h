@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace vmgw::backend {
@@ -15,6 +16,8 @@ class Sysctl {
   virtual std::optional<std::string> get(const std::string& key) = 0;
   // Writes a value; throws std::runtime_error naming the key on failure.
   virtual void set(const std::string& key, const std::string& value) = 0;
+  // False where the kernel makes the key read-only (host-wide keys in a network namespace).
+  virtual bool writable(const std::string& key) = 0;
 };
 
 // Reads and writes files below `root` (default /proc/sys).
@@ -24,7 +27,9 @@ class FakeSysctl : public Sysctl {
  public:
   std::optional<std::string> get(const std::string& key) override;
   void set(const std::string& key, const std::string& value) override;
+  bool writable(const std::string& key) override { return !read_only.count(key); }
   std::map<std::string, std::string> values;
+  std::set<std::string> read_only;  // set() on these throws, like the kernel's 0444 keys
   int writes = 0;
 };
 

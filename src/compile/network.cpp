@@ -9,6 +9,11 @@ namespace vmgw::compile_detail {
 void compile_network(const Index& ix, Plan& p) {
   // Forwarding is the gateway's whole job; it is per network namespace.
   p.sysctls.push_back({"net/ipv4/ip_forward", "1"});
+  // The conntrack table is the host's, shared by every VM: sized for the gateway's job
+  // (host.conntrack_max, raised only), and protected per VM by host.flows_per_vm.
+  if (ix.config.host.conntrack_max > 0)
+    p.sysctls.push_back({"net/netfilter/nf_conntrack_max",
+                         std::to_string(ix.config.host.conntrack_max), true, true});
 
   uint32_t metric = 100;
   for (const auto& u : ix.config.uplinks) {  // file order: the first uplink gets the best metric

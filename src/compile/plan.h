@@ -16,6 +16,10 @@ struct PlannedSysctl {
   std::string value;  // "1"
   // Skipped (and reported) when the kernel lacks the key: a feature that may not be loaded.
   bool if_present = false;
+  // A number the kernel's value must be at least: raised to it, never lowered. Such a key is
+  // host-wide (nf_conntrack_max): where the kernel makes it read-only (any network namespace but
+  // the host's) it is left as it is.
+  bool at_least = false;
 };
 
 struct PlannedBridge {

@@ -38,8 +38,12 @@ std::string plan_text(const Plan& p) {
   os << "\n# routes\n";
   for (const auto& r : p.routes) os << route_text(r) << "\n";
   os << "\n# sysctls\n";
-  for (const auto& s : p.sysctls)
-    os << sysctl_name(s.key) << " = " << s.value << (s.if_present ? " (if present)" : "") << "\n";
+  for (const auto& s : p.sysctls) {
+    if (s.at_least)
+      os << sysctl_name(s.key) << " >= " << s.value << " (raised, never lowered; host-wide)\n";
+    else
+      os << sysctl_name(s.key) << " = " << s.value << (s.if_present ? " (if present)" : "") << "\n";
+  }
   os << "\n# dhcp\n";
   for (const auto& d : p.dhcp) {
     os << "dnsmasq for " << d.network << " on " << d.interface << ": " << d.subnet.str()

@@ -127,12 +127,14 @@ DefinedFilter Gateway::define_filter(const std::string& xml) {
   if (!parsed.ok()) {
     std::vector<std::pair<std::string, std::string>> errors;
     for (const auto& d : parsed.errors) {
+      // "line 3:10: filter[name=x]/rule[1]@action", or "line 3:10" for a document that is not
+      // XML (no element to name).
       std::string at = d.where.line > 0
                            ? "line " + std::to_string(d.where.line) +
-                                 (d.where.column > 0 ? ":" + std::to_string(d.where.column) : "") +
-                                 ": "
+                                 (d.where.column > 0 ? ":" + std::to_string(d.where.column) : "")
                            : "";
-      errors.emplace_back(at + d.path, d.reason);
+      errors.emplace_back(at.empty() || d.path.empty() ? at + d.path : at + ": " + d.path,
+                          d.reason);
     }
     throw ServiceError(400, errors);
   }

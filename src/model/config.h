@@ -100,6 +100,7 @@ struct HostService {
 };
 
 inline constexpr uint32_t kMaxFlowsPerVm = 10'000'000;
+inline constexpr uint32_t kMaxConntrackMax = 64'000'000;
 
 struct HostPolicy {
   std::vector<HostService> allow;
@@ -107,6 +108,9 @@ struct HostPolicy {
   // Tracked connections one VM (one source address of a VM network or LAN) may hold at once:
   // one VM must not be able to fill the host's conntrack table. 0: no limit.
   uint32_t flows_per_vm = 20000;
+  // The least nf_conntrack_max the host should have (host-wide): raised to it, never lowered.
+  // 0: leave it to the host.
+  uint32_t conntrack_max = 262144;
 };
 
 struct Config {

@@ -454,26 +454,31 @@ class Parser {
            });
   }
 
+  // A number of connections from 0 (`zero` says what 0 means) to `max`.
+  void count(const YAML::Node& v, const std::string& p, const std::string& zero, uint32_t max,
+             uint32_t& out) {
+    auto s = scalar(v, p, "a number of connections");
+    if (!s) return;
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
+    if (ec != std::errc() || end != s->data() + s->size() || n > max)
+      error(loc(v), p,
+            "expected a number of connections from " + zero + " to " + std::to_string(max) +
+                ", got " + quote(*s));
+    else
+      out = n;
+  }
+
   void host(const YAML::Node& n, const std::string& path, HostPolicy& h) {
     if (n.IsNull()) return;
     Origin o;
-    fields(n, path, {"allow", "allow_ping", "flows_per_vm"}, o,
+    fields(n, path, {"allow", "allow_ping", "flows_per_vm", "conntrack_max"}, o,
            [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
              if (key == "allow_ping") boolean(v, p, h.allow_ping);
-             if (key == "flows_per_vm") {
-               auto s = scalar(v, p, "a number of connections");
-               uint32_t limit = 0;
-               if (s) {
-                 auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), limit);
-                 if (ec != std::errc() || end != s->data() + s->size() || limit > kMaxFlowsPerVm)
-                   error(loc(v), p,
-                         "expected a number of connections from 0 (no limit) to " +
-                             std::to_string(kMaxFlowsPerVm) + ", got " + quote(*s));
-                 else
-                   h.flows_per_vm = limit;
-               }
-             }
+             if (key == "flows_per_vm") count(v, p, "0 (no limit)", kMaxFlowsPerVm, h.flows_per_vm);
+             if (key == "conntrack_max")
+               count(v, p, "0 (the host's)", kMaxConntrackMax, h.conntrack_max);
            });
   }
 

@@ -98,6 +98,50 @@ TEST(Apply, ReservationChangeReloadsDhcp) {
   EXPECT_EQ(report.dhcp, std::vector<std::string>{"vmnet reloaded"});
 }
 
+// nf_conntrack_max is host-wide: raised to host.conntrack_max where the host's is lower, never
+// lowered, and left alone where the kernel makes it read-only (a network namespace).
+TEST(Apply, ConntrackMaxIsRaisedNeverLowered) {
+  const std::string key = "net/netfilter/nf_conntrack_max";
+  auto plan = compile(valid_config(kSmallGateway));
+  {
+    FakeHost host;
+    host.sysctl.values[key] = "65536";
+    apply(plan, host.backends);
+    EXPECT_EQ(host.sysctl.values[key], "262144");
+  }
+  {
+    FakeHost host;
+    host.sysctl.values[key] = "1048576";
+    auto report = apply(plan, host.backends);
+    EXPECT_EQ(host.sysctl.values[key], "1048576");
+    EXPECT_EQ(std::count(report.sysctl.begin(), report.sysctl.end(),
+                         "net.netfilter.nf_conntrack_max = 262144"),
+              0);
+  }
+  {
+    FakeHost host;
+    host.sysctl.values[key] = "65536";
+    host.sysctl.read_only.insert(key);
+    EXPECT_NO_THROW(apply(plan, host.backends));
+    EXPECT_EQ(host.sysctl.values[key], "65536");
+  }
+  {
+    FakeHost host;  // nf_conntrack not loaded: nothing to size
+    apply(plan, host.backends);
+    EXPECT_EQ(host.sysctl.values.count(key), 0U);
+  }
+}
+
+TEST(Apply, ConntrackMaxZeroLeavesItToTheHost) {
+  FakeHost host;
+  const std::string key = "net/netfilter/nf_conntrack_max";
+  host.sysctl.values[key] = "1024";
+  std::string cfg = kSmallGateway;
+  cfg += "host:\n  conntrack_max: 0\n";
+  apply(compile(valid_config(cfg)), host.backends);
+  EXPECT_EQ(host.sysctl.values[key], "1024");
+}
+
 TEST(Apply, PreviewWritesNothing) {
   FakeHost host;
   auto report = preview(compile(valid_config(kSmallGateway)), host.backends);

@@ -483,5 +483,19 @@ TEST(ParseFilters, WrongShapes) {
             (std::vector<std::string>{"t.yaml:1:10: filters: expected a list, got 'web.xml'"}));
 }
 
+TEST(ParseHost, ConnectionCounts) {
+  auto r = parse_config("host:\n  flows_per_vm: 500\n  conntrack_max: 1048576\n", "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  EXPECT_EQ(r.config.host.flows_per_vm, 500U);
+  EXPECT_EQ(r.config.host.conntrack_max, 1048576U);
+  EXPECT_EQ(parse_config("host: {}\n", "t.yaml").config.host.conntrack_max, 262144U);
+  EXPECT_EQ(errors_of("host:\n  conntrack_max: 99999999999\n"),
+            Lines{"t.yaml:2:18: host.conntrack_max: expected a number of connections from 0 (the "
+                  "host's) to 64000000, got '99999999999'"});
+  EXPECT_EQ(errors_of("host:\n  flows_per_vm: -1\n"),
+            Lines{"t.yaml:2:17: host.flows_per_vm: expected a number of connections from 0 (no "
+                  "limit) to 10000000, got '-1'"});
+}
+
 }  // namespace
 }  // namespace vmgw
