@@ -19,8 +19,9 @@ TEST(SysctlKernel, PerNamespaceKeyIsWritableAndRoundTrips) {
 
 TEST(SysctlKernel, ConntrackMaxIsReadOnlyOutsideTheHostsNamespace) {
   kernel_test::sh("nft add table inet vmgw_sysctl_probe 2>/dev/null");  // loads nf_conntrack
-  kernel_test::sh("nft 'add chain inet vmgw_sysctl_probe c { type filter hook input priority 0; }"
-                  "; add rule inet vmgw_sysctl_probe c ct state new accept' 2>/dev/null");
+  kernel_test::sh(
+      "nft 'add chain inet vmgw_sysctl_probe c { type filter hook input priority 0; }"
+      "; add rule inet vmgw_sysctl_probe c ct state new accept' 2>/dev/null");
   auto sysctl = make_proc_sysctl();
   if (!sysctl->get("net/netfilter/nf_conntrack_max")) GTEST_SKIP() << "nf_conntrack not loaded";
   EXPECT_FALSE(sysctl->writable("net/netfilter/nf_conntrack_max"));
