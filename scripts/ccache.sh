@@ -3,5 +3,8 @@
 # checkout reuse what an earlier run on the machine compiled. Without it, builds are just slower.
 ccache_args=()
 if command -v ccache >/dev/null; then
+  # Paths relative to the checkout, so that another clone or worktree of the same code hits.
+  CCACHE_BASEDIR=$(pwd)
+  export CCACHE_BASEDIR
   ccache_args=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
