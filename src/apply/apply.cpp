@@ -8,7 +8,7 @@ namespace vmgw {
 namespace {
 
 NetState read_net(backend::Rtnl& rtnl) {
-  return {rtnl.links(), rtnl.addresses(), rtnl.routes(254)};
+  return {rtnl.links(), rtnl.addresses(), rtnl.routes(0), rtnl.rules(), rtnl.nexthops()};
 }
 
 void preflight(const Plan& plan, const NetState& net) {
@@ -80,6 +80,17 @@ std::string ApplyReport::summary() const {
   for (const auto& d : dhcp) {
     out += sep + "dhcp " + d;
     sep = "; ";
+  }
+  return out;
+}
+
+UplinkConditions link_conditions(const Config& config,
+                                 const std::vector<backend::LinkInfo>& links) {
+  UplinkConditions out;
+  for (const auto& u : config.uplinks) {
+    auto it = std::find_if(links.begin(), links.end(),
+                           [&](const backend::LinkInfo& l) { return l.name == u.device; });
+    out[u.name] = {it != links.end() && it->up && it->carrier, true};
   }
   return out;
 }

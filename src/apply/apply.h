@@ -11,6 +11,7 @@
 #include "backend/nft_backend.h"
 #include "backend/rtnl.h"
 #include "backend/sysctl.h"
+#include "compile/compile.h"
 #include "compile/plan.h"
 #include "plan/nft_diff.h"
 
@@ -41,6 +42,11 @@ struct ApplyReport {
 
 // What apply would do, without writing anything (for `vmgw apply --dry-run` and tests).
 ApplyReport preview(const Plan& plan, Backends& b);
+
+// The uplinks' health as far as the links tell it (without probes): an uplink has carrier when
+// its device exists, is up and has carrier (IFF_LOWER_UP). `vmgw apply` compiles with this, so
+// it never plans a nexthop the kernel would refuse.
+UplinkConditions link_conditions(const Config& config, const std::vector<backend::LinkInfo>& links);
 
 // Converges the host to `plan`. Throws EnvironmentError before any change if the host cannot
 // take it, backend::NftError if the kernel refused the nftables batch (nothing changed), and

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "backend/rtnl_messages.h"
+
 namespace vmgw {
 namespace {
 
@@ -31,6 +33,39 @@ bool managed(const Plan& p, const backend::AddressInfo& a) {
 
 }  // namespace
 
+backend::RouteInfo kernel_route(const PlannedRoute& r) {
+  backend::RouteInfo k;
+  k.destination = r.destination;
+  k.metric = r.metric;
+  k.table = r.table;
+  k.nexthop = r.nexthop;
+  k.unreachable = r.unreachable;
+  k.protocol = backend::kVmgwProtocol;
+  return k;
+}
+
+backend::RuleInfo kernel_rule(const PlannedRule& r) {
+  backend::RuleInfo k;
+  k.priority = r.priority;
+  k.from = r.from;
+  k.fwmark = r.fwmark;
+  k.fwmask = r.fwmask;
+  k.table = r.table;
+  if (r.skip_default_routes) k.suppress_prefixlength = 0;
+  k.protocol = backend::kVmgwProtocol;
+  return k;
+}
+
+backend::NexthopInfo kernel_nexthop(const PlannedNexthop& n) {
+  backend::NexthopInfo k;
+  k.id = n.id;
+  k.device = n.device;
+  k.gateway = n.gateway.value_or(Ipv4{});
+  for (const auto& [id, weight] : n.members) k.group.push_back({id, weight});
+  k.protocol = backend::kVmgwProtocol;
+  return k;
+}
+
 std::string NetOp::str() const {
   switch (kind) {
     case Kind::create_bridge:
@@ -43,69 +78,162 @@ std::string NetOp::str() const {
       return "add address " + address.str() + " on " + device;
     case Kind::delete_address:
       return "remove address " + address.str() + " from " + device;
+    case Kind::replace_nexthop:
+      return "nexthop " + backend::rtnl_msg::describe(nexthop);
+    case Kind::delete_nexthop:
+      return "remove nexthop " + std::to_string(nexthop.id);
     case Kind::replace_route:
-      return "route " +
-             (route.destination.prefix == 0 ? std::string("default") : route.destination.str()) +
-             " via " + route.gateway.str() + " dev " + route.device + " metric " +
-             std::to_string(route.metric);
+      return "route " + backend::rtnl_msg::describe(route);
+    case Kind::delete_route:
+      return "remove route " + backend::rtnl_msg::describe(route);
+    case Kind::add_rule:
+      return "rule " + backend::rtnl_msg::describe(rule);
+    case Kind::delete_rule:
+      return "remove rule " + backend::rtnl_msg::describe(rule);
   }
   return "";
 }
 
-std::vector<NetOp> net_diff(const Plan& plan, const NetState& state) {
-  std::vector<NetOp> ops;
+namespace {
+
+template <typename T>
+bool contains(const std::vector<T>& v, const T& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+void diff_links_and_addresses(const Plan& plan, const NetState& state, std::vector<NetOp>& ops) {
   using K = NetOp::Kind;
   for (const auto& b : plan.bridges) {
     const auto* link = find_link(state, b.name);
-    if (!link) ops.push_back({K::create_bridge, b.name, "", {}, {}});
-    if (!link || !link->up) ops.push_back({K::set_up, b.name, "", {}, {}});
+    if (!link) ops.push_back({K::create_bridge, b.name});
+    if (!link || !link->up) ops.push_back({K::set_up, b.name});
   }
   for (const auto& port : plan.ports) {
     const auto* link = find_link(state, port.device);
     if (!link) continue;  // the VM is not running: its port appears when it starts
     const auto* master = find_link(state, link->master);
     if (!master || master->name != port.bridge)
-      ops.push_back({K::set_master, port.device, port.bridge, {}, {}});
-    if (!link->up) ops.push_back({K::set_up, port.device, "", {}, {}});
+      ops.push_back({K::set_master, port.device, port.bridge});
+    if (!link->up) ops.push_back({K::set_up, port.device});
   }
   for (const auto& a : plan.addresses) {
     backend::AddressInfo want{a.device, a.address};
-    if (std::find(state.addresses.begin(), state.addresses.end(), want) == state.addresses.end())
-      ops.push_back({K::add_address, a.device, "", a.address, {}});
+    if (!contains(state.addresses, want)) ops.push_back({K::add_address, a.device, "", a.address});
   }
-  for (const auto& r : plan.routes) {
-    backend::RouteInfo want{r.destination, r.gateway, r.device, r.metric, 254};
-    if (std::find(state.main_routes.begin(), state.main_routes.end(), want) ==
-        state.main_routes.end())
-      ops.push_back({K::replace_route, r.device, "", {}, want});
+}
+
+void diff_routing(const Plan& plan, const NetState& state, std::vector<NetOp>& ops) {
+  using K = NetOp::Kind;
+  std::vector<backend::NexthopInfo> nexthops;
+  for (const auto& n : plan.nexthops) nexthops.push_back(kernel_nexthop(n));
+  std::vector<backend::RouteInfo> routes;
+  for (const auto& r : plan.routes) routes.push_back(kernel_route(r));
+  std::vector<backend::RuleInfo> rules;
+  for (const auto& r : plan.rules) rules.push_back(kernel_rule(r));
+
+  for (const auto& n : nexthops) {  // plan order: single ones before groups
+    if (!contains(state.nexthops, n)) {
+      NetOp op{K::replace_nexthop, n.device};
+      op.nexthop = n;
+      ops.push_back(op);
+    }
   }
+  for (const auto& r : routes) {
+    if (!contains(state.routes, r)) {
+      NetOp op{K::replace_route, r.device};
+      op.route = r;
+      ops.push_back(op);
+    }
+  }
+  for (const auto& r : rules) {
+    if (!contains(state.rules, r)) {
+      NetOp op{K::add_rule};
+      op.rule = r;
+      ops.push_back(op);
+    }
+  }
+  // Removals: only what carries vmgw's protocol, so other programs' routing is never touched.
+  for (const auto& r : state.rules) {
+    if (r.protocol == backend::kVmgwProtocol && !contains(rules, r)) {
+      NetOp op{K::delete_rule};
+      op.rule = r;
+      ops.push_back(op);
+    }
+  }
+  for (const auto& r : state.routes) {
+    // A planned route with the same key (table, destination, metric) replaces it instead.
+    bool replaced = std::any_of(routes.begin(), routes.end(), [&](const backend::RouteInfo& p) {
+      return p.table == r.table && p.destination == r.destination && p.metric == r.metric;
+    });
+    if (r.protocol == backend::kVmgwProtocol && !replaced) {
+      NetOp op{K::delete_route, r.device};
+      op.route = r;
+      ops.push_back(op);
+    }
+  }
+  for (bool groups : {true, false}) {
+    for (const auto& n : state.nexthops) {
+      if (n.protocol != backend::kVmgwProtocol || n.group.empty() != !groups) continue;
+      bool planned = std::any_of(nexthops.begin(), nexthops.end(),
+                                 [&](const backend::NexthopInfo& p) { return p.id == n.id; });
+      if (!planned) {
+        NetOp op{K::delete_nexthop};
+        op.nexthop = n;
+        ops.push_back(op);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<NetOp> net_diff(const Plan& plan, const NetState& state) {
+  std::vector<NetOp> ops;
+  diff_links_and_addresses(plan, state, ops);
+  diff_routing(plan, state, ops);
   for (const auto& a : state.addresses) {
     if (managed(plan, a) && !planned(plan, a))
-      ops.push_back({K::delete_address, a.device, "", a.address, {}});
+      ops.push_back({NetOp::Kind::delete_address, a.device, "", a.address});
   }
   return ops;
 }
 
 void run_net_ops(const std::vector<NetOp>& ops, backend::Rtnl& rtnl) {
+  using K = NetOp::Kind;
   for (const auto& op : ops) {
     switch (op.kind) {
-      case NetOp::Kind::create_bridge:
+      case K::create_bridge:
         rtnl.create_bridge(op.device);
         break;
-      case NetOp::Kind::set_master:
+      case K::set_master:
         rtnl.set_master(op.device, op.bridge);
         break;
-      case NetOp::Kind::set_up:
+      case K::set_up:
         rtnl.set_up(op.device);
         break;
-      case NetOp::Kind::add_address:
+      case K::add_address:
         rtnl.add_address({op.device, op.address});
         break;
-      case NetOp::Kind::delete_address:
+      case K::delete_address:
         rtnl.delete_address({op.device, op.address});
         break;
-      case NetOp::Kind::replace_route:
+      case K::replace_nexthop:
+        rtnl.replace_nexthop(op.nexthop);
+        break;
+      case K::delete_nexthop:
+        rtnl.delete_nexthop(op.nexthop.id);
+        break;
+      case K::replace_route:
         rtnl.replace_route(op.route);
+        break;
+      case K::delete_route:
+        rtnl.delete_route(op.route);
+        break;
+      case K::add_rule:
+        rtnl.add_rule(op.rule);
+        break;
+      case K::delete_rule:
+        rtnl.delete_rule(op.rule);
         break;
     }
   }

@@ -3,7 +3,11 @@
 // - an address with prefix < 32 on an up device brings its prefix route (table main, metric 0,
 //   no gateway), as does setting a device up that already has such addresses;
 // - deleting the last address of a device flushes every route through it;
-// - routes need an up device, and a gateway needs a direct route on that device covering it.
+// - routes need an up device, and a gateway needs a direct route on that device covering it;
+// - a nexthop needs its device to have carrier (and its gateway a direct route); losing carrier
+//   flushes the device's nexthops, which leaves groups without them, deletes groups left empty
+//   and routes through anything deleted; a group's members must exist and be single nexthops;
+// - identical rules are refused (EEXIST).
 // Refusals carry the kernel's errno text, formatted like MnlRtnl's errors.
 #include "backend/fake_rtnl.h"
 
@@ -15,8 +19,6 @@
 
 namespace vmgw::backend {
 namespace {
-
-constexpr uint32_t kMainTable = 254;
 
 [[noreturn]] void refuse(const std::string& what, int error) {
   throw RtnlError(what + ": " + std::strerror(error));
@@ -45,13 +47,40 @@ void FakeRtnl::add_link(const std::string& name, const std::string& kind, bool u
     if (l.name == name) refuse("add link " + name, EEXIST);
   int index = 1;
   for (const auto& l : links_) index = std::max(index, l.index + 1);
-  links_.push_back(LinkInfo{name, index, kind, 0, up});
+  links_.push_back(LinkInfo{name, index, kind, 0, up, up});
+}
+
+void FakeRtnl::set_carrier(const std::string& name, bool carrier) {
+  LinkInfo& link = find(name);
+  link.carrier = carrier;
+  if (carrier) return;
+  std::vector<uint32_t> gone;
+  for (const auto& n : nexthops_)
+    if (n.group.empty() && n.device == name) gone.push_back(n.id);
+  for (uint32_t id : gone) drop_nexthop(id);
+}
+
+void FakeRtnl::drop_nexthop(uint32_t id) {
+  std::vector<uint32_t> deleted{id};
+  std::erase_if(nexthops_, [&](const NexthopInfo& n) { return n.id == id; });
+  for (auto it = nexthops_.begin(); it != nexthops_.end();) {
+    std::erase_if(it->group, [&](const NexthopMember& m) { return m.id == id; });
+    if (it->group.empty() && it->device.empty()) {
+      deleted.push_back(it->id);
+      it = nexthops_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(routes_, [&](const RouteInfo& r) {
+    return r.nexthop != 0 && std::find(deleted.begin(), deleted.end(), r.nexthop) != deleted.end();
+  });
 }
 
 std::vector<RouteInfo> FakeRtnl::routes(uint32_t table) {
   std::vector<RouteInfo> out;
   for (const auto& r : routes_)
-    if (r.table == table) out.push_back(r);
+    if (table == 0 || r.table == table) out.push_back(r);
   return out;
 }
 
@@ -122,14 +151,20 @@ void FakeRtnl::delete_address(const AddressInfo& a) {
 
 void FakeRtnl::replace_route(const RouteInfo& r) {
   const std::string what = "replace route " + rtnl_msg::describe(r);
-  const LinkInfo& link = find(r.device);
-  if (!link.up) refuse(what, ENETDOWN);
-  if (r.gateway.value != 0) {
-    bool reachable = std::any_of(routes_.begin(), routes_.end(), [&](const RouteInfo& o) {
-      return o.gateway.value == 0 && o.device == r.device && o.destination.contains(r.gateway) &&
-             (o.table == r.table || o.table == kMainTable);
-    });
-    if (!reachable) refuse(what, ENETUNREACH);
+  if (r.nexthop != 0) {
+    if (std::none_of(nexthops_.begin(), nexthops_.end(),
+                     [&](const NexthopInfo& n) { return n.id == r.nexthop; }))
+      refuse(what, ENOENT);  // "Nexthop id does not exist"
+  } else if (!r.unreachable) {
+    const LinkInfo& link = find(r.device);
+    if (!link.up) refuse(what, ENETDOWN);
+    if (r.gateway.value != 0) {
+      bool reachable = std::any_of(routes_.begin(), routes_.end(), [&](const RouteInfo& o) {
+        return o.gateway.value == 0 && o.nexthop == 0 && !o.unreachable && o.device == r.device &&
+               o.destination.contains(r.gateway) && (o.table == r.table || o.table == kMainTable);
+      });
+      if (!reachable) refuse(what, ENETUNREACH);
+    }
   }
   std::erase_if(routes_, [&](const RouteInfo& o) {
     return o.table == r.table && o.destination == r.destination && o.metric == r.metric;
@@ -140,11 +175,69 @@ void FakeRtnl::replace_route(const RouteInfo& r) {
 
 void FakeRtnl::delete_route(const RouteInfo& r) {
   const std::string what = "delete route " + rtnl_msg::describe(r);
-  find(r.device);
+  if (!r.device.empty()) find(r.device);
   auto it = std::find(routes_.begin(), routes_.end(), r);
   if (it == routes_.end()) refuse(what, ESRCH);
   routes_.erase(it);
   writes.push_back("delete_route " + rtnl_msg::describe(r));
+}
+
+void FakeRtnl::add_rule(const RuleInfo& r) {
+  if (std::find(rules_.begin(), rules_.end(), r) != rules_.end())
+    refuse("add rule " + rtnl_msg::describe(r), EEXIST);
+  // The kernel keeps rules sorted by priority; among equal priorities, in insertion order.
+  auto at = std::upper_bound(
+      rules_.begin(), rules_.end(), r,
+      [](const RuleInfo& a, const RuleInfo& b) { return a.priority < b.priority; });
+  rules_.insert(at, r);
+  writes.push_back("add_rule " + rtnl_msg::describe(r));
+}
+
+void FakeRtnl::delete_rule(const RuleInfo& r) {
+  auto it = std::find(rules_.begin(), rules_.end(), r);
+  if (it == rules_.end()) refuse("delete rule " + rtnl_msg::describe(r), ENOENT);
+  rules_.erase(it);
+  writes.push_back("delete_rule " + rtnl_msg::describe(r));
+}
+
+void FakeRtnl::replace_nexthop(const NexthopInfo& n) {
+  const std::string what = "replace nexthop " + rtnl_msg::describe(n);
+  auto existing = std::find_if(nexthops_.begin(), nexthops_.end(),
+                               [&](const NexthopInfo& o) { return o.id == n.id; });
+  if (existing != nexthops_.end() && existing->group.empty() != n.group.empty())
+    refuse(what, EINVAL);  // a nexthop and a group cannot replace each other
+  if (n.group.empty()) {
+    const LinkInfo& link = find(n.device);
+    if (!link.up) refuse(what, ENETDOWN);
+    if (!link.carrier) refuse(what, ENETDOWN);  // "Carrier for nexthop device is down"
+    if (n.gateway.value != 0) {
+      bool reachable = std::any_of(routes_.begin(), routes_.end(), [&](const RouteInfo& o) {
+        return o.gateway.value == 0 && o.nexthop == 0 && !o.unreachable && o.device == n.device &&
+               o.destination.contains(n.gateway) && o.table == kMainTable;
+      });
+      if (!reachable) refuse(what, ENETUNREACH);  // "Nexthop has invalid gateway"
+    }
+  } else {
+    for (const auto& m : n.group) {
+      auto member = std::find_if(nexthops_.begin(), nexthops_.end(),
+                                 [&](const NexthopInfo& o) { return o.id == m.id; });
+      if (member == nexthops_.end() || !member->group.empty() || m.weight < 1 || m.weight > 256)
+        refuse(what, EINVAL);  // "Invalid nexthop id"
+    }
+  }
+  if (existing != nexthops_.end())
+    *existing = n;
+  else
+    nexthops_.push_back(n);
+  writes.push_back("replace_nexthop " + rtnl_msg::describe(n));
+}
+
+void FakeRtnl::delete_nexthop(uint32_t id) {
+  if (std::none_of(nexthops_.begin(), nexthops_.end(),
+                   [&](const NexthopInfo& n) { return n.id == id; }))
+    refuse("delete nexthop " + std::to_string(id), ENOENT);
+  drop_nexthop(id);
+  writes.push_back("delete_nexthop " + std::to_string(id));
 }
 
 }  // namespace vmgw::backend

@@ -97,8 +97,26 @@ class MnlRtnl : public Rtnl {
     std::vector<RouteInfo> out;
     dump("dump routes", msg::dump_routes, [&](const nlmsghdr* nlh) {
       auto r = msg::parse_route(nlh, names);
-      if (r && r->family == AF_INET && r->type == RTN_UNICAST && r->route.table == table)
+      if (r && r->family == AF_INET && (r->type == RTN_UNICAST || r->type == RTN_UNREACHABLE) &&
+          (table == 0 || r->route.table == table))
         out.push_back(std::move(r->route));
+    });
+    return out;
+  }
+
+  std::vector<RuleInfo> rules() override {
+    std::vector<RuleInfo> out;
+    dump("dump rules", msg::dump_rules, [&](const nlmsghdr* nlh) {
+      if (auto r = msg::parse_rule(nlh)) out.push_back(std::move(*r));
+    });
+    return out;
+  }
+
+  std::vector<NexthopInfo> nexthops() override {
+    auto names = ifnames();
+    std::vector<NexthopInfo> out;
+    dump("dump nexthops", msg::dump_nexthops, [&](const nlmsghdr* nlh) {
+      if (auto n = msg::parse_nexthop(nlh, names)) out.push_back(std::move(*n));
     });
     return out;
   }
@@ -133,13 +151,30 @@ class MnlRtnl : public Rtnl {
   }
 
   void replace_route(const RouteInfo& r) override {
-    int index = ifindex(r.device);
+    int index = r.device.empty() ? 0 : ifindex(r.device);
     write("replace route " + msg::describe(r), msg::replace_route(next_seq(), r, index));
   }
 
   void delete_route(const RouteInfo& r) override {
-    int index = ifindex(r.device);
+    int index = r.device.empty() ? 0 : ifindex(r.device);
     write("delete route " + msg::describe(r), msg::delete_route(next_seq(), r, index));
+  }
+
+  void add_rule(const RuleInfo& r) override {
+    write("add rule " + msg::describe(r), msg::new_rule(next_seq(), r));
+  }
+
+  void delete_rule(const RuleInfo& r) override {
+    write("delete rule " + msg::describe(r), msg::delete_rule(next_seq(), r));
+  }
+
+  void replace_nexthop(const NexthopInfo& n) override {
+    int index = n.group.empty() ? ifindex(n.device) : 0;
+    write("replace nexthop " + msg::describe(n), msg::replace_nexthop(next_seq(), n, index));
+  }
+
+  void delete_nexthop(uint32_t id) override {
+    write("delete nexthop " + std::to_string(id), msg::delete_nexthop(next_seq(), id));
   }
 
  private:

@@ -44,7 +44,24 @@ Message replace_route(uint32_t seq, const RouteInfo& r, int oif);
 // the route is found whoever created it; the kernel matches (table, dst, metric, gateway, oif).
 Message delete_route(uint32_t seq, const RouteInfo& r, int oif);
 
+// A route through a nexthop object carries RTA_NH_ID instead of RTA_GATEWAY/RTA_OIF; an
+// unreachable route (RTN_UNREACHABLE) neither. rtm_protocol is r.protocol (RTPROT_STATIC if 0).
+
+// RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, FR_ACT_TO_TBL: FRA_PRIORITY, FRA_TABLE, FRA_SRC (with
+// src_len), FRA_FWMARK + FRA_FWMASK, FRA_SUPPRESS_PREFIXLEN, FRA_PROTOCOL, as set in `r`.
+Message new_rule(uint32_t seq, const RuleInfo& r);
+// RTM_DELRULE with the same selectors: the kernel deletes the first rule matching all of them.
+Message delete_rule(uint32_t seq, const RuleInfo& r);
+// RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE: NHA_ID and either NHA_OIF (+ NHA_GATEWAY),
+// family AF_INET, or NHA_GROUP (weights stored as weight - 1) + NHA_GROUP_TYPE mpath, family
+// AF_UNSPEC. nh_protocol is n.protocol (RTPROT_STATIC if 0). `oif` is ignored for a group.
+Message replace_nexthop(uint32_t seq, const NexthopInfo& n, int oif);
+// RTM_DELNEXTHOP: NHA_ID.
+Message delete_nexthop(uint32_t seq, uint32_t id);
+
 // NLM_F_REQUEST | NLM_F_DUMP requests.
+Message dump_rules(uint32_t seq);      // RTM_GETRULE, AF_INET
+Message dump_nexthops(uint32_t seq);   // RTM_GETNEXTHOP, AF_UNSPEC
 Message dump_links(uint32_t seq);      // RTM_GETLINK, AF_UNSPEC
 Message dump_addresses(uint32_t seq);  // RTM_GETADDR, AF_INET
 Message dump_routes(uint32_t seq);     // RTM_GETROUTE, AF_INET
@@ -67,10 +84,22 @@ std::optional<AddressInfo> parse_address(const nlmsghdr* nlh, const IfNames& nam
 // returned, the caller filters.
 std::optional<ParsedRoute> parse_route(const nlmsghdr* nlh, const IfNames& names);
 
+// RTM_NEWRULE (AF_INET) -> RuleInfo; suppress_prefixlength is unset when the kernel reports
+// its "none" value (-1). nullopt for other families or malformed messages.
+std::optional<RuleInfo> parse_rule(const nlmsghdr* nlh);
+// RTM_NEWNEXTHOP -> NexthopInfo: a group (NHA_GROUP, weights + 1), or an AF_INET nexthop
+// (NHA_OIF, NHA_GATEWAY). nullopt for IPv6 nexthops and malformed messages.
+std::optional<NexthopInfo> parse_nexthop(const nlmsghdr* nlh, const IfNames& names);
+
 // The header at the start of a built message (for tests and for sending).
 const nlmsghdr* header(const Message& m);
 
-// "0.0.0.0/0 via 203.0.113.1 dev wan0 metric 100 table 254" (no "via" for a direct route).
+// "0.0.0.0/0 via 203.0.113.1 dev wan0 metric 100 table 254" (no "via" for a direct route),
+// "0.0.0.0/0 nhid 3000 metric 100 table 254", "unreachable 0.0.0.0/0 metric 4294967295 table 1001".
 std::string describe(const RouteInfo& r);
+// "10400: from 203.0.113.2/32 lookup 1167", "10100: from all fwmark 0xa70000/0xff0000 lookup 1167".
+std::string describe(const RuleInfo& r);
+// "id 1167 via 203.0.113.1 dev wan0", "id 3000 group 1167/1042,3" (weights other than 1 shown).
+std::string describe(const NexthopInfo& n);
 
 }  // namespace vmgw::backend::rtnl_msg

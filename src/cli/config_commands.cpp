@@ -109,10 +109,12 @@ int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
               << "` shows what it would do\n";
     return kEnvironment;
   }
-  Plan plan = compile(config->config, config->filters);
   try {
     auto nft = backend::make_libnftables_backend();
     auto rtnl = backend::make_mnl_rtnl();
+    // No probes here: an uplink is usable when its link has carrier (vmgwd also probes).
+    Plan plan = compile(config->config, config->filters,
+                        link_conditions(config->config.get(), rtnl->links()));
     auto sysctl = backend::make_proc_sysctl();
     std::unique_ptr<backend::Dhcp> dhcp;
     backend::FakeDhcp no_dhcp;  // a dry run must not start or signal anything

@@ -8,6 +8,9 @@
 
 namespace vmgw {
 
+std::string names::uplink_chain(const std::string& uplink) {
+  return "uplink-" + uplink;
+}
 std::string names::vm_egress_chain(const std::string& vm) {
   return "vm-" + vm + "-out";
 }
@@ -17,7 +20,7 @@ std::string names::vm_ingress_chain(const std::string& vm) {
 
 namespace compile_detail {
 
-Index::Index(const Config& c) : config(c) {
+Index::Index(const Config& c, const UplinkConditions& h) : config(c), health(h) {
   for (const auto& u : c.uplinks) uplinks[u.name] = &u;
   for (const auto& n : c.networks) networks[n.name] = &n;
   for (const auto& v : c.vms) vms[v.name] = &v;
@@ -56,16 +59,20 @@ nft::Chain& chain_named(nft::Table& t, const std::string& name) {
 
 }  // namespace compile_detail
 
-Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters) {
+Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters,
+             const UplinkConditions& health) {
   using namespace compile_detail;
-  const Index ix(config.get());
+  const Index ix(config.get(), health);
   Plan plan;
   declare_table(plan.table);
   declare_bridge_table(plan.bridge_table);
   compile_nat(ix, plan.table);
+  compile_uplinks(ix, plan.table);
+  compile_dscp(ix, plan.table);
   compile_filter(ix, plan.table);
   compile_vm_filters(ix, filters, plan);
   compile_network(ix, plan);
+  compile_routing(ix, plan);
   compile_dhcp(ix, plan);
   return plan;
 }

@@ -2,6 +2,7 @@
 // are emitted in a sorted order that does not depend on the order of the input file.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "compile/plan.h"
@@ -12,9 +13,21 @@
 
 namespace vmgw {
 
+// The health of one uplink, as vmgwd's probes and the link state tell it. An uplink the
+// compiler is not told about has carrier and is alive (`vmgw plan`, and `vmgw apply`, which
+// probes nothing).
+struct UplinkCondition {
+  bool carrier = true;  // its link is up: without carrier the kernel holds no nexthop there
+  bool alive = true;    // its probes are answered
+  auto operator<=>(const UplinkCondition&) const = default;
+};
+using UplinkConditions = std::map<std::string, UplinkCondition>;  // by uplink name
+
 // Compiles a validated configuration into the full desired state of the host. Per-VM filters
 // are looked up in `filters`; check_filters() must have found no error (else std::logic_error).
-Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters);
+// The nexthop groups hold the uplinks that `health` allows (see docs/uplinks.md).
+Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters,
+             const UplinkConditions& health = {});
 // The same with the built-in filters only.
 Plan compile(const Validated<Config>& config);
 
@@ -64,6 +77,16 @@ inline constexpr const char* kL2OutForward = "l2_out_forward";
 inline constexpr const char* kL2OutInput = "l2_out_input";
 inline constexpr const char* kL2InForward = "l2_in_forward";
 inline constexpr const char* kL2InOutput = "l2_in_output";
+// Several uplinks: flows pinned to the uplink they started on, SNAT per uplink, DSCP.
+inline constexpr const char* kUplinkIfs = "uplink_ifs";
+inline constexpr const char* kUplinkSnat = "uplink_snat";
+inline constexpr const char* kFlowUplink = "flow_uplink";
+inline constexpr const char* kUplinkByDevice = "uplink_by_device";
+inline constexpr const char* kEipUplink = "eip_uplink";
+inline constexpr const char* kRoutePrerouting = "route_prerouting";
+inline constexpr const char* kRoutePostrouting = "route_postrouting";
+inline constexpr const char* kDscpForward = "dscp_forward";
+std::string uplink_chain(const std::string& uplink);  // "uplink-isp1": pins a flow to it
 std::string vm_egress_chain(const std::string& vm);   // "vm-web-out"
 std::string vm_ingress_chain(const std::string& vm);  // "vm-web-in"
 }  // namespace names

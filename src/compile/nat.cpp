@@ -77,10 +77,13 @@ void compile_nat(const Index& ix, nft::Table& t) {
       {{nft::snat_from_map(nft::concat({nft::payload("ip", "saddr"), nft::meta("oifname")}),
                            names::kEipSnat)},
        "elastic IPs, outbound"});
+  // SNAT to the address of the uplink the flow leaves through (routing picked it); not
+  // `masquerade`, whose address choice and conntrack cleanup are the kernel's: vmgw deletes
+  // the flows of a dead uplink itself (daemon/uplinks).
   post.rules.push_back(
       {{nft::match(nft::concat({nft::meta("oifname"), nft::payload("ip", "saddr")}),
                    nft::set_ref(names::kMasquerade)),
-        nft::counter(), nft::masquerade()},
+        nft::counter(), nft::snat_from_map(nft::meta("oifname"), names::kUplinkSnat)},
        "networks masqueraded behind their uplinks"});
 }
 

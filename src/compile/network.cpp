@@ -15,12 +15,9 @@ void compile_network(const Index& ix, Plan& p) {
     p.sysctls.push_back({"net/netfilter/nf_conntrack_max",
                          std::to_string(ix.config.host.conntrack_max), true, true});
 
-  uint32_t metric = 100;
-  for (const auto& u : ix.config.uplinks) {  // file order: the first uplink gets the best metric
+  for (const auto& u : ix.config.uplinks) {  // their routes: routing.cpp
     p.uplink_devices.push_back(u.device);
     p.addresses.push_back({u.device, *u.address});
-    if (u.gateway) p.routes.push_back({Cidr{Ipv4{0}, 0}, *u.gateway, u.device, metric});
-    metric += 10;
   }
   for (const auto& [name, pool] : ix.pools) {
     p.managed_ranges.push_back({ix.uplinks.at(pool->uplink)->device, *pool->first, *pool->last});

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "compile/compile.h"
 #include "compile/plan.h"
 #include "filter/catalog.h"
 #include "model/config.h"
@@ -15,8 +16,9 @@ namespace vmgw::compile_detail {
 // Lookups over the validated config, and its objects in a canonical (input-order independent)
 // order so that output never depends on how the file was laid out.
 struct Index {
-  explicit Index(const Config& c);
+  Index(const Config& c, const UplinkConditions& h);
   const Config& config;
+  const UplinkConditions& health;
   std::map<std::string, const Uplink*> uplinks;
   std::map<std::string, const Network*> networks;
   std::map<std::string, const Vm*> vms;
@@ -37,6 +39,12 @@ void declare_bridge_table(nft::Table& t);
 void compile_nat(const Index& ix, nft::Table& t);
 void compile_filter(const Index& ix, nft::Table& t);
 void compile_network(const Index& ix, Plan& p);
+// Policy routing: tables, rules, nexthops and groups for the uplinks (routing.cpp).
+void compile_routing(const Index& ix, Plan& p);
+// nft: flows pinned to their uplink by conntrack mark, SNAT per uplink (uplinks.cpp).
+void compile_uplinks(const Index& ix, nft::Table& t);
+// nft: DSCP marking of traffic leaving through the uplinks (dscp.cpp).
+void compile_dscp(const Index& ix, nft::Table& t);
 void compile_dhcp(const Index& ix, Plan& p);
 // Per-VM filters (both tables), quarantine and the br_netfilter switch.
 void compile_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, Plan& p);

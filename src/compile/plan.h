@@ -3,9 +3,12 @@
 // compiling the same config twice gives byte-identical plans.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "model/config.h"
 #include "model/net.h"
 #include "nft/table.h"
 
@@ -44,11 +47,62 @@ struct ManagedRange {
   Ipv4 last;
 };
 
+// A route vmgw owns: a default route through a nexthop object (or group), or an unreachable
+// route that ends a lookup in vmgw's tables when no uplink can take the traffic.
 struct PlannedRoute {
   Cidr destination;
-  Ipv4 gateway;
-  std::string device;
+  uint32_t table = 254;  // main
   uint32_t metric = 0;
+  uint32_t nexthop = 0;      // nexthop object or group id
+  bool unreachable = false;  // else through `nexthop`
+};
+
+// A nexthop object: the gateway of one uplink, or a group of them with weights (multipath).
+struct PlannedNexthop {
+  uint32_t id = 0;
+  std::string device;           // single
+  std::optional<Ipv4> gateway;  // single; none: a direct nexthop on the device
+  std::vector<std::pair<uint32_t, uint32_t>> members;  // group: (nexthop id, weight)
+  std::string purpose;  // "uplink isp1", "network vmnet: balance", for `vmgw plan`
+};
+
+// A policy routing rule vmgw owns.
+struct PlannedRule {
+  uint32_t priority = 0;
+  std::optional<Cidr> from;
+  uint32_t fwmark = 0;
+  uint32_t fwmask = 0;
+  uint32_t table = 254;
+  bool skip_default_routes = false;  // suppress_prefixlength 0
+  std::string purpose;
+};
+
+// An uplink as the kernel sees it: the numbers vmgw derived from its name (stable when other
+// uplinks are added or removed) and the health it was compiled with.
+struct PlannedUplink {
+  std::string name;
+  std::string device;
+  InterfaceAddress address;
+  std::optional<Ipv4> gateway;
+  uint32_t mark = 0;     // its flows' conntrack mark, under routing::kMarkMask
+  uint32_t table = 0;    // its routing table
+  uint32_t nexthop = 0;  // its nexthop object
+  uint32_t weight = 1;
+  uint32_t tier = 1;
+  bool carrier = true;
+  bool alive = true;
+};
+
+// Which uplinks one group of sources uses: a network's subnet, or the host's own traffic.
+struct PlannedPath {
+  std::string network;  // "" for the host itself
+  std::optional<Cidr> subnet;
+  UplinkMode mode = UplinkMode::balance;
+  Failback failback = Failback::defer;
+  std::vector<std::string> candidates;  // the uplinks it may use, in order
+  std::vector<std::string> active;      // those carrying its new flows now
+  uint32_t table = 254;
+  uint32_t group = 0;  // nexthop group of `active` (0 when none is usable)
 };
 
 struct DhcpReservation {
@@ -79,6 +133,10 @@ struct Plan {
   std::vector<PlannedAddress> addresses;
   std::vector<ManagedRange> managed_ranges;
   std::vector<PlannedRoute> routes;
+  std::vector<PlannedNexthop> nexthops;  // single ones first, then groups
+  std::vector<PlannedRule> rules;
+  std::vector<PlannedUplink> uplinks;  // sorted by name
+  std::vector<PlannedPath> paths;      // the host first, then networks by name
   std::vector<DhcpServer> dhcp;
 };
 

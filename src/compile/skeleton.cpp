@@ -63,6 +63,15 @@ void declare_table(nft::Table& t) {
       flow_counts(),
       make_set(names::kQuarantineAllow, Json::array({"ipv4_addr", "ipv4_addr"}), nullptr,
                "quarantined VM . management source", {"interval"}),
+      make_set(names::kUplinkIfs, "ifname", nullptr, "devices of the uplinks"),
+      make_set(names::kUplinkSnat, "ifname", "ipv4_addr",
+               "uplink device -> its address (SNAT of the networks behind it)"),
+      make_set(names::kFlowUplink, "mark", "verdict",
+               "conntrack mark -> the uplink its flow is pinned to"),
+      make_set(names::kUplinkByDevice, "ifname", "verdict",
+               "uplink device -> pin the flow to that uplink"),
+      make_set(names::kEipUplink, "ipv4_addr", "verdict",
+               "VM with an elastic IP -> pin its flows to the elastic IP's uplink"),
   };
   t.chains = {
       base_chain(names::kNatPrerouting, "nat", "prerouting", -100, "accept"),
@@ -76,6 +85,12 @@ void declare_table(nft::Table& t) {
       base_chain(names::kVmOutInput, "filter", "input", -20, "accept"),
       base_chain(names::kVmInOutput, "filter", "output", -20, "accept"),
       nft::Chain{names::kQuarantineChain, std::nullopt, {}},
+      // Several uplinks: before the routing decision (mangle priority), the flow's uplink is put
+      // into the packet mark for the policy routing rules; after it, a new flow's uplink is
+      // recorded in its conntrack mark.
+      base_chain(names::kRoutePrerouting, "filter", "prerouting", -150, "accept"),
+      base_chain(names::kRoutePostrouting, "filter", "postrouting", -150, "accept"),
+      base_chain(names::kDscpForward, "filter", "forward", -5, "accept"),
   };
 }
 

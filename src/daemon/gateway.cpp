@@ -75,6 +75,12 @@ void Gateway::check_topology(const Config& c) {
   if (!c.port_forwards.empty()) errors.emplace_back("port_forwards", "port forwards" + why);
   if (!c.eip_bindings.empty())
     errors.emplace_back("elastic_ips.bindings", "elastic IP bindings" + why);
+  for (size_t i = 0; i < c.dscp.size(); ++i) {
+    if (!c.dscp[i].vm.empty())
+      errors.emplace_back("dscp[" + std::to_string(i) + "].vm",
+                          "with vmgwd, VMs are API objects: select the VM's traffic by its "
+                          "network or its address (from:)");
+  }
   if (!errors.empty()) throw ServiceError(400, errors);
 }
 
@@ -86,7 +92,7 @@ Plan Gateway::plan_for(const store::StoredState& s, const Config& topology,
   auto catalog = catalog_for(s);
   auto filter_errors = check_filters(config.get(), catalog);
   if (!filter_errors.empty()) throw ServiceError(400, as_errors(filter_errors, subject));
-  return compile(config, catalog);
+  return compile(config, catalog, health_);
 }
 
 const std::vector<Vm>& Gateway::vms() const {
@@ -96,6 +102,7 @@ const std::vector<Vm>& Gateway::vms() const {
 ApplyReport Gateway::start() {
   check_topology(topology_);
   state_ = deps_.store.load();
+  health_ = conditions_for(topology_);
   plan_ = plan_for(state_, topology_);
   desired_ = desired_config(topology_, state_);
   catalog_ = catalog_for(state_);
@@ -118,8 +125,17 @@ ApplyReport Gateway::heal() {
 
 ApplyReport Gateway::reload(Config topology) {
   check_topology(topology);
-  Plan next = plan_for(state_, topology);
-  auto report = apply(next, deps_.backends);
+  auto health = health_;
+  health_ = conditions_for(topology);
+  Plan next;
+  ApplyReport report;
+  try {
+    next = plan_for(state_, topology);
+    report = apply(next, deps_.backends);
+  } catch (...) {
+    health_ = std::move(health);  // the previous topology stays in force, with its health
+    throw;
+  }
   ++counters_.applies;
   if (!report.nft.empty()) ++counters_.nft_transactions;
   topology_ = std::move(topology);

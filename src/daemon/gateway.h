@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -78,6 +79,14 @@ struct RemovedVm {
   std::vector<store::ForwardRecord> forwards;  // forwards to it, removed with it
 };
 
+// What a change of uplink health did: the routing converged to it, the flows cut, and lines
+// for the daemon log ("uplink isp1 taken out: 12 flows through it cut").
+struct UplinkHealthChange {
+  ApplyReport report;
+  size_t flows_cut = 0;
+  std::vector<std::string> events;
+};
+
 struct Counters {
   uint64_t applies = 0;
   uint64_t apply_errors = 0;
@@ -126,6 +135,14 @@ class Gateway {
   // nftables, links or addresses). Writes nothing when the kernel already holds it.
   ApplyReport heal();
 
+  // Several uplinks (gateway_uplinks.cpp). The nexthop groups follow `health` (from the probes
+  // and the links); flows pinned to an uplink taken out are cut, and with `failback:
+  // immediate` those a network left for a better uplink.
+  UplinkHealthChange set_uplink_health(UplinkConditions health);
+  const UplinkConditions& uplink_health() const { return health_; }
+  // Tracked flows pinned to each uplink (their conntrack mark), by uplink name.
+  std::map<std::string, size_t> flows_per_uplink();
+
   // Lease events reported by dnsmasq.
   void record_lease_event(const store::LeaseEventRecord& e);
 
@@ -172,6 +189,10 @@ class Gateway {
   size_t cut_revoked_flows(const Config& before, const filter::FilterCatalog& before_catalog,
                            std::vector<std::string>* changed_vms);
   filter::FilterCatalog catalog_for(const store::StoredState& s) const;
+  // `topology`'s uplinks as the links tell them, with the monitor's word where it has one.
+  UplinkConditions conditions_for(const Config& topology) const;
+  // Deletes the flows whose conntrack mark is `mark` (and whose source is in `from`).
+  size_t cut_uplink_flows(uint32_t mark, std::optional<Cidr> from);
 
   Config topology_;
   Dependencies deps_;
@@ -183,6 +204,7 @@ class Gateway {
   mutable std::unordered_map<std::string, filter::Filter> parsed_filters_;
   Counters counters_;
   std::string last_apply_;
+  UplinkConditions health_;  // by uplink name; what plan_ was compiled with
 };
 
 }  // namespace vmgw::daemon

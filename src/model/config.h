@@ -22,13 +22,56 @@ struct Origin {
   Location at(const std::string& field) const;
 };
 
+// Something an uplink's health probe asks: an ICMP echo to `address`, or, with a port, a TCP
+// connection to address:port (a SYN-ACK or a reset both prove the path works).
+struct ProbeTarget {
+  Ipv4 address;
+  uint16_t tcp_port = 0;  // 0: ICMP echo
+  auto operator<=>(const ProbeTarget&) const = default;
+};
+
+inline constexpr uint32_t kMinProbeIntervalMs = 10;
+inline constexpr uint32_t kMaxProbeIntervalMs = 10'000;
+inline constexpr uint32_t kMaxProbeCount = 1000;  // down_after / up_after
+
+// How vmgwd decides whether an uplink carries traffic. A probe round (one probe to each target)
+// is sent every `interval_ms`; the uplink is taken out after `down_after` rounds in a row with
+// no answer (800 ms with the defaults) or at once when its link loses carrier, and put back
+// after `up_after` answered rounds in a row.
+struct UplinkProbe {
+  bool enabled = true;               // `probe: false`: the uplink follows its link state only
+  std::vector<ProbeTarget> targets;  // empty: the uplink's gateway (ICMP), if it has one
+  uint32_t interval_ms = 100;
+  uint32_t down_after = 8;
+  uint32_t up_after = 10;
+};
+
+inline constexpr uint32_t kMaxUplinkWeight = 255;
+inline constexpr uint32_t kMaxUplinkTier = 255;
+
 struct Uplink {
   Origin origin;
   std::string name;
   std::string device;
   std::optional<InterfaceAddress> address;  // required; optional only while parsing
   std::optional<Ipv4> gateway;
+  uint32_t weight = 1;  // share of new flows among the live uplinks of its tier (1-255)
+  uint32_t tier = 1;    // preference: the best (lowest) tier with a live uplink carries traffic
+  UplinkProbe probe;
 };
+
+// How a network spreads its new flows over its uplinks.
+enum class UplinkMode {
+  balance,   // over every live uplink of the best live tier, by weight
+  failover,  // one at a time: the first live uplink (best tier, then the network's order)
+};
+// What happens to flows on a backup uplink when a better one comes back.
+enum class Failback {
+  defer,      // they stay until they end; new flows take the better uplink
+  immediate,  // they are cut (their conntrack entries deleted) and re-establish on it
+};
+std::string_view to_string(UplinkMode m);
+std::string_view to_string(Failback f);
 
 struct Network {
   Origin origin;
@@ -39,6 +82,11 @@ struct Network {
   bool dhcp = false;
   std::vector<std::string> masquerade;  // uplink names
   std::vector<Ipv4> dns_servers;        // handed out by DHCP
+  // The uplinks the network's traffic may leave through, in order of preference within a
+  // tier. Empty: its masquerade uplinks, or every uplink when it masquerades behind none.
+  std::vector<std::string> uplinks;
+  UplinkMode mode = UplinkMode::balance;
+  Failback failback = Failback::defer;
 };
 
 // A VM's reference to a per-VM filter (libvirt nwfilter), with parameters for its variables.
@@ -99,6 +147,20 @@ struct HostService {
   std::optional<PortRange> ports;
 };
 
+// DSCP marking of traffic leaving through the uplinks: the packets that the selected sources
+// (one VM, one network, or a prefix) send with `port` as their source or destination port get
+// DSCP `dscp`. Rules are tried in file order; the first that matches decides.
+struct DscpRule {
+  Origin origin;
+  std::string vm;
+  std::string network;
+  std::optional<Cidr> from;
+  Proto proto = Proto::tcp;
+  std::optional<PortRange> ports;  // none: every port of `proto`
+  std::optional<uint8_t> dscp;     // 0-63; required
+  std::string dscp_text;           // as written ("ef", "af41", "46"), for messages
+};
+
 inline constexpr uint32_t kMaxFlowsPerVm = 10'000'000;
 inline constexpr uint32_t kMaxConntrackMax = 64'000'000;
 
@@ -122,6 +184,7 @@ struct Config {
   std::vector<ElasticIpPool> eip_pools;
   std::vector<ElasticIpBinding> eip_bindings;
   HostPolicy host;
+  std::vector<DscpRule> dscp;
   // nwfilter XML files defining filters (for `vmgw apply`/`plan`; the daemon keeps defined
   // filters in its store). Paths as written, relative to the config file's directory.
   std::vector<std::string> filter_files;

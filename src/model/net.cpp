@@ -136,6 +136,20 @@ std::optional<Proto> parse_proto(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<uint8_t> parse_dscp(std::string_view text) {
+  if (auto n = parse_decimal(text, 63)) return static_cast<uint8_t>(*n);
+  if (text == "ef") return 46;
+  if (text == "le") return 1;
+  if (text == "va") return 44;
+  if (text.size() == 3 && text.substr(0, 2) == "cs" && text[2] >= '0' && text[2] <= '7')
+    return static_cast<uint8_t>(8 * (text[2] - '0'));
+  // afXY: class X (1-4), drop precedence Y (1-3) -> 8X + 2Y
+  if (text.size() == 4 && text.substr(0, 2) == "af" && text[2] >= '1' && text[2] <= '4' &&
+      text[3] >= '1' && text[3] <= '3')
+    return static_cast<uint8_t>(8 * (text[2] - '0') + 2 * (text[3] - '0'));
+  return std::nullopt;
+}
+
 std::optional<PortRange> PortRange::parse(std::string_view text) {
   auto dash = text.find('-');
   auto a = parse_decimal(text.substr(0, dash), 0xFFFFFFFFU);

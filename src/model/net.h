@@ -66,6 +66,10 @@ std::string_view to_string(Proto p);
 int protocol_number(Proto p);
 std::optional<Proto> parse_proto(std::string_view text);
 
+// A DSCP code point (0-63) by its name (cs0-cs7, af11-af43, ef, le, va: RFC 2474, 2597, 3246,
+// 5865, 8622) or its number ("46").
+std::optional<uint8_t> parse_dscp(std::string_view text);
+
 struct PortRange {
   uint32_t first = 0;
   uint32_t last = 0;

@@ -16,6 +16,8 @@
 //  - pools are ordered (first <= last), disjoint, belong to a known uplink and do not contain an
 //    uplink address; bindings are inside their pool (or some pool), each address and each VM is
 //    bound at most once.
+// The multi-uplink parts (uplink addresses and probes, network uplinks, DSCP rules) are checked
+// in validate_uplinks.cpp.
 // This file holds the entry point, shared helpers, uplinks, networks and VMs; forwards, elastic
 // IPs and host policy are in validate_nat.cpp.
 
@@ -398,6 +400,7 @@ std::variant<Validated<Config>, Diagnostics> validate(Config config) {
   detail::default_paths(config.eip_pools, "elastic_ips.pools");
   detail::default_paths(config.eip_bindings, "elastic_ips.bindings");
   detail::default_paths(config.host.allow, "host.allow");
+  detail::default_paths(config.dscp, "dscp");
 
   detail::Checker c(config);
   detail::check_uplinks(c);
@@ -407,6 +410,9 @@ std::variant<Validated<Config>, Diagnostics> validate(Config config) {
   detail::check_elastic_ip_pools(c);
   detail::check_elastic_ip_bindings(c);
   detail::check_host(c);
+  detail::check_uplink_routing(c);
+  detail::check_network_uplinks(c);
+  detail::check_dscp(c);
 
   if (c.errors.empty()) return Validated<Config>(std::move(config));
   Diagnostics errors = std::move(c.errors);

@@ -95,5 +95,9 @@ void check_port_forwards(Checker& c);
 void check_elastic_ip_pools(Checker& c);
 void check_elastic_ip_bindings(Checker& c);
 void check_host(Checker& c);
+// validate_uplinks.cpp
+void check_uplink_routing(Checker& c);
+void check_network_uplinks(Checker& c);
+void check_dscp(Checker& c);
 
 }  // namespace vmgw::detail

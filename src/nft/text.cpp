@@ -1,5 +1,6 @@
 #include "nft/text.h"
 
+#include <cstdio>
 #include <sstream>
 
 namespace vmgw::nft {
@@ -7,6 +8,23 @@ namespace {
 
 std::string quote(const std::string& s) {
   return "\"" + s + "\"";
+}
+
+// Marks are bit fields: shown in hex, as nft does.
+bool is_mark(const Json& e) {
+  if (e.contains("ct") || e.contains("meta")) {
+    const auto& key = e.contains("ct") ? e["ct"]["key"] : e["meta"]["key"];
+    return key == "mark";
+  }
+  for (const char* op : {"&", "|"})
+    if (e.contains(op)) return is_mark(e[op][0]);
+  return false;
+}
+
+std::string hex(const Json& v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v.get<uint32_t>());
+  return buf;
 }
 
 bool is_ifname_key(const Json& left) {
@@ -72,7 +90,19 @@ std::string expr_text(const Json& e) {
       return "@" + p["base"].get<std::string>() + "," + p["offset"].dump() + "," + p["len"].dump();
     return p["protocol"].get<std::string>() + " " + p["field"].get<std::string>();
   }
-  if (e.contains("&")) return expr_text(e["&"][0]) + " & " + value_text(e["&"][1], false);
+  for (const char* op : {"&", "|"}) {
+    if (!e.contains(op)) continue;
+    const auto& args = e[op];
+    std::string right =
+        is_mark(args[0]) && args[1].is_number() ? hex(args[1]) : value_text(args[1], false);
+    return expr_text(args[0]) + " " + op + " " + right;
+  }
+  if (e.contains("mangle")) {
+    const auto& m = e["mangle"];
+    const auto& v = m["value"];
+    std::string value = is_mark(m["key"]) && v.is_number() ? hex(v) : value_text(v, false);
+    return expr_text(m["key"]) + " set " + value;
+  }
   if (e.contains("set") && e["set"].is_object() && e["set"].contains("op")) {
     // add @vm_flows { ip saddr ct count over 20000 }
     const auto& st = e["set"];
@@ -114,9 +144,13 @@ std::string expr_text(const Json& e) {
     std::string right;
     if (m["right"].is_array())
       right = list_text(m["right"], q, ",");  // ct state established,related
+    else if (is_mark(m["left"]) && m["right"].is_number())
+      right = hex(m["right"]);
     else
       right = value_text(m["right"], q);
-    std::string sep = (op == "==" || op == "in") ? " " : " " + op + " ";
+    // After a bitwise expression the operator must be spelt out (nft would read on otherwise).
+    bool bitwise = m["left"].contains("&") || m["left"].contains("|");
+    std::string sep = (op == "==" || op == "in") && !bitwise ? " " : " " + op + " ";
     return expr_text(m["left"]) + sep + right;
   }
   if (e.contains("counter")) return "counter";
@@ -164,6 +198,7 @@ std::string typed_text(const Json& v, const Json& type) {
     }
     return out;
   }
+  if (type == "mark" && v.is_number()) return hex(v);
   if (type == "inet_proto" && v.is_number()) {
     // Shown by name, as nft does on a host with /etc/protocols.
     if (v == 6) return "tcp";

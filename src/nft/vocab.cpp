@@ -31,6 +31,13 @@ Json port_value(const PortRange& p) {
   return range(p.first, p.last);
 }
 
+Json bit_and(Json left, Json right) {
+  return {{"&", Json::array({std::move(left), std::move(right)})}};
+}
+Json bit_or(Json left, Json right) {
+  return {{"|", Json::array({std::move(left), std::move(right)})}};
+}
+
 Json match(Json left, Json right, const std::string& op) {
   return {{"match", {{"op", op}, {"left", std::move(left)}, {"right", std::move(right)}}}};
 }
@@ -45,6 +52,15 @@ Json drop() {
 }
 Json jump(const std::string& chain) {
   return {{"jump", {{"target", chain}}}};
+}
+Json goto_chain(const std::string& chain) {
+  return {{"goto", {{"target", chain}}}};
+}
+Json return_() {
+  return {{"return", nullptr}};
+}
+Json mangle(Json key, Json value) {
+  return {{"mangle", {{"key", std::move(key)}, {"value", std::move(value)}}}};
 }
 Json vmap(Json key, const std::string& map) {
   return {{"vmap", {{"key", std::move(key)}, {"data", set_ref(map)}}}};
@@ -71,6 +87,9 @@ Json element_ip(Ipv4 a) {
 }
 Json element_verdict_jump(const std::string& chain) {
   return jump(chain);
+}
+Json element_verdict_goto(const std::string& chain) {
+  return goto_chain(chain);
 }
 
 }  // namespace vmgw::nft

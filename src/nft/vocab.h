@@ -24,6 +24,8 @@ Json range(Json from, Json to);
 Json anonymous_set(std::vector<Json> items);
 Json set_ref(const std::string& name);  // "@name"
 Json port_value(const PortRange& p);    // 80 or {"range": [80, 90]}
+Json bit_and(Json left, Json right);    // left & right
+Json bit_or(Json left, Json right);     // left | right
 
 // --- statements ---
 Json match(Json left, Json right, const std::string& op = "==");
@@ -31,6 +33,10 @@ Json counter();
 Json accept();
 Json drop();
 Json jump(const std::string& chain);
+Json goto_chain(const std::string& chain);  // like jump, but the chain's end ends the caller too
+Json return_();
+// key = value: ct mark, meta mark, ip dscp ...
+Json mangle(Json key, Json value);
 Json vmap(Json key, const std::string& map);
 // dnat/snat whose address (and optionally port) come from maps keyed by `key`.
 Json dnat_from_maps(Json key, const std::string& addr_map, const std::string& port_map = "");
@@ -41,5 +47,6 @@ Json log(const std::string& prefix);
 // --- element values as the kernel lists them ---
 Json element_ip(Ipv4 a);
 Json element_verdict_jump(const std::string& chain);
+Json element_verdict_goto(const std::string& chain);
 
 }  // namespace vmgw::nft

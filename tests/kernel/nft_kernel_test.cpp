@@ -22,8 +22,9 @@ namespace {
 const char* kGateway = R"(
 uplinks:
   - {name: isp1, device: wan0, address: 203.0.113.2/24, gateway: 203.0.113.1}
+  - {name: isp2, device: wan1, address: 198.51.100.2/24, gateway: 198.51.100.1, weight: 3, tier: 2}
 networks:
-  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/24, gateway: 10.10.0.1, dhcp: true, masquerade: [isp1]}
+  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/24, gateway: 10.10.0.1, dhcp: true, masquerade: [isp1, isp2]}
   - {name: lan, bridge: lan0, subnet: 192.168.50.0/24, gateway: 192.168.50.1, masquerade: [isp1]}
 vms:
   - {name: web, network: vmnet, mac: "52:54:00:00:00:0a", ip: 10.10.0.10, port: vnet-web}
@@ -40,6 +41,10 @@ host:
   allow:
     - {proto: tcp, port: 22, interface: lan0, from: 192.168.50.0/24}
     - {proto: udp, port: "60000-60010"}
+dscp:
+  - {vm: web, proto: tcp, port: 22, dscp: af21}
+  - {network: lan, proto: udp, port: "5060-5061", dscp: ef}
+  - {from: 10.10.0.0/25, proto: tcp, dscp: cs1}
 )";
 
 Plan plan_of(const std::string& yaml) {

@@ -22,6 +22,7 @@
 
 #include "backend/rtnl.h"
 #include "backend/rtnl_messages.h"
+#include "support.h"
 
 namespace vmgw::backend {
 namespace {
@@ -141,6 +142,17 @@ void expect_error(F&& f, const std::string& prefix) {
     ADD_FAILURE() << "no RtnlError, expected: " << prefix;
   } catch (const RtnlError& e) {
     EXPECT_EQ(std::string(e.what()).substr(0, prefix.size()), prefix) << e.what();
+  }
+}
+
+// Runs `f`, expecting an RtnlError whose message contains `part`.
+template <typename F>
+void expect_error_contains(F&& f, const std::string& part) {
+  try {
+    f();
+    ADD_FAILURE() << "no RtnlError, expected one saying: " << part;
+  } catch (const RtnlError& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
   }
 }
 
@@ -309,6 +321,7 @@ TEST_F(RtnlKernelTest, ReplaceAndDeleteDefaultRoute) {
   rtnl->add_address(addr("vmgwup0", "203.0.113.2/24"));
 
   RouteInfo def{cidr("0.0.0.0/0"), ip("203.0.113.1"), "vmgwup0", 100, 254};
+  def.protocol = kVmgwProtocol;  // as vmgw writes them
   rtnl->replace_route(def);
   const std::string connected = "203.0.113.0/24 dev vmgwup0 metric 0 table 254";
   EXPECT_EQ(routes_via("vmgwup0"),
@@ -356,6 +369,7 @@ TEST_F(RtnlKernelTest, DirectRoute) {
   rtnl->set_up("vmgwbr0");
   rtnl->add_address(addr("vmgwbr0", "10.0.0.1/32"));
   RouteInfo r{cidr("10.0.0.0/24"), Ipv4{}, "vmgwbr0", 10, 254};
+  r.protocol = kVmgwProtocol;
   rtnl->replace_route(r);
   EXPECT_EQ(routes_via("vmgwbr0"),
             std::vector<std::string>{"10.0.0.0/24 dev vmgwbr0 metric 10 table 254"});
@@ -399,6 +413,71 @@ TEST_F(RtnlKernelTest, ManyLinksDumpCompletely) {
   for (const auto& l : rtnl->links())
     if (l.name.rfind("vmgwmany", 0) == 0) ++found;
   EXPECT_EQ(found, 40);
+}
+
+// Policy routing as vmgw uses it for several uplinks: nexthops and a weighted group, routes
+// through them in a table of their own, rules by mark and by source, all read back field by
+// field, and the kernel's own reactions that FakeRtnl imitates.
+TEST_F(RtnlKernelTest, NexthopsGroupsRoutesAndRulesRoundTrip) {
+  veth("vmgwnh0", "vmgwnh0p");
+  veth("vmgwnh1", "vmgwnh1p");
+  for (const char* d : {"vmgwnh0", "vmgwnh0p", "vmgwnh1", "vmgwnh1p"}) rtnl->set_up(d);
+  rtnl->add_address(addr("vmgwnh0", "203.0.113.2/24"));
+  rtnl->add_address(addr("vmgwnh1", "198.51.100.2/24"));
+
+  NexthopInfo a{1101, "vmgwnh0", ip("203.0.113.1"), {}, kVmgwProtocol};
+  NexthopInfo b{1102, "vmgwnh1", ip("198.51.100.1"), {}, kVmgwProtocol};
+  NexthopInfo group{2101, "", Ipv4{}, {{1101, 1}, {1102, 3}}, kVmgwProtocol};
+  rtnl->replace_nexthop(a);
+  rtnl->replace_nexthop(b);
+  rtnl->replace_nexthop(group);
+  auto listed = rtnl->nexthops();
+  for (const auto& n : {a, b, group}) EXPECT_EQ(std::count(listed.begin(), listed.end(), n), 1);
+
+  RouteInfo via_group{cidr("0.0.0.0/0"), Ipv4{}, "", 0, 2101, 2101, false, kVmgwProtocol};
+  RouteInfo last_resort{cidr("0.0.0.0/0"), Ipv4{}, "", 0xFFFFFFFF, 2101, 0, true, kVmgwProtocol};
+  rtnl->replace_route(via_group);
+  rtnl->replace_route(last_resort);
+  auto routes = rtnl->routes(2101);
+  EXPECT_EQ(std::count(routes.begin(), routes.end(), via_group), 1);
+  EXPECT_EQ(std::count(routes.begin(), routes.end(), last_resort), 1);
+
+  RuleInfo main_first{10000, std::nullopt, 0, 0, 254, 0, kVmgwProtocol};
+  RuleInfo by_mark{10101, std::nullopt, 0x00650000, 0x00ff0000, 1101, std::nullopt, kVmgwProtocol};
+  RuleInfo by_source{10701, cidr("10.10.0.0/24"), 0, 0, 2101, std::nullopt, kVmgwProtocol};
+  for (const auto& r : {main_first, by_mark, by_source}) rtnl->add_rule(r);
+  auto rules = rtnl->rules();
+  for (const auto& r : {main_first, by_mark, by_source})
+    EXPECT_EQ(std::count(rules.begin(), rules.end(), r), 1) << rtnl_msg::describe(r);
+  expect_error([&] { rtnl->add_rule(by_mark); },
+               "add rule 10101: from all fwmark 0x650000/0xff0000 lookup 1101: File exists");
+  EXPECT_NE(kernel_test::run("ip rule show pref 10101"), "");
+
+  // A group's members are replaced in one step; the route through it stays.
+  group.group = {{1102, 1}};
+  rtnl->replace_nexthop(group);
+  listed = rtnl->nexthops();
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), group), 1);
+  routes = rtnl->routes(2101);
+  EXPECT_EQ(std::count(routes.begin(), routes.end(), via_group), 1);
+
+  // Losing carrier flushes the device's nexthops; a group left empty goes, with its routes.
+  kernel_test::sh("ip link set vmgwnh1p down");
+  listed = rtnl->nexthops();
+  EXPECT_TRUE(std::none_of(listed.begin(), listed.end(),
+                           [](const NexthopInfo& n) { return n.id == 1102 || n.id == 2101; }));
+  routes = rtnl->routes(2101);
+  EXPECT_EQ(routes, std::vector<RouteInfo>{last_resort});
+  // ... and a nexthop cannot be added there until carrier is back.
+  expect_error_contains([&] { rtnl->replace_nexthop(b); }, "Carrier for nexthop device is down");
+
+  for (const auto& r : {main_first, by_mark, by_source}) rtnl->delete_rule(r);
+  rtnl->delete_route(last_resort);
+  rtnl->delete_nexthop(1101);
+  EXPECT_TRUE(rtnl->routes(2101).empty());
+  auto left = rtnl->rules();
+  EXPECT_TRUE(std::none_of(left.begin(), left.end(),
+                           [](const RuleInfo& r) { return r.protocol == kVmgwProtocol; }));
 }
 
 }  // namespace

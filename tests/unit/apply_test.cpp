@@ -5,6 +5,7 @@
 #include "backend/fake_nft_backend.h"
 #include "backend/fake_rtnl.h"
 #include "compile/compile.h"
+#include "compile/routing_ids.h"
 #include "test_support.h"
 
 namespace vmgw {
@@ -37,12 +38,14 @@ TEST(Apply, FirstApplyBuildsEverythingSecondWritesNothing) {
   EXPECT_EQ(host.dhcp.actions, std::vector<std::string>{"start vmnet"});
 
   const auto writes = host.rtnl.writes.size();
+  const int sysctl_writes = host.sysctl.writes;  // ip_forward, multipath hashing, src_valid_mark
+  EXPECT_EQ(sysctl_writes, 3);
   auto second = apply(plan, host.backends);
   EXPECT_FALSE(second.changed());
   EXPECT_EQ(second.summary(), "no changes: the kernel already holds this configuration");
   EXPECT_EQ(host.nft.batches_applied, 1);
   EXPECT_EQ(host.rtnl.writes.size(), writes);
-  EXPECT_EQ(host.sysctl.writes, 1);
+  EXPECT_EQ(host.sysctl.writes, sysctl_writes);
 }
 
 TEST(Apply, CreatesBridgePlugsPortsAddsAddressesAndRoute) {
@@ -56,7 +59,12 @@ TEST(Apply, CreatesBridgePlugsPortsAddsAddressesAndRoute) {
   EXPECT_TRUE(has("set_master vnet-web br-vm"));
   EXPECT_TRUE(has("add_address br-vm 10.10.0.1/24"));
   EXPECT_TRUE(has("add_address wan0 203.0.113.17/32"));
-  EXPECT_TRUE(has("replace_route 0.0.0.0/0 via 203.0.113.1 dev wan0 metric 100 table 254"));
+  const std::string isp1 = std::to_string(1000 + routing::assign_slots({"isp1"}).at("isp1"));
+  EXPECT_TRUE(has("replace_nexthop id " + isp1 + " via 203.0.113.1 dev wan0"));
+  EXPECT_TRUE(has("replace_nexthop id 3000 group " + isp1));
+  EXPECT_TRUE(has("replace_route 0.0.0.0/0 nhid 3000 metric 100 table 254"));
+  EXPECT_TRUE(has("replace_route 0.0.0.0/0 nhid " + isp1 + " metric 0 table " + isp1));
+  EXPECT_TRUE(has("add_rule 10000: from all lookup 254 suppress_prefixlength 0"));
 }
 
 TEST(Apply, UnboundElasticIpLeavesTheUplink) {
@@ -67,7 +75,7 @@ TEST(Apply, UnboundElasticIpLeavesTheUplink) {
   auto report = apply(compile(valid_config(unbound)), host.backends);
   const auto& w = host.rtnl.writes;
   EXPECT_EQ(w.back(), "delete_address wan0 203.0.113.17/32");
-  EXPECT_EQ(report.nft.elements_removed, 2);  // eip_dnat and eip_snat
+  EXPECT_EQ(report.nft.elements_removed, 3);  // eip_dnat, eip_snat and eip_uplink
 }
 
 TEST(Apply, MissingUplinkDeviceChangesNothing) {

@@ -108,8 +108,12 @@ TEST(Compile, HostInputDropsByDefault) {
 
 TEST(Compile, NetworkPartOfThePlan) {
   auto plan = compile(valid_config(kSmallGateway));
-  ASSERT_EQ(plan.routes.size(), 1u);
-  EXPECT_EQ(plan.routes[0].gateway.str(), "203.0.113.1");
+  // The host's default route goes through the group of its uplinks (compile_routing_test.cpp).
+  auto main_default = std::find_if(plan.routes.begin(), plan.routes.end(),
+                                   [](const PlannedRoute& r) { return r.table == 254; });
+  ASSERT_NE(main_default, plan.routes.end());
+  EXPECT_EQ(main_default->nexthop, 3000u);
+  EXPECT_EQ(main_default->metric, 100u);
   EXPECT_EQ(plan.uplink_devices, std::vector<std::string>{"wan0"});
   std::vector<std::string> addrs;
   for (const auto& a : plan.addresses) addrs.push_back(a.device + " " + a.address.str());

@@ -39,7 +39,7 @@ TEST_F(FakeRtnlTest, AddLinkAssignsIndexes) {
   rtnl.add_link("vnet0", "tap", false);
   auto links = rtnl.links();
   ASSERT_EQ(links.size(), 2U);
-  EXPECT_EQ(links[0], (LinkInfo{"wan0", 1, "", 0, true}));
+  EXPECT_EQ(links[0], (LinkInfo{"wan0", 1, "", 0, true, true}));  // up: with carrier
   EXPECT_EQ(links[1], (LinkInfo{"vnet0", 2, "tap", 0, false}));
   EXPECT_TRUE(rtnl.writes.empty());  // setup is not a write
 }

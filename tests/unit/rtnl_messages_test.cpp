@@ -220,7 +220,7 @@ TEST(RtnlMessages, DeleteAddress) {
 }
 
 TEST(RtnlMessages, ReplaceDefaultRouteViaGateway) {
-  RouteInfo r{cidr("0.0.0.0/0"), ip("203.0.113.1"), "wan0", 100, 254};
+  RouteInfo r{cidr("0.0.0.0/0"), ip("203.0.113.1"), "wan0", 100, 254, 0, false, RTPROT_STATIC};
   auto m = replace_route(14, r, 4);
   expect_header(m, RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, 14);
   const auto* rtm = payload<rtmsg>(m);
@@ -247,7 +247,7 @@ TEST(RtnlMessages, ReplaceDefaultRouteViaGateway) {
 }
 
 TEST(RtnlMessages, ReplaceDirectRouteHasLinkScopeAndNoGateway) {
-  RouteInfo r{cidr("198.51.100.0/24"), Ipv4{}, "br0", 0, 254};
+  RouteInfo r{cidr("198.51.100.0/24"), Ipv4{}, "br0", 0, 254, 0, false, RTPROT_STATIC};
   auto m = replace_route(15, r, 5);
   const auto* rtm = payload<rtmsg>(m);
   EXPECT_EQ(rtm->rtm_dst_len, 24);
@@ -262,7 +262,7 @@ TEST(RtnlMessages, ReplaceDirectRouteHasLinkScopeAndNoGateway) {
 }
 
 TEST(RtnlMessages, RouteInLargeTableUsesRtaTableOnly) {
-  RouteInfo r{cidr("10.1.0.0/16"), ip("10.0.0.254"), "br0", 5, 1000};
+  RouteInfo r{cidr("10.1.0.0/16"), ip("10.0.0.254"), "br0", 5, 1000, 0, false, RTPROT_STATIC};
   auto m = replace_route(16, r, 5);
   EXPECT_EQ(payload<rtmsg>(m)->rtm_table, RT_TABLE_UNSPEC);
   EXPECT_EQ(u32(attrs(m, sizeof(rtmsg))[RTA_TABLE]), 1000U);
@@ -272,7 +272,7 @@ TEST(RtnlMessages, RouteInLargeTableUsesRtaTableOnly) {
 }
 
 TEST(RtnlMessages, DeleteRouteMatchesAnyProtocolAndScope) {
-  RouteInfo r{cidr("0.0.0.0/0"), ip("203.0.113.1"), "wan0", 100, 254};
+  RouteInfo r{cidr("0.0.0.0/0"), ip("203.0.113.1"), "wan0", 100, 254, 0, false, RTPROT_STATIC};
   auto m = delete_route(17, r, 4);
   expect_header(m, RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, 17);
   const auto* rtm = payload<rtmsg>(m);
@@ -306,7 +306,7 @@ TEST(RtnlMessages, DumpRequests) {
 }
 
 TEST(RtnlMessages, SameInputsSameBytes) {
-  RouteInfo r{cidr("0.0.0.0/0"), ip("203.0.113.1"), "wan0", 100, 254};
+  RouteInfo r{cidr("0.0.0.0/0"), ip("203.0.113.1"), "wan0", 100, 254, 0, false, RTPROT_STATIC};
   EXPECT_EQ(replace_route(5, r, 4), replace_route(5, r, 4));
   EXPECT_NE(replace_route(5, r, 4), replace_route(6, r, 4));
   EXPECT_EQ(create_bridge(1, "br0"), create_bridge(1, "br0"));
@@ -401,7 +401,8 @@ TEST(RtnlParse, RouteTableFallsBackToRtmTable) {
   k.ip(RTA_PREFSRC, "10.0.0.1");
   auto r = parse_route(k.nlh(), kNames);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->route, (RouteInfo{cidr("10.0.0.0/24"), Ipv4{}, "br0", 0, 100}));
+  EXPECT_EQ(r->route,
+            (RouteInfo{cidr("10.0.0.0/24"), Ipv4{}, "br0", 0, 100, 0, false, RTPROT_KERNEL}));
 }
 
 TEST(RtnlParse, DefaultRouteWithoutDstAndLocalType) {

@@ -1,0 +1,57 @@
+// DSCP marking of traffic leaving through the uplinks (`dscp:` in the config). Each rule marks
+// the packets its sources send with the rule's port as destination (they are the client) or
+// source (they serve it), in file order, the first match deciding. The rules are the operator's
+// few, so they are plain rules with a counter each (`vmgw show` shows how much each marked), not
+// map data; a packet that leaves through no uplink meets none of them.
+#include "compile/compile.h"
+#include "compile/parts.h"
+
+namespace vmgw::compile_detail {
+namespace {
+
+using nft::Json;
+
+Json source_of(const Index& ix, const DscpRule& d) {
+  if (!d.vm.empty()) return ix.vms.at(d.vm)->ip->str();
+  if (!d.network.empty()) return nft::prefix(*ix.networks.at(d.network)->subnet);
+  return nft::prefix(*d.from);
+}
+
+std::string describe(const DscpRule& d) {
+  std::string who = !d.vm.empty()        ? "vm " + d.vm
+                    : !d.network.empty() ? "network " + d.network
+                                         : d.from->str();
+  std::string what = std::string(to_string(d.proto));
+  if (d.ports) what += " " + d.ports->str();
+  return d.origin.path + ": " + who + " " + what + " -> dscp " + d.dscp_text;
+}
+
+}  // namespace
+
+void compile_dscp(const Index& ix, nft::Table& t) {
+  auto& chain = chain_named(t, names::kDscpForward);
+  for (const DscpRule& d : ix.config.dscp) {
+    std::vector<Json> common{
+        nft::match(nft::meta("oifname"), nft::set_ref(names::kUplinkIfs)),
+        nft::match(nft::payload("ip", "saddr"), source_of(ix, d)),
+        nft::match(nft::meta("l4proto"), protocol_number(d.proto)),
+    };
+    auto rule = [&](const char* port_field, const std::string& comment) {
+      std::vector<Json> expr = common;
+      if (port_field != nullptr)
+        expr.push_back(nft::match(nft::payload("th", port_field), nft::port_value(*d.ports)));
+      expr.push_back(nft::counter());
+      expr.push_back(nft::mangle(nft::payload("ip", "dscp"), *d.dscp));
+      expr.push_back(nft::return_());
+      chain.rules.push_back({std::move(expr), comment});
+    };
+    if (!d.ports) {
+      rule(nullptr, describe(d));
+    } else {
+      rule("dport", describe(d) + " (as client)");
+      rule("sport", describe(d) + " (as server)");
+    }
+  }
+}
+
+}  // namespace vmgw::compile_detail
