@@ -28,6 +28,12 @@ LAB_UPLINK_ADDR=203.0.113.2
 LAB_ISP_ADDR=203.0.113.1
 LAB_ISP_INET_ADDR=198.51.100.1
 LAB_INET_ADDR=198.51.100.10
+# The second ISP: its customers are 192.0.2.0/25 (the gateway's wan1), its link to the internet
+# namespace 192.0.2.128/30.
+LAB_UPLINK2_ADDR=192.0.2.2
+LAB_ISP2_ADDR=192.0.2.1
+LAB_ISP2_INET_ADDR=192.0.2.129
+LAB_INET_ISP2_ADDR=192.0.2.130
 LAB_EIP_DB=203.0.113.17
 LAB_WEB_IP=10.10.0.10
 LAB_DB_IP=10.10.0.11
@@ -86,12 +92,13 @@ vmgw_require_binary() {
 #   logs/       server and DHCP client logs
 #   tmp/        generated configs and scratch files
 
-# vmgw_lab_names ID: set NS_GW, NS_ISP, NS_INET, NS_WEB, NS_DB, NS_LAN for lab ID.
+# vmgw_lab_names ID: set NS_GW, NS_ISP, NS_ISP2, NS_INET, NS_WEB, NS_DB, NS_LAN for lab ID.
 vmgw_lab_names() {
   local id=$1
   LAB_ID=$id
   NS_GW="vmgw-$id-gw"
   NS_ISP="vmgw-$id-isp"
+  NS_ISP2="vmgw-$id-isp2"
   NS_INET="vmgw-$id-inet"
   NS_WEB="vmgw-$id-web"
   NS_DB="vmgw-$id-db"
@@ -180,15 +187,19 @@ vmgw_bg() {
 # The lab topology (matches examples/lab.yaml)
 #
 #   [inet] eth0 198.51.100.10 --- eth1 198.51.100.1 [isp] eth0 203.0.113.1 --- wan0 [gw]
+#   [inet] eth1 192.0.2.130   --- eth1 192.0.2.129  [isp2] eth0 192.0.2.1  --- wan1 [gw]
 #   [gw] vnet-web --- eth0 [web]  (DHCP, mac ...:0a)      vmgw puts vnet-* into br-vm
 #   [gw] vnet-db  --- eth0 [db]   (DHCP, mac ...:0b)
 #   [gw] lan0     --- eth0 [lan]  192.168.50.10/24 via 192.168.50.1
 #
-# The gateway namespace gets NO addresses from us: vmgw adds wan0's, br-vm's and lan0's.
+# The gateway namespace gets NO addresses from us: vmgw adds wan0's, wan1's, br-vm's and lan0's.
+# Both ISPs filter what their customer sends (BCP 38): a packet from the gateway whose source is
+# not an address of that ISP is dropped, as real ISPs do, so traffic that leaves through the
+# wrong uplink fails instead of passing by luck.
 
 vmgw_topology_up() {
   local ns
-  for ns in "$NS_GW" "$NS_ISP" "$NS_INET" "$NS_WEB" "$NS_DB" "$NS_LAN"; do
+  for ns in "$NS_GW" "$NS_ISP" "$NS_ISP2" "$NS_INET" "$NS_WEB" "$NS_DB" "$NS_LAN"; do
     vmgw_ns_add "$ns"
   done
 
@@ -200,6 +211,18 @@ vmgw_topology_up() {
   ip netns exec "$NS_ISP" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
   ip -n "$NS_INET" addr add "$LAB_INET_ADDR/24" dev eth0
   ip -n "$NS_INET" route add default via "$LAB_ISP_INET_ADDR"
+  vmgw_isp_filter "$NS_ISP" 203.0.113.0/24
+
+  # Second uplink: gateway <-> ISP 2 <-> internet.
+  vmgw_veth "$NS_GW" wan1 "$NS_ISP2" eth0
+  vmgw_veth "$NS_ISP2" eth1 "$NS_INET" eth1
+  ip -n "$NS_ISP2" addr add "$LAB_ISP2_ADDR/25" dev eth0
+  ip -n "$NS_ISP2" addr add "$LAB_ISP2_INET_ADDR/30" dev eth1
+  ip -n "$NS_ISP2" route add default via "$LAB_INET_ISP2_ADDR"
+  ip netns exec "$NS_ISP2" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
+  ip -n "$NS_INET" addr add "$LAB_INET_ISP2_ADDR/30" dev eth1
+  ip -n "$NS_INET" route add 192.0.2.0/25 via "$LAB_ISP2_INET_ADDR"
+  vmgw_isp_filter "$NS_ISP2" 192.0.2.0/25
 
   # VM ports: the gateway side stays unattached; vmgw enslaves it to br-vm.
   vmgw_veth "$NS_GW" vnet-web "$NS_WEB" eth0
@@ -211,6 +234,29 @@ vmgw_topology_up() {
   vmgw_veth "$NS_GW" lan0 "$NS_LAN" eth0
   ip -n "$NS_LAN" addr add "$LAB_LAN_CLIENT/24" dev eth0
   ip -n "$NS_LAN" route add default via "$LAB_LAN_GW"
+}
+
+# vmgw_isp_filter NS CUSTOMER_PREFIX: the ISP forwards from its customer link (eth0) only what
+# comes from the customer's own addresses (BCP 38), and counts what it forwards: everything, and
+# SSH by DSCP class (the DSCP test reads them). Table "isp" in the ISP's own namespace.
+vmgw_isp_filter() {
+  ip netns exec "$1" nft -f - <<EOF
+table inet isp {
+  counter forwarded_out { }
+  counter ssh_af21 { }
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    iifname "eth0" ip saddr != $2 counter drop comment "BCP 38: not our customer's address"
+    iifname "eth0" counter name forwarded_out
+    iifname "eth0" tcp dport 22 ip dscp af21 counter name ssh_af21
+  }
+}
+EOF
+}
+
+# vmgw_isp_counter NS NAME: the packets the ISP's named counter NAME counted.
+vmgw_isp_counter() {
+  ip netns exec "$1" nft -j list counter inet isp "$2" | jq '.nftables[1].counter.packets'
 }
 
 # Servers: the internet test server reports the source address it saw; each VM answers with its
