@@ -68,8 +68,8 @@ class Prober {
   // returns one epoll descriptor covering its ICMP sockets and pending TCP connects (so the
   // caller's loop needs no POLLOUT).
   virtual std::vector<int> fds() const = 0;
-  // Non-blocking: the answers that arrived, in arrival order, and closes TCP attempts older
-  // than their uplink's tcp_timeout.
+  // Non-blocking: the answers that arrived, in arrival order. TCP attempts older than their
+  // uplink's tcp_timeout at `now` are closed first (lost, even if their answer is just in).
   virtual std::vector<ProbeAnswer> read_ready(ProbeTime now) = 0;
   // Why the uplink's last probe could not be opened or sent ("" when it could).
   virtual std::string send_error(const std::string& uplink) const = 0;

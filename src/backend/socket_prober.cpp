@@ -204,6 +204,8 @@ class SocketProber : public Prober {
 
   std::vector<ProbeAnswer> read_ready(ProbeTime now) override {
     std::vector<ProbeAnswer> out = std::exchange(immediate_, {});
+    // First: an attempt past its timeout is lost even if its answer is waiting now.
+    expire(now);
     std::array<epoll_event, kMaxEvents> events{};
     int n = epoll_wait(epoll_.get(), events.data(), kMaxEvents, 0);
     for (int i = 0; i < n; ++i) {
@@ -213,7 +215,6 @@ class SocketProber : public Prober {
       else if (attempts_.count(fd))
         finish_connect(fd, now, out);
     }
-    expire(now);
     std::stable_sort(out.begin(), out.end(),
                      [](const ProbeAnswer& a, const ProbeAnswer& b) { return a.at < b.at; });
     return out;
