@@ -241,12 +241,15 @@ class SocketProber : public Prober {
     Fd fd;
   };
 
-  void watch(int fd, uint32_t events) {
+  // Adds `fd` to the epoll set; false, with `error` set, if the kernel refuses (out of memory,
+  // or past max_user_watches).
+  bool watch(int fd, uint32_t events, std::string& error) {
     epoll_event e{};
     e.events = events;
     e.data.fd = fd;
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &e) < 0)
-      throw std::runtime_error(failure("prober: epoll_ctl", errno));
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &e) == 0) return true;
+    error = failure("watch socket", errno);
+    return false;
   }
 
   void unwatch(int fd) { epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
@@ -273,7 +276,10 @@ class SocketProber : public Prober {
     if (!l.icmp) {
       l.icmp = open_icmp(l.cfg, error);
       if (!l.icmp) return;
-      watch(l.icmp.get(), EPOLLIN);
+      if (!watch(l.icmp.get(), EPOLLIN, error)) {
+        l.icmp.reset();
+        return;
+      }
       icmp_owner_[l.icmp.get()] = name;
     }
     l.echo_targets = targets;
@@ -313,7 +319,7 @@ class SocketProber : public Prober {
       return;
     }
     int key = fd.get();
-    watch(key, EPOLLOUT);
+    if (!watch(key, EPOLLOUT, error)) return;
     attempts_.emplace(key, Attempt{name, round, d, now, std::move(fd)});
   }
 

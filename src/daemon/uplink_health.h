@@ -5,10 +5,13 @@
 //  - Every interval one ROUND goes out: one probe to each target. A round is answered when any
 //    target answers it, however late: a late answer still counts for its own round.
 //  - DOWN (from up) when no answer at all arrived for down_after x interval (800 ms) AND at
-//    least down_after rounds went out in that time. Silence is the gap between answers, not a
-//    per-probe timeout, so a latency increase smaller than down_after x interval does not flap
-//    the uplink. The round count keeps a daemon that was too busy to send from mistaking its own
-//    stall for silence: rounds it never sent are no evidence.
+//    least down_after rounds went out in that time. The silence runs from the arrival of the
+//    latest answer to any round (or from when probing started). It is the gap between answers,
+//    not a per-probe timeout, so a latency increase smaller than down_after x interval does not
+//    flap the uplink (a bigger one cannot be told from a dead link). The round count keeps a
+//    daemon that was too busy to send from mistaking its own stall for silence: rounds it never
+//    sent are no evidence. With rounds on schedule, a link that dies is out 700 to 800 ms
+//    later (its last answer arrived less than one interval before it died).
 //  - UP (from down) when up_after consecutive rounds (by round number), all sent since the
 //    uplink went down or probing (re)started, are answered. An unanswered round in between
 //    breaks the run (unless its own late answer fills the hole).

@@ -39,7 +39,8 @@ class UplinkMonitor {
   // source, mark, targets or interval restarts its round history; see UplinkHealth::
   // reconfigure) and is listed only if the new spec changes its state. Removed uplinks are
   // dropped silently. Changes come in name order. Throws std::invalid_argument, before changing
-  // anything, for a duplicate name or a spec check_probe_spec() refuses.
+  // anything, for a duplicate name or a spec check_probe_spec() refuses. The prober is given
+  // each uplink's device, source and mark, and a TCP timeout of 2 x down_after x interval.
   std::vector<Change> configure(std::vector<UplinkProbeSpec> specs, ProbeClock::time_point now);
 
   // The prober's descriptors and the link watch's, to poll for POLLIN.
