@@ -55,10 +55,11 @@ struct ProbeAnswer {
 class Prober {
  public:
   virtual ~Prober() = default;
-  // Makes the prober's uplinks exactly `uplinks`: opens sockets for new ones, reopens those
-  // whose device, source or mark changed, closes removed ones (and their TCP attempts). Never
-  // throws for one uplink's socket: a socket that cannot be opened (device or address missing)
-  // is retried at the next send_round, and the reason is in send_error().
+  // Makes the prober's uplinks exactly `uplinks`: closes the sockets (and TCP attempts) of
+  // removed uplinks and of those whose device, source or mark changed. Sockets open when a probe
+  // needs them (an uplink's ICMP socket at its first echo, then kept), so a socket that cannot
+  // be opened (device or address missing) is tried again at the next round; send_error() says
+  // why. An uplink keeps its echo id as long as it stays configured.
   virtual void configure(const std::vector<ProbeUplink>& uplinks) = 0;
   // Sends round `round` of `uplink`: one probe to each destination. A probe that cannot be sent
   // is lost (send_error() says why); nothing is thrown. Unknown uplinks are ignored.
