@@ -36,14 +36,16 @@ inline constexpr uint32_t kMaxProbeCount = 1000;  // down_after / up_after
 
 // How vmgwd decides whether an uplink carries traffic. A probe round (one probe to each target)
 // is sent every `interval_ms`; the uplink is taken out after `down_after` rounds in a row with
-// no answer (800 ms with the defaults) or at once when its link loses carrier, and put back
-// after `up_after` answered rounds in a row.
+// no answer, or at once when its link loses carrier, and put back after `up_after` answered
+// rounds in a row. The defaults (as BFD does: fast and many) take a dead uplink out 600 ms after
+// its last answer, while a 10% random loss takes 12 losses in a row, 1e-12 per round: once in
+// about 1 500 years at 20 rounds a second. Probes cost 20 small packets a second per target.
 struct UplinkProbe {
   bool enabled = true;               // `probe: false`: the uplink follows its link state only
   std::vector<ProbeTarget> targets;  // empty: the uplink's gateway (ICMP), if it has one
-  uint32_t interval_ms = 100;
-  uint32_t down_after = 8;
-  uint32_t up_after = 10;
+  uint32_t interval_ms = 50;
+  uint32_t down_after = 12;
+  uint32_t up_after = 20;
 };
 
 inline constexpr uint32_t kMaxUplinkWeight = 255;

@@ -52,8 +52,9 @@ TEST(ParseUplinks, WeightTierAndProbe) {
   EXPECT_EQ(cable.weight, 1U);  // defaults
   EXPECT_EQ(cable.tier, 1U);
   EXPECT_EQ(r.config.uplinks[2].probe.interval_ms, 1500U);
-  EXPECT_EQ(r.config.uplinks[2].probe.down_after, 8U);
-  EXPECT_EQ(r.config.uplinks[2].probe.up_after, 10U);
+  EXPECT_EQ(r.config.uplinks[2].probe.down_after, 12U);  // defaults
+  EXPECT_EQ(r.config.uplinks[2].probe.up_after, 20U);
+  EXPECT_EQ(r.config.uplinks[1].probe.interval_ms, 50U);
 }
 
 TEST(ParseUplinks, BadProbesWeightsAndTiers) {
