@@ -202,9 +202,26 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   up->require_subcommand(1);
   up->add_subcommand("list", "every uplink")->callback([&o, &rc] {
     rc = show(o.call("GET", "/v1/uplinks"), o, [](const Json& list) {
-      Table t({"NAME", "DEVICE", "ADDRESS", "GATEWAY"});
-      for (const auto& u : list)
-        t.add({cell(u, "name"), cell(u, "device"), cell(u, "address"), cell(u, "gateway")});
+      Table t({"NAME", "DEVICE", "ADDRESS", "STATE", "RTT", "LOSS", "WEIGHT", "TIER", "CARRIES",
+               "FLOWS", "SINCE", "WHY"});
+      for (const auto& u : list) {
+        std::string rtt =
+            u.contains("rtt_ms") && u["rtt_ms"].is_number()
+                ? std::to_string(static_cast<int>(u["rtt_ms"].get<double>() + 0.5)) + "ms"
+                : "-";
+        std::string loss =
+            u.contains("loss")
+                ? std::to_string(static_cast<int>(u["loss"].get<double>() * 100 + 0.5)) + "%"
+                : "-";
+        std::string carries;
+        for (const auto& c : u.value("carries", Json::array()))
+          carries += (carries.empty() ? "" : ",") + c.get<std::string>();
+        std::string state = cell(u, "state");
+        if (!u.value("carrier", true)) state += " (no carrier)";
+        t.add({cell(u, "name"), cell(u, "device"), cell(u, "address"), state, rtt, loss,
+               cell(u, "weight"), cell(u, "tier"), carries.empty() ? "-" : carries,
+               cell(u, "flows"), cell(u, "last_change"), cell(u, "reason")});
+      }
       t.print(std::cout);
     });
   });

@@ -44,6 +44,25 @@ std::string metrics_text(const Gateway& gw, const DaemonInfo& info) {
     os << "vmgw_dhcp_up{network=\"" << net << "\"} " << (state == "running" ? 1 : 0) << "\n";
   metric(os, "vmgw_dhcp_restarts_total", "counter", "dnsmasq restarts after it died.",
          std::to_string(info.dhcp_restarts()));
+  // Uplinks: one series per uplink for each, the HELP and TYPE once.
+  auto status = info.uplink_status ? info.uplink_status() : std::vector<UplinkStatus>{};
+  auto series = [&](const char* name, const char* type, const char* help, auto value) {
+    os << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+    for (const auto& u : status) os << name << "{uplink=\"" << u.name << "\"} " << value(u) << "\n";
+  };
+  series("vmgw_uplink_up", "gauge", "Whether the uplink's probes are answered (1) or not (0).",
+         [](const UplinkStatus& u) { return u.state == UplinkState::up ? 1 : 0; });
+  series("vmgw_uplink_carrier", "gauge", "Whether the uplink's link has carrier.",
+         [](const UplinkStatus& u) { return u.carrier ? 1 : 0; });
+  series("vmgw_uplink_rtt_seconds", "gauge", "Smoothed round-trip time of the uplink's probes.",
+         [](const UplinkStatus& u) { return u.srtt_ms ? *u.srtt_ms / 1000 : 0.0; });
+  series("vmgw_uplink_probe_loss_ratio", "gauge",
+         "Unanswered fraction of the uplink's last 100 probe rounds.",
+         [](const UplinkStatus& u) { return u.loss; });
+  series("vmgw_uplink_probe_rounds_total", "counter", "Probe rounds sent through the uplink.",
+         [](const UplinkStatus& u) { return u.rounds; });
+  series("vmgw_uplink_transitions_total", "counter", "Times the uplink went down or up.",
+         [](const UplinkStatus& u) { return u.transitions; });
   return os.str();
 }
 

@@ -164,10 +164,12 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
     }
     return api::json_response(200, list);
   });
-  r.add("GET", "/v1/uplinks", [&gw](const Request&, const api::Params&) {
-    Json list = Json::array();
-    for (const auto& u : gw.topology().uplinks) list.push_back(uplink_json(u));
-    return api::json_response(200, list);
+  r.add("GET", "/v1/uplinks", [&gw, &info](const Request&, const api::Params&) {
+    return guarded([&] {
+      return api::json_response(
+          200, uplinks_json(
+                   gw, info.uplink_status ? info.uplink_status() : std::vector<UplinkStatus>{}));
+    });
   });
   r.add("GET", "/v1/status", [&gw, &info](const Request&, const api::Params&) {
     size_t bound = std::count_if(gw.state().eips.begin(), gw.state().eips.end(),

@@ -6,6 +6,7 @@
 
 #include "api/router.h"
 #include "daemon/gateway.h"
+#include "daemon/uplink_health.h"
 
 namespace vmgw::daemon {
 
@@ -16,6 +17,8 @@ struct DaemonInfo {
   // DHCP server state per network ("running", "restarting", ...), and restart counts.
   std::function<std::map<std::string, std::string>()> dhcp_state;
   std::function<uint64_t()> dhcp_restarts;
+  // The uplinks' probe states and statistics (empty when probes are unavailable).
+  std::function<std::vector<UplinkStatus>()> uplink_status;
 };
 
 // Runs `f`, turning a ServiceError into its JSON error response.
@@ -23,6 +26,10 @@ api::Response guarded(const std::function<api::Response()>& f);
 
 // Registers every route on `router`. `gw` and `info` must outlive it.
 void add_routes(api::Router& router, Gateway& gw, DaemonInfo& info);
+
+// The uplinks for GET /v1/uplinks (uplink_routes.cpp): declared, numbered, healthy or not,
+// what they carry, their pinned flows.
+nlohmann::json uplinks_json(Gateway& gw, const std::vector<UplinkStatus>& status);
 
 // Prometheus text exposition of the daemon's state and counters.
 std::string metrics_text(const Gateway& gw, const DaemonInfo& info);

@@ -253,8 +253,13 @@ assert "network list: lan, vmnet" out_is '[.[].name] | sort | join(",")' lan,vmn
 assert "network list: vmnet has 2 VMs" out_is '.[] | select(.name == "vmnet") | .vms' 2
 assert "network list: vmnet subnet" out_is '.[] | select(.name == "vmnet") | .subnet' 10.10.0.0/24
 cli uplink list
-assert "uplink list: isp1 wan0 203.0.113.2/24" out_is '.[] | .name + " " + .device + " " + .address' \
+assert "uplink list: isp1 wan0 203.0.113.2/24" out_is '.[0] | .name + " " + .device + " " + .address' \
   "isp1 wan0 203.0.113.2/24"
+assert "uplink list: isp1 up, carries the host and both networks" \
+  out_is '.[0] | .state + " " + (.carries | join(","))' "up host,lan,vmnet"
+assert "uplink list: isp2 (tier 2) up, carries nothing while isp1 lives" \
+  out_is '.[1] | .name + " " + .state + " " + (.tier | tostring) + " " + (.carries | length | tostring)' \
+  "isp2 up 2 0"
 cli status
 assert "status: exit 0" rc_is 0
 assert "status: counts" out_is '.counts | "\(.vms) \(.elastic_ips_allocated) \(.elastic_ips_bound) \(.port_forwards)"' \
