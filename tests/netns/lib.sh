@@ -243,12 +243,16 @@ vmgw_isp_filter() {
   ip netns exec "$1" nft -f - <<EOF
 table inet isp {
   counter forwarded_out { }
+  counter ssh { }
   counter ssh_af21 { }
+  counter other_marked { }
   chain forward {
     type filter hook forward priority 0; policy accept;
     iifname "eth0" ip saddr != $2 counter drop comment "BCP 38: not our customer's address"
     iifname "eth0" counter name forwarded_out
+    iifname "eth0" tcp dport 22 counter name ssh
     iifname "eth0" tcp dport 22 ip dscp af21 counter name ssh_af21
+    iifname "eth0" tcp dport != 22 ip dscp != cs0 counter name other_marked
   }
 }
 EOF
