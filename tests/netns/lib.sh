@@ -471,6 +471,15 @@ vmgw_demo_checks() {
   else
     vmgw_row FAIL "re-apply writes nothing" "exit $APPLY_RC, '$APPLY_OUT' $APPLY_ERR"
   fi
+  # The backup ISP. Without vmgwd nothing probes: apply sees the links; vmgwd follows them (and
+  # its probes) by itself, see docs/uplinks.md.
+  ip -n "$NS_ISP" link set eth0 down
+  vmgw_apply "$config"
+  vmgw_row_expect "isp1's link down, apply: web -> internet through isp2"     "seen-from=$LAB_UPLINK2_ADDR" "$NS_WEB" "$LAB_INET_ADDR" 80
+  ip -n "$NS_ISP" link set eth0 up
+  vmgw_wait_for 5 bash -c "ip -n '$NS_GW' link show wan0 | grep -q LOWER_UP" || true
+  vmgw_apply "$config"
+  vmgw_row_expect "isp1 back, apply: web -> internet through isp1 again"     "seen-from=$LAB_UPLINK_ADDR" "$NS_WEB" "$LAB_INET_ADDR" 80
 }
 
 # Print the rows as a table; return non-zero if any row failed.
