@@ -68,7 +68,10 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=walkthrough.sh
+source "$(dirname "${BASH_SOURCE[0]}")/walkthrough.sh"
 
+self=$(readlink -f "${BASH_SOURCE[0]}")
 vmgw_test_begin daemon_walkthrough
 vmgw_require_daemon
 
@@ -82,83 +85,10 @@ L=$VMGW_LAB GW=$NS_GW WEB=$NS_WEB DB=$NS_DB INET=$NS_INET
 export L GW WEB DB INET
 cd "$VMGW_SOURCE_DIR"
 
-# Parse the block: STEP_CMD[i] and STEP_EXPECT[i] (expected lines, newline separated).
-STEP_CMD=(); STEP_EXPECT=()
-parse_walkthrough() {
-  local line in=0 cont=0 text
-  while IFS= read -r line; do
-    [[ $line == "# WALKTHROUGH BEGIN" ]] && { in=1; continue; }
-    [[ $line == "# WALKTHROUGH END" ]] && break
-    ((in)) || continue
-    if ((cont)); then
-      text=${line#"#"}; text=${text#"${text%%[![:space:]]*}"}
-      STEP_CMD[-1]+=" ${text%\\}"
-      [[ $text == *\\ ]] || cont=0
-    elif [[ $line == "#   \$ "* ]]; then
-      text=${line#"#   \$ "}
-      STEP_CMD+=("${text%\\}"); STEP_EXPECT+=("")
-      [[ $text == *\\ ]] && cont=1
-    elif [[ $line == "#     "* && ${#STEP_CMD[@]} -gt 0 ]]; then
-      text=${line#"#     "}
-      STEP_EXPECT[-1]+="$text"$'\n'
-    fi
-  done <"${BASH_SOURCE[0]}"
-}
-parse_walkthrough
-((${#STEP_CMD[@]} > 10)) || vmgw_die "could not parse the walkthrough (${#STEP_CMD[@]} steps)"
+walkthrough_parse_comment "$self"
+((${#WALK_CMD[@]} > 10)) || vmgw_die "could not parse the walkthrough (${#WALK_CMD[@]} steps)"
+walkthrough_run 120
 
-# A watchdog bounds the whole walkthrough (a step such as "wait" could otherwise hang): after
-# 120 s it sends us SIGTERM, the trap removes the lab and its processes.
-# (Its sleep dies with it, and it holds no output: ctest would otherwise wait for it.)
-(
-  trap 'kill "$s" 2>/dev/null; exit 0' TERM
-  sleep 120 & s=$!
-  wait "$s" && kill -TERM $$
-) >/dev/null 2>&1 &
-watchdog=$!
-
-squeeze() { tr -s ' \t' '  '; }
-# shellcheck disable=SC2317  # called through assert
-has_text() { [[ $1 == *"$2"* ]]; }
-# Replace build/ in the commands by the binaries under test (ctest may build elsewhere).
-bindir=$(dirname "$VMGW_BIN")
-recorded_pid="" log_shown=0
-for i in "${!STEP_CMD[@]}"; do
-  cmd=${STEP_CMD[i]}
-  run=${cmd//build\/vmgwd/$bindir/vmgwd}
-  run=${run//build\/vmgw /$bindir/vmgw }
-  echo "\$ $cmd"
-  deadline=$((SECONDS + 10))
-  while :; do
-    rc=0
-    eval "$run" </dev/null >"$L/tmp/step.out" 2>&1 || rc=$?
-    # A daemon just started may not listen yet: retry "cannot reach" (exit 3) for up to 10 s.
-    if ((rc != 3 || SECONDS >= deadline)) || [[ $cmd != vmgw\ * ]]; then break; fi
-    sleep 0.2
-  done
-  sed 's/^/    /' "$L/tmp/step.out"
-  # Record the daemon's pid for the cleanup the moment the walkthrough knows it.
-  if [[ -n ${vmgwd_pid:-} && $vmgwd_pid != "$recorded_pid" ]]; then
-    recorded_pid=$vmgwd_pid
-    VMGWD_PID=$vmgwd_pid
-    echo "$vmgwd_pid" >>"$VMGW_LAB/pids"
-  fi
-  [[ $cmd == *"&" ]] && continue   # started in the background: nothing to check yet
-  assert "step $((i + 1)): exit 0" test "$rc" = 0
-  if ((rc != 0)) && [[ -n $recorded_pid && $cmd != kill* ]] && ! vmgw_daemon_running && ((!log_shown)); then
-    log_shown=1
-    echo "  (vmgwd $recorded_pid is not running; its log:)"
-    sed 's/^/    | /' "$L/vmgwd.log" 2>/dev/null || true
-  fi
-  got=$(squeeze <"$L/tmp/step.out")
-  while IFS= read -r want; do
-    [[ -n $want ]] || continue
-    want=$(squeeze <<<"$want")
-    assert "step $((i + 1)): output has '$want'" has_text "$got" "$want"
-  done <<<"${STEP_EXPECT[i]}"
-done
-
-kill "$watchdog" 2>/dev/null || true
 assert "the daemon of the walkthrough is running" vmgw_daemon_running
 # The cleanup kills the daemon the walkthrough started: bash need not report it.
 disown -a 2>/dev/null || true

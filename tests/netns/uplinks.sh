@@ -49,3 +49,79 @@ uplinks_field() {
 }
 
 uplinks_is() { [[ $(uplinks_field "$1" .state) == "$2" ]]; }
+
+# --- cutting an ISP (also `vmgw-lab cut|restore|spread`) -------------------------------------
+
+# uplinks_isp_ns isp1|isp2: the ISP's namespace.
+uplinks_isp_ns() { [[ $1 == isp2 ]] && echo "$NS_ISP2" || echo "$NS_ISP"; }
+
+# uplinks_cut isp1|isp2 [--silent]: the ISP's link to the gateway goes down, or (--silent) the
+# ISP drops everything with its link up.
+uplinks_cut() {
+  local ns
+  ns=$(uplinks_isp_ns "$1")
+  if [[ ${2:-} == --silent ]]; then
+    ip netns exec "$ns" nft 'add table inet vmgw_lab_cut; add chain inet vmgw_lab_cut everything { type filter hook prerouting priority -300; policy drop; }'
+  else
+    ip -n "$ns" link set eth0 down
+  fi
+}
+
+# uplinks_restore isp1|isp2: undoes uplinks_cut, whichever way it cut.
+uplinks_restore() {
+  local ns
+  ns=$(uplinks_isp_ns "$1")
+  ip netns exec "$ns" nft delete table inet vmgw_lab_cut 2>/dev/null || true
+  ip -n "$ns" link set eth0 up
+}
+
+# uplinks_tmp_recv: a receiver on a port of its own; sets RECV_PORT, RECV_LOG, RECV_PID.
+uplinks_tmp_recv() {
+  RECV_PORT=$((20000 + RANDOM % 20000))
+  RECV_LOG=$VMGW_LAB/logs/recv-$RECV_PORT.log
+  ip netns exec "$NS_INET" "$VMGW_TEST_FLOWS" recv "$RECV_PORT" >"$RECV_LOG" 2>&1 &
+  RECV_PID=$!
+  vmgw_wait_for 5 bash -c "ip netns exec '$NS_INET' ss -Hlun 'sport = :$RECV_PORT' | grep -q ." ||
+    vmgw_die "the UDP receiver did not start"
+}
+
+uplinks_tmp_recv_stop() { kill "$RECV_PID" 2>/dev/null; wait "$RECV_PID" 2>/dev/null || true; }
+
+# uplinks_measure_cut NS isp1|isp2 [--silent]: while NS opens a new flow every 10 ms, cuts the
+# ISP and prints how long until new flows left through the other one; sets CUT_MS ("" if they
+# never did within 3 s).
+uplinks_measure_cut() {
+  local from=$1 isp=$2 mode=${3:-} other t0 sender how
+  other=$LAB_UPLINK2_ADDR
+  [[ $isp == isp2 ]] && other=$LAB_UPLINK_ADDR
+  uplinks_tmp_recv
+  uplinks_send "$from" 400 10 cut "$RECV_PORT" &
+  sender=$!
+  sleep 1
+  t0=$(uplinks_now_ns)
+  uplinks_cut "$isp" "$mode"
+  wait "$sender"
+  sleep 0.3
+  uplinks_tmp_recv_stop
+  CUT_MS=$(uplinks_switch_ms "$RECV_LOG" cut "$t0" "$other")
+  how="link down"
+  [[ $mode == --silent ]] && how="dropping everything, link up"
+  if [[ -z $CUT_MS ]]; then
+    echo "$isp cut ($how): new flows never left through the other ISP within 3 s"
+  else
+    echo "$isp cut ($how): new flows left through the other ISP after $CUT_MS ms" \
+      "($( ((CUT_MS < 1000)) && echo "under a second" || echo "over a second"))"
+  fi
+}
+
+# uplinks_spread NS COUNT: COUNT new flows from NS; prints how many left through each ISP.
+uplinks_spread() {
+  local n1 n2
+  uplinks_tmp_recv
+  uplinks_send "$1" "$2" 1 spread "$RECV_PORT"
+  sleep 0.3
+  uplinks_tmp_recv_stop
+  n1=$(awk -v a="$LAB_UPLINK_ADDR" '$4 == "spread" && $2 == a' "$RECV_LOG" | wc -l)
+  n2=$(awk -v a="$LAB_UPLINK2_ADDR" '$4 == "spread" && $2 == a' "$RECV_LOG" | wc -l)
+  echo "$2 new flows: $n1 through isp1 ($LAB_UPLINK_ADDR), $n2 through isp2 ($LAB_UPLINK2_ADDR)"
+}
