@@ -279,14 +279,21 @@ class Parser : public detail::YamlReader {
   void host(const YAML::Node& n, const std::string& path, HostPolicy& h) {
     if (n.IsNull()) return;
     Origin o;
-    fields(n, path, {"allow", "allow_ping", "flows_per_vm", "conntrack_max"}, o,
-           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-             if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
-             if (key == "allow_ping") boolean(v, p, h.allow_ping);
-             if (key == "flows_per_vm") count(v, p, "0 (no limit)", kMaxFlowsPerVm, h.flows_per_vm);
-             if (key == "conntrack_max")
-               count(v, p, "0 (the host's)", kMaxConntrackMax, h.conntrack_max);
-           });
+    fields(
+        n, path, {"allow", "allow_ping", "flows_per_vm", "conntrack_max"}, o,
+        [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+          if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
+          if (key == "allow_ping") boolean(v, p, h.allow_ping);
+          if (key == "flows_per_vm") {
+            if (auto count = number(v, p, "a number of connections", 0, kMaxFlowsPerVm, "no limit"))
+              h.flows_per_vm = *count;
+          }
+          if (key == "conntrack_max") {
+            if (auto count =
+                    number(v, p, "a number of connections", 0, kMaxConntrackMax, "the host's"))
+              h.conntrack_max = *count;
+          }
+        });
   }
 };
 

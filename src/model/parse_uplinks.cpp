@@ -127,25 +127,13 @@ bool parse_network_routing(YamlReader& r, const std::string& key, const YAML::No
     return true;
   }
   if (key == "mode") {
-    if (auto s = r.scalar(v, p, "balance or failover")) {
-      if (*s == "balance")
-        net.mode = UplinkMode::balance;
-      else if (*s == "failover")
-        net.mode = UplinkMode::failover;
-      else
-        r.error(r.loc(v), p, quote(*s) + " is not a mode (expected balance or failover)");
-    }
+    if (auto i = r.choice(v, p, "a mode", {"balance", "failover"}))
+      net.mode = *i == 0 ? UplinkMode::balance : UplinkMode::failover;
     return true;
   }
   if (key == "failback") {
-    if (auto s = r.scalar(v, p, "defer or immediate")) {
-      if (*s == "defer")
-        net.failback = Failback::defer;
-      else if (*s == "immediate")
-        net.failback = Failback::immediate;
-      else
-        r.error(r.loc(v), p, quote(*s) + " is not a failback policy (expected defer or immediate)");
-    }
+    if (auto i = r.choice(v, p, "a failback policy", {"defer", "immediate"}))
+      net.failback = *i == 0 ? Failback::defer : Failback::immediate;
     return true;
   }
   return false;

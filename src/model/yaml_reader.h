@@ -209,35 +209,38 @@ class YamlReader {
     return ports_text(*s, loc(n), path);
   }
 
-  // A number of connections from 0 (`zero` says what 0 means) to `max`.
-  void count(const YAML::Node& v, const std::string& p, const std::string& zero, uint32_t max,
-             uint32_t& out) {
-    auto s = scalar(v, p, "a number of connections");
-    if (!s) return;
-    uint32_t n = 0;
-    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
-    if (ec != std::errc() || end != s->data() + s->size() || n > max)
-      error(loc(v), p,
-            "expected a number of connections from " + zero + " to " + std::to_string(max) +
-                ", got " + quote(*s));
-    else
-      out = n;
-  }
-
-  // A whole number from `min` to `max`; `what` names it in the error ("a weight").
+  // A whole number from `min` to `max`; `what` names it in the error ("a weight"), `min_note`
+  // says what the least value means ("no limit": "from 0 (no limit) to ...").
   std::optional<uint32_t> number(const YAML::Node& v, const std::string& p, std::string_view what,
-                                 uint32_t min, uint32_t max) {
+                                 uint32_t min, uint32_t max, std::string_view min_note = "") {
     auto s = scalar(v, p, what);
     if (!s) return std::nullopt;
     uint32_t n = 0;
     auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
     if (ec != std::errc() || end != s->data() + s->size() || n < min || n > max) {
+      std::string from = std::to_string(min);
+      if (!min_note.empty()) from += " (" + std::string(min_note) + ")";
       error(loc(v), p,
-            "expected " + std::string(what) + " from " + std::to_string(min) + " to " +
-                std::to_string(max) + ", got " + quote(*s));
+            "expected " + std::string(what) + " from " + from + " to " + std::to_string(max) +
+                ", got " + quote(*s));
       return std::nullopt;
     }
     return n;
+  }
+
+  // One of `choices`; its index, or nullopt (and an error: "'x' is not a `what` (expected a or
+  // b)").
+  std::optional<size_t> choice(const YAML::Node& v, const std::string& p, std::string_view what,
+                               const std::vector<std::string_view>& choices) {
+    std::string expected;
+    for (size_t i = 0; i < choices.size(); ++i)
+      expected += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(choices[i]);
+    auto s = scalar(v, p, expected);
+    if (!s) return std::nullopt;
+    for (size_t i = 0; i < choices.size(); ++i)
+      if (*s == choices[i]) return i;
+    error(loc(v), p, quote(*s) + " is not " + std::string(what) + " (expected " + expected + ")");
+    return std::nullopt;
   }
 
   // Calls `parse_one(item, path_of_item, obj)` for each element of a list into `out`.
