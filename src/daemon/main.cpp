@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -31,8 +29,7 @@
 #include "daemon/log_book.h"
 #include "daemon/routes.h"
 #include "daemon/supervisor.h"
-#include "daemon/uplink_monitor.h"
-#include "daemon/uplink_specs.h"
+#include "daemon/uplink_follower.h"
 #include "model/load.h"
 
 #ifndef VMGW_VERSION
@@ -128,89 +125,6 @@ void record_logged(const backend::LoggedPacket& pkt, const daemon::Gateway& gw,
   book.add(std::move(e));
 }
 
-// The uplinks' probes and link states, and the routing that follows them. Without the probe
-// sockets (no CAP_NET_RAW) the uplinks follow their links only, and the log says so.
-class Uplinks {
- public:
-  explicit Uplinks(daemon::Gateway& gw) : gw_(gw) {
-    try {
-      prober_ = backend::make_socket_prober();
-      links_ = backend::make_netlink_link_watch();
-      monitor_ = std::make_unique<daemon::UplinkMonitor>(*prober_, *links_);
-    } catch (const std::exception& e) {
-      daemon::log_error(std::string("uplink probes unavailable (uplinks follow their links at "
-                                    "start only): ") +
-                        e.what());
-      monitor_.reset();
-    }
-  }
-
-  // At start and after a reload: the probes of the topology in force.
-  void configure() {
-    if (!monitor_) return;
-    try {
-      report(monitor_->configure(daemon::probe_specs(gw_.topology(), gw_.plan()), now()));
-    } catch (const std::exception& e) {
-      daemon::log_error(std::string("uplink probes not reconfigured: ") + e.what());
-    }
-  }
-
-  std::vector<int> fds() const { return monitor_ ? monitor_->fds() : std::vector<int>{}; }
-
-  // Milliseconds until the monitor needs the loop back, at most `max`.
-  int timeout_ms(int max) const {
-    if (!monitor_) return max;
-    auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(monitor_->next_deadline() - now());
-    return static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, max));
-  }
-
-  // After every wake-up: probes due, answers, carrier; routing follows any change.
-  void poll(const std::vector<int>& ready) {
-    if (!monitor_) return;
-    report(monitor_->poll(ready, now()));
-    // Also without a change of state: carrier back on a down uplink brings its nexthop and
-    // table back (its probes need them to get through), before its probes bring it up.
-    follow();
-  }
-
-  std::vector<daemon::UplinkStatus> status() const {
-    return monitor_ ? monitor_->status() : std::vector<daemon::UplinkStatus>{};
-  }
-
- private:
-  static daemon::ProbeClock::time_point now() { return daemon::ProbeClock::now(); }
-
-  void report(const std::vector<daemon::UplinkMonitor::Change>& changes) {
-    if (changes.empty()) return;
-    for (const auto& c : changes)
-      daemon::log_info("uplink " + c.uplink + " " + daemon::to_string(c.state) + ": " + c.reason);
-  }
-
-  // Routing follows the monitor; a failure (a nexthop refused because its link just went) is
-  // retried at the next wake-up, when the link watch has told the monitor.
-  void follow() {
-    auto health = daemon::conditions_of(monitor_->status());
-    if (!retry_ && health == gw_.uplink_health()) return;
-    try {
-      auto change = gw_.set_uplink_health(health);
-      retry_ = false;
-      for (const auto& e : change.events) daemon::log_info(e);
-      if (change.report.changed()) daemon::log_info("routing: " + change.report.summary());
-    } catch (const std::exception& e) {
-      if (!retry_)
-        daemon::log_error(std::string("routing did not follow the uplinks yet: ") + e.what());
-      retry_ = true;
-    }
-  }
-
-  daemon::Gateway& gw_;
-  std::unique_ptr<backend::Prober> prober_;
-  std::unique_ptr<backend::LinkWatch> links_;
-  std::unique_ptr<daemon::UplinkMonitor> monitor_;
-  bool retry_ = false;
-};
-
 int run(const Options& o) {
   auto topology = load_topology(o.config);
   if (!topology) {
@@ -243,7 +157,7 @@ int run(const Options& o) {
   daemon::Gateway gw(*topology, {*store, backends, *conntrack, *announcer});
 
   daemon::DhcpSupervisor supervisor(*dhcp, daemon::log_info);
-  Uplinks uplinks(gw);
+  daemon::UplinkFollower uplinks(gw);
   daemon::DaemonInfo info{VMGW_VERSION,
                           o.config,
                           ::getpid(),
