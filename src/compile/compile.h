@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "compile/contribution.h"
 #include "compile/plan.h"
 #include "filter/catalog.h"
 #include "filter/instantiate.h"

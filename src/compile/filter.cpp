@@ -18,24 +18,6 @@ void established_then_invalid(std::vector<nft::Rule>& rules) {
                    "packets conntrack cannot place"});
 }
 
-void add_vm_chains(const Index& ix, nft::Table& t) {
-  auto& egress = set_named(t, names::kVmEgress);
-  auto& ingress = set_named(t, names::kVmIngress);
-  for (const auto& [name, vm] : ix.vms) {
-    // Per-VM chains count each VM's new flows; per-VM filters are added to these chains.
-    nft::Chain out{names::vm_egress_chain(name),
-                   std::nullopt,
-                   {{{nft::counter()}, "new flows from vm " + name}}};
-    nft::Chain in{names::vm_ingress_chain(name),
-                  std::nullopt,
-                  {{{nft::counter()}, "new flows to vm " + name}}};
-    egress.elements.push_back({vm->ip->str(), nft::jump(out.name)});
-    ingress.elements.push_back({vm->ip->str(), nft::jump(in.name)});
-    t.chains.push_back(std::move(out));
-    t.chains.push_back(std::move(in));
-  }
-}
-
 void compile_forward(nft::Table& t) {
   auto& fwd = chain_named(t, names::kFilterForward).rules;
   established_then_invalid(fwd);
@@ -111,9 +93,22 @@ void add_interface_elements(const Index& ix, nft::Table& t) {
 
 }  // namespace
 
+void contribute_vm_chains(const Vm& vm, Contribution& c) {
+  // Per-VM chains count each VM's new flows; per-VM filters are added to these chains.
+  nft::Chain out{names::vm_egress_chain(vm.name),
+                 std::nullopt,
+                 {{{nft::counter()}, "new flows from vm " + vm.name}}};
+  nft::Chain in{names::vm_ingress_chain(vm.name),
+                std::nullopt,
+                {{{nft::counter()}, "new flows to vm " + vm.name}}};
+  c.elements.push_back({NftTable::inet, names::kVmEgress, {vm.ip->str(), nft::jump(out.name)}});
+  c.elements.push_back({NftTable::inet, names::kVmIngress, {vm.ip->str(), nft::jump(in.name)}});
+  c.own_chains.push_back({NftTable::inet, std::move(out)});
+  c.own_chains.push_back({NftTable::inet, std::move(in)});
+}
+
 void compile_filter(const Index& ix, nft::Table& t) {
   add_interface_elements(ix, t);
-  add_vm_chains(ix, t);
   compile_forward(t);
   compile_input(ix, t);
 }

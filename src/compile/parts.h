@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "compile/contribution.h"
 #include "compile/plan.h"
 #include "filter/catalog.h"
 #include "model/config.h"
@@ -31,14 +32,25 @@ struct Index {
 nft::Set& set_named(nft::Table& t, const std::string& name);
 nft::Chain& chain_named(nft::Table& t, const std::string& name);
 
+// The base: what the topology (and the flags) give, whatever the VMs, forwards and bindings.
 // The static skeleton: every set/map and base chain, empty.
 void declare_table(nft::Table& t);
 void declare_bridge_table(nft::Table& t);
 void compile_nat(const Index& ix, nft::Table& t);
 void compile_filter(const Index& ix, nft::Table& t);
+// The quarantine chain, the dispatch to per-VM filters and the br_netfilter switch.
+void compile_vm_dispatch(const Index& ix, CompileFlags flags, Plan& p);
 void compile_network(const Index& ix, Plan& p);
 void compile_dhcp(const Index& ix, Plan& p);
-// Per-VM filters (both tables), quarantine and the br_netfilter switch.
-void compile_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, Plan& p);
+
+// Each object's contribution, one function per concern.
+void contribute_forward(const Index& ix, const PortForward& f, Contribution& c);
+void contribute_binding(const Index& ix, const ElasticIpBinding& b, Contribution& c);
+void contribute_vm_chains(const Vm& vm, Contribution& c);  // vm-<name>-out/-in and their maps
+// Per-VM filters (both tables) and quarantine.
+void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, const Vm& vm,
+                           Contribution& c);
+void contribute_vm_network(const Index& ix, const Vm& vm, Contribution& c);  // its bridge port
+void contribute_vm_dhcp(const Index& ix, const Vm& vm, Contribution& c);     // its reservation
 
 }  // namespace vmgw::compile_detail

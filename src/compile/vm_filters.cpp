@@ -5,8 +5,6 @@
 // conntrack lets established flows through). Egress and ingress run in separate base chains so
 // that an nwfilter `accept` of the sender's filter does not skip the receiver's filter.
 #include <cstdio>
-#include <map>
-#include <set>
 
 #include "compile/compile.h"
 #include "compile/filter_rules.h"
@@ -65,22 +63,30 @@ std::string group_kind(Layer layer, Direction d) {
   return std::string(layer == Layer::l2 ? "l2" : "l3") + (d == Direction::out ? "o" : "i");
 }
 
-// Builds the group with a placeholder name, hashes it, and names it by the hash: identical
-// instantiations get identical names. Returns the root chain's name ("" if nothing to do).
-std::string add_group(const filter::Program& prog, Layer layer, Direction d, nft::Table& t,
-                      std::set<std::string>& added) {
+// Builds the group once with a placeholder name, hashes it, and names it by the hash: identical
+// instantiations get identical names (and are shared). Returns the root chain's name ("" if
+// there is nothing to do).
+std::string add_group(const filter::Program& prog, Layer layer, Direction d, NftTable table,
+                      Contribution& c) {
   const std::string kind = group_kind(layer, d);
-  auto probe = build_group(prog, layer, d, "@");
-  if (probe.empty()) return "";
+  auto group = build_group(prog, layer, d, "@");
+  if (group.empty()) return "";
   Json content = Json::array();
-  for (const auto& c : probe)
-    for (const auto& r : c.rules) content.push_back(Json{{"chain", c.name}, {"expr", r.expr}});
+  for (const auto& ch : group)
+    for (const auto& r : ch.rules) content.push_back(Json{{"chain", ch.name}, {"expr", r.expr}});
   char hash[24];
   std::snprintf(hash, sizeof hash, "%010llx",
                 static_cast<unsigned long long>(nft::fnv1a(content.dump()) & 0xffffffffffULL));
   const std::string name = kind + "-" + hash;
-  if (added.insert(name).second) {
-    for (auto& c : build_group(prog, layer, d, name)) t.chains.push_back(std::move(c));
+  // "@" -> name, in the chains' names and in the root's jumps to its sub-chains (rule ids hash
+  // the expressions, so they follow).
+  auto renamed = [&](const std::string& s) { return name + s.substr(1); };
+  for (auto& ch : group) {
+    ch.name = renamed(ch.name);
+    for (auto& r : ch.rules)
+      for (auto& x : r.expr)
+        if (x.contains("jump")) x["jump"]["target"] = renamed(x["jump"]["target"]);
+    c.shared_chains.push_back({table, std::move(ch)});
   }
   return name;
 }
@@ -182,48 +188,45 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows
 
 }  // namespace
 
-void compile_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, Plan& p) {
-  nft::Table& inet = p.table;
-  nft::Table& bridge = p.bridge_table;
-  std::set<std::string> added;
-  bool any_filter = false, any_quarantine = false;
-  for (const auto& [name, vm] : ix.vms) {
-    if (vm->quarantine) {
-      any_quarantine = true;
-      set_named(inet, names::kQuarantined).elements.push_back({vm->ip->str(), nullptr});
-      for (const auto& c : vm->quarantine->allow_from) {
-        set_named(inet, names::kQuarantineAllow)
-            .elements.push_back({nft::concat({vm->ip->str(), nft::prefix(c)}), nullptr});
-      }
-      if (!vm->port.empty()) {
-        set_named(bridge, names::kQuarantinedPorts).elements.push_back({vm->port, nullptr});
-        set_named(bridge, names::kQuarantinedPortAddrs)
-            .elements.push_back({nft::concat({vm->port, vm->ip->str()}), nullptr});
-      }
+void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, const Vm& vm,
+                           Contribution& c) {
+  if (vm.quarantine) {
+    c.quarantined = true;
+    c.elements.push_back({NftTable::inet, names::kQuarantined, {vm.ip->str(), nullptr}});
+    for (const auto& cidr : vm.quarantine->allow_from) {
+      c.elements.push_back({NftTable::inet,
+                            names::kQuarantineAllow,
+                            {nft::concat({vm.ip->str(), nft::prefix(cidr)}), nullptr}});
     }
-    if (vm->filters.empty()) continue;
-    auto inst = instantiate_vm(ix.config, *vm, catalog);
-    if (!inst.ok())
-      throw std::logic_error("compile: filters of vm " + name + " do not instantiate");
-    for (Direction d : {Direction::out, Direction::in}) {
-      const bool out = d == Direction::out;
-      std::string l2 = add_group(inst.program, Layer::l2, d, bridge, added);
-      if (!l2.empty())
-        set_named(bridge, out ? names::kVmL2Out : names::kVmL2In)
-            .elements.push_back({vm->port, nft::jump(l2)});
-      std::string l3 = add_group(inst.program, Layer::l3, d, inet, added);
-      if (!l3.empty()) {
-        any_filter = true;
-        set_named(inet, out ? names::kVmL3Out : names::kVmL3In)
-            .elements.push_back({vm->ip->str(), nft::jump(l3)});
-      }
+    if (!vm.port.empty()) {
+      c.elements.push_back({NftTable::bridge, names::kQuarantinedPorts, {vm.port, nullptr}});
+      c.elements.push_back({NftTable::bridge,
+                            names::kQuarantinedPortAddrs,
+                            {nft::concat({vm.port, vm.ip->str()}), nullptr}});
     }
-    any_filter = true;
   }
-  add_dispatch(inet, bridge, any_filter, ix.config.host.flows_per_vm);
+  if (vm.filters.empty()) return;
+  c.filtered = true;
+  auto inst = instantiate_vm(ix.config, vm, catalog);
+  if (!inst.ok()) throw std::logic_error("compile: filters of vm " + vm.name + " do not instantiate");
+  for (Direction d : {Direction::out, Direction::in}) {
+    const bool out = d == Direction::out;
+    std::string l2 = add_group(inst.program, Layer::l2, d, NftTable::bridge, c);
+    if (!l2.empty())
+      c.elements.push_back(
+          {NftTable::bridge, out ? names::kVmL2Out : names::kVmL2In, {vm.port, nft::jump(l2)}});
+    std::string l3 = add_group(inst.program, Layer::l3, d, NftTable::inet, c);
+    if (!l3.empty())
+      c.elements.push_back(
+          {NftTable::inet, out ? names::kVmL3Out : names::kVmL3In, {vm.ip->str(), nft::jump(l3)}});
+  }
+}
+
+void compile_vm_dispatch(const Index& ix, CompileFlags flags, Plan& p) {
+  add_dispatch(p.table, p.bridge_table, flags.filtered, ix.config.host.flows_per_vm);
   // Bridged IPv4 between two VMs reaches the inet hooks (and conntrack) only through
   // br_netfilter; turned on only when filters or quarantine need it.
-  if (any_filter || any_quarantine) {
+  if (flags.filtered || flags.quarantined) {
     p.sysctls.push_back({"net/bridge/bridge-nf-call-iptables", "1", true});
     p.sysctls.push_back({"net/bridge/bridge-nf-call-ip6tables", "1", true});
   }

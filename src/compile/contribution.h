@@ -1,0 +1,75 @@
+// A plan is a base (the skeleton, the topology's elements and the base chains' rules) plus one
+// contribution per object of the config: a VM, a port forward, an elastic IP binding. compile()
+// is built exactly that way, so a daemon that changes a few objects can replace their
+// contributions and diff only those (plan/live_plan.h) and still hold what compile() would give.
+#pragma once
+
+#include <compare>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compile/plan.h"
+#include "filter/catalog.h"
+#include "model/validate.h"
+
+namespace vmgw {
+
+enum class NftTable { inet, bridge };  // plan.table, plan.bridge_table
+
+struct PlacedElement {
+  NftTable table;
+  std::string set;
+  nft::Element element;
+};
+
+struct PlacedChain {
+  NftTable table;
+  nft::Chain chain;
+};
+
+struct Contribution {
+  std::vector<PlacedElement> elements;
+  std::vector<PlacedChain> own_chains;     // used by this object alone (vm-web-out)
+  std::vector<PlacedChain> shared_chains;  // named by their content: every holder has the same
+  std::vector<PlannedPort> ports;
+  std::vector<PlannedAddress> addresses;
+  std::vector<std::pair<std::string, DhcpReservation>> reservations;  // network, reservation
+  bool filtered = false;     // a VM with filters: the base dispatches to per-VM filters
+  bool quarantined = false;  // a quarantined VM
+};
+
+// What the base depends on besides the topology: whether any VM has filters or is quarantined.
+struct CompileFlags {
+  bool filtered = false;
+  bool quarantined = false;
+  auto operator<=>(const CompileFlags&) const = default;
+};
+
+struct KeyedContribution {
+  std::string key;  // object_key(): "vm/web", "forward/203.0.113.2/tcp/8080", "eip/203.0.113.17"
+  Contribution contribution;
+};
+
+std::string object_key(const Vm& vm);
+std::string object_key(const PortForward& f);
+std::string object_key(const ElasticIpBinding& b);
+
+// The base of the plan of `config` (its VMs, forwards and bindings are not looked at).
+Plan compile_base(const Validated<Config>& config, CompileFlags flags);
+
+// The contributions of the objects of `config`, in the order compile() adds them (VMs by name,
+// forwards by public address, protocol and port, bindings by address); with `only`, just the
+// objects whose keys it holds (the others may be there as what those refer to). Per-VM filters
+// are looked up in `filters`; check_filters() must have found no error (else std::logic_error).
+std::vector<KeyedContribution> contributions(const Validated<Config>& config,
+                                             const filter::FilterCatalog& filters,
+                                             const std::set<std::string>* only = nullptr);
+
+CompileFlags flags_of(const std::vector<KeyedContribution>& all);
+
+// Adds contributions to a base, in the given order (compile()'s order gives compile()'s plan).
+void add_contributions(Plan& plan, const std::vector<const Contribution*>& in_order);
+
+}  // namespace vmgw
