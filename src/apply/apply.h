@@ -12,6 +12,7 @@
 #include "backend/rtnl.h"
 #include "backend/sysctl.h"
 #include "compile/plan.h"
+#include "plan/live_plan.h"
 #include "plan/nft_diff.h"
 
 namespace vmgw {
@@ -46,5 +47,11 @@ ApplyReport preview(const Plan& plan, Backends& b);
 // take it, backend::NftError if the kernel refused the nftables batch (nothing changed), and
 // backend::RtnlError / std::runtime_error for later steps (re-running apply resumes).
 ApplyReport apply(const Plan& plan, Backends& b);
+
+// Makes the host take a change found without reading it (LivePlan::step): the nftables batch
+// first (refused as a whole, it changes nothing), then the bridge ports, addresses, sysctls and
+// DHCP servers it names; only those are read back. `written` turns true once anything was
+// written, so that a caller whose later step fails knows there is something to undo.
+ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written);
 
 }  // namespace vmgw

@@ -73,7 +73,8 @@ void base_into(const compile_detail::Index& ix, CompileFlags flags, Plan& plan) 
 
 std::vector<KeyedContribution> contributions_of(const compile_detail::Index& ix,
                                                 const filter::FilterCatalog& filters,
-                                                const std::set<std::string>* only) {
+                                                const std::set<std::string>* only,
+                                                Diagnostics* filter_errors) {
   using namespace compile_detail;
   std::vector<KeyedContribution> out;
   auto wanted = [&](const std::string& key) { return !only || only->count(key) != 0; };
@@ -82,7 +83,7 @@ std::vector<KeyedContribution> contributions_of(const compile_detail::Index& ix,
     if (!wanted(key)) continue;
     Contribution c;
     contribute_vm_chains(*vm, c);
-    contribute_vm_filters(ix, filters, *vm, c);
+    contribute_vm_filters(ix, filters, *vm, c, filter_errors);
     contribute_vm_network(ix, *vm, c);
     contribute_vm_dhcp(ix, *vm, c);
     out.push_back({std::move(key), std::move(c)});
@@ -125,8 +126,9 @@ Plan compile_base(const Validated<Config>& config, CompileFlags flags) {
 
 std::vector<KeyedContribution> contributions(const Validated<Config>& config,
                                              const filter::FilterCatalog& filters,
-                                             const std::set<std::string>* only) {
-  return contributions_of(compile_detail::Index(config.get()), filters, only);
+                                             const std::set<std::string>* only,
+                                             Diagnostics* filter_errors) {
+  return contributions_of(compile_detail::Index(config.get()), filters, only, filter_errors);
 }
 
 CompileFlags flags_of(const std::vector<KeyedContribution>& all) {
@@ -175,7 +177,7 @@ void add_contributions(Plan& plan, const std::vector<const Contribution*>& in_or
 
 Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters) {
   const compile_detail::Index ix(config.get());
-  auto all = contributions_of(ix, filters, nullptr);
+  auto all = contributions_of(ix, filters, nullptr, nullptr);
   Plan plan;
   base_into(ix, flags_of(all), plan);
   std::vector<const Contribution*> in_order;
@@ -207,10 +209,8 @@ Diagnostics check_filters(const Config& config, const filter::FilterCatalog& fil
   for (const auto& vm : config.vms) {
     if (vm.filters.empty()) continue;
     auto inst = instantiate_vm(config, vm, filters);
-    for (auto& d : inst.errors) {
-      if (d.where.file.empty()) d.where = vm.origin.at("filters");
-      out.push_back(std::move(d));
-    }
+    compile_detail::locate_filter_errors(vm, inst.errors);
+    out.insert(out.end(), inst.errors.begin(), inst.errors.end());
   }
   return out;
 }

@@ -62,10 +62,13 @@ Plan compile_base(const Validated<Config>& config, CompileFlags flags);
 // The contributions of the objects of `config`, in the order compile() adds them (VMs by name,
 // forwards by public address, protocol and port, bindings by address); with `only`, just the
 // objects whose keys it holds (the others may be there as what those refer to). Per-VM filters
-// are looked up in `filters`; check_filters() must have found no error (else std::logic_error).
+// are looked up in `filters`. Filters that do not instantiate are collected in `filter_errors`
+// (check_filters' messages; the contributions are then incomplete), or without it are a broken
+// invariant (std::logic_error): check_filters() must have found nothing.
 std::vector<KeyedContribution> contributions(const Validated<Config>& config,
                                              const filter::FilterCatalog& filters,
-                                             const std::set<std::string>* only = nullptr);
+                                             const std::set<std::string>* only = nullptr,
+                                             Diagnostics* filter_errors = nullptr);
 
 CompileFlags flags_of(const std::vector<KeyedContribution>& all);
 

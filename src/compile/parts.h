@@ -47,9 +47,13 @@ void compile_dhcp(const Index& ix, Plan& p);
 void contribute_forward(const Index& ix, const PortForward& f, Contribution& c);
 void contribute_binding(const Index& ix, const ElasticIpBinding& b, Contribution& c);
 void contribute_vm_chains(const Vm& vm, Contribution& c);  // vm-<name>-out/-in and their maps
-// Per-VM filters (both tables) and quarantine.
+// Per-VM filters (both tables) and quarantine. Filters that do not instantiate are a broken
+// invariant (std::logic_error) unless `errors` collects them (check_filters' messages).
 void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, const Vm& vm,
-                           Contribution& c);
+                           Contribution& c, Diagnostics* errors);
+// The errors of a VM's instantiation, located at its filters when they have no place of their
+// own (check_filters).
+void locate_filter_errors(const Vm& vm, Diagnostics& errors);
 void contribute_vm_network(const Index& ix, const Vm& vm, Contribution& c);  // its bridge port
 void contribute_vm_dhcp(const Index& ix, const Vm& vm, Contribution& c);     // its reservation
 

@@ -188,8 +188,13 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows
 
 }  // namespace
 
+void locate_filter_errors(const Vm& vm, Diagnostics& errors) {
+  for (auto& d : errors)
+    if (d.where.file.empty()) d.where = vm.origin.at("filters");
+}
+
 void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, const Vm& vm,
-                           Contribution& c) {
+                           Contribution& c, Diagnostics* errors) {
   if (vm.quarantine) {
     c.quarantined = true;
     c.elements.push_back({NftTable::inet, names::kQuarantined, {vm.ip->str(), nullptr}});
@@ -208,7 +213,13 @@ void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog
   if (vm.filters.empty()) return;
   c.filtered = true;
   auto inst = instantiate_vm(ix.config, vm, catalog);
-  if (!inst.ok()) throw std::logic_error("compile: filters of vm " + vm.name + " do not instantiate");
+  if (!inst.ok()) {
+    if (!errors)
+      throw std::logic_error("compile: filters of vm " + vm.name + " do not instantiate");
+    locate_filter_errors(vm, inst.errors);
+    errors->insert(errors->end(), inst.errors.begin(), inst.errors.end());
+    return;
+  }
   for (Direction d : {Direction::out, Direction::in}) {
     const bool out = d == Direction::out;
     std::string l2 = add_group(inst.program, Layer::l2, d, NftTable::bridge, c);

@@ -201,7 +201,7 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
 void add_lease_routes(api::Router& r, Gateway& gw, store::StateStore& store) {
   r.add("GET", "/v1/leases", [&gw, &store](const Request&, const api::Params&) {
     Json j = {{"reservations", Json::array()}, {"events", Json::array()}};
-    for (const auto& d : gw.plan().dhcp)
+    for (const auto& d : gw.dhcp_servers())
       for (const auto& res : d.reservations)
         j["reservations"].push_back({{"network", d.network},
                                      {"mac", res.mac.str()},

@@ -139,6 +139,11 @@ const Footprint* LivePlan::footprint(const std::string& key) const {
   return it == objects_.end() ? nullptr : &it->second;
 }
 
+int LivePlan::holders(NftTable table, const std::string& chain) const {
+  auto it = holders_.find({table, chain});
+  return it == holders_.end() ? 0 : it->second;
+}
+
 PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* next_base) const {
   const Plan& next = next_base ? *next_base : base_;
   // With the base unchanged its chains and elements are left out of both sides (nothing to

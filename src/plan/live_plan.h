@@ -72,6 +72,8 @@ class LivePlan {
   // Every DHCP server with its reservations, as in force.
   const std::vector<DhcpServer>& dhcp() const { return dhcp_; }
   const Footprint* footprint(const std::string& key) const;
+  // How many objects hold the chain (VMs sharing a filter group), 0 if none.
+  int holders(NftTable table, const std::string& chain) const;
   size_t objects() const { return objects_.size(); }
 
  private:
