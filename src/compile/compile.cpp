@@ -10,12 +10,6 @@
 
 namespace vmgw {
 
-std::string names::vm_egress_chain(const std::string& vm) {
-  return "vm-" + vm + "-out";
-}
-std::string names::vm_ingress_chain(const std::string& vm) {
-  return "vm-" + vm + "-in";
-}
 
 namespace compile_detail {
 
@@ -82,7 +76,7 @@ std::vector<KeyedContribution> contributions_of(const compile_detail::Index& ix,
     std::string key = object_key(*vm);
     if (!wanted(key)) continue;
     Contribution c;
-    contribute_vm_chains(*vm, c);
+    contribute_vm_counters(*vm, c);
     contribute_vm_filters(ix, filters, *vm, c, filter_errors);
     contribute_vm_network(ix, *vm, c);
     contribute_vm_dhcp(ix, *vm, c);
@@ -152,12 +146,10 @@ void add_contributions(Plan& plan, const std::vector<const Contribution*>& in_or
   };
   for (const Contribution* c : in_order)
     for (const auto& e : c->elements) set(e.table, e.set).elements.push_back(e.element);
-  // Each object's own chains first, then the shared ones, each once, in order of first use.
-  for (const Contribution* c : in_order)
-    for (const auto& ch : c->own_chains) table(ch.table).chains.push_back(ch.chain);
+  // Each chain once, in order of first use.
   std::set<std::pair<NftTable, std::string>> shared;
   for (const Contribution* c : in_order)
-    for (const auto& ch : c->shared_chains)
+    for (const auto& ch : c->chains)
       if (shared.insert({ch.table, ch.chain.name}).second)
         table(ch.table).chains.push_back(ch.chain);
   std::map<std::string, DhcpServer*> servers;

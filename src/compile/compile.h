@@ -59,14 +59,16 @@ inline constexpr const char* kVmOutInput = "vm_out_input";
 inline constexpr const char* kVmInOutput = "vm_in_output";
 inline constexpr const char* kVmL2Out = "vm_l2_out";
 inline constexpr const char* kVmL2In = "vm_l2_in";
+inline constexpr const char* kPortMacs = "port_macs";
+inline constexpr const char* kPortAddrs = "port_addrs";
+inline constexpr const char* kVmRarpOut = "vm_rarp_out";
+inline constexpr const char* kVmRarpIn = "vm_rarp_in";
 inline constexpr const char* kQuarantinedPorts = "quarantined_ports";
 inline constexpr const char* kQuarantinedPortAddrs = "quarantined_port_addrs";
 inline constexpr const char* kL2OutForward = "l2_out_forward";
 inline constexpr const char* kL2OutInput = "l2_out_input";
 inline constexpr const char* kL2InForward = "l2_in_forward";
 inline constexpr const char* kL2InOutput = "l2_in_output";
-std::string vm_egress_chain(const std::string& vm);   // "vm-web-out"
-std::string vm_ingress_chain(const std::string& vm);  // "vm-web-in"
 }  // namespace names
 
 }  // namespace vmgw

@@ -31,8 +31,9 @@ struct PlacedChain {
 
 struct Contribution {
   std::vector<PlacedElement> elements;
-  std::vector<PlacedChain> own_chains;     // used by this object alone (vm-web-out)
-  std::vector<PlacedChain> shared_chains;  // named by their content: every holder has the same
+  // Named by a hash of their content: objects that hold a chain of the same name hold the same
+  // chain (VMs whose filters compile to the same rules share them).
+  std::vector<PlacedChain> chains;
   std::vector<PlannedPort> ports;
   std::vector<PlannedAddress> addresses;
   std::vector<std::pair<std::string, DhcpReservation>> reservations;  // network, reservation

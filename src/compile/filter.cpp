@@ -1,6 +1,6 @@
 // Filtering: what may be forwarded (VM/LAN networks out, published services in, replies) and
-// what may reach the host itself (declared services only). Per-VM chains are reached through
-// verdict maps keyed by the VM's address: one lookup whatever the number of VMs.
+// what may reach the host itself (declared services only). Each VM's new flows are counted by
+// one lookup of its address, whatever the number of VMs.
 #include "compile/compile.h"
 #include "compile/filter_rules.h"
 #include "compile/parts.h"
@@ -21,8 +21,10 @@ void established_then_invalid(std::vector<nft::Rule>& rules) {
 void compile_forward(nft::Table& t) {
   auto& fwd = chain_named(t, names::kFilterForward).rules;
   established_then_invalid(fwd);
-  fwd.push_back({{nft::vmap(nft::payload("ip", "saddr"), names::kVmEgress)}, "per-VM egress"});
-  fwd.push_back({{nft::vmap(nft::payload("ip", "daddr"), names::kVmIngress)}, "per-VM ingress"});
+  fwd.push_back({{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kVmEgress))},
+                 "per-VM count of new flows sent"});
+  fwd.push_back({{nft::match(nft::payload("ip", "daddr"), nft::set_ref(names::kVmIngress))},
+                 "per-VM count of new flows received"});
   fwd.push_back({{nft::match(nft::meta("iifname"), nft::set_ref(names::kInternalIfs)),
                   nft::counter(), nft::accept()},
                  "VM networks and LANs may open connections"});
@@ -93,18 +95,11 @@ void add_interface_elements(const Index& ix, nft::Table& t) {
 
 }  // namespace
 
-void contribute_vm_chains(const Vm& vm, Contribution& c) {
-  // Per-VM chains count each VM's new flows; per-VM filters are added to these chains.
-  nft::Chain out{names::vm_egress_chain(vm.name),
-                 std::nullopt,
-                 {{{nft::counter()}, "new flows from vm " + vm.name}}};
-  nft::Chain in{names::vm_ingress_chain(vm.name),
-                std::nullopt,
-                {{{nft::counter()}, "new flows to vm " + vm.name}}};
-  c.elements.push_back({NftTable::inet, names::kVmEgress, {vm.ip->str(), nft::jump(out.name)}});
-  c.elements.push_back({NftTable::inet, names::kVmIngress, {vm.ip->str(), nft::jump(in.name)}});
-  c.own_chains.push_back({NftTable::inet, std::move(out)});
-  c.own_chains.push_back({NftTable::inet, std::move(in)});
+void contribute_vm_counters(const Vm& vm, Contribution& c) {
+  // Each VM's new flows are counted by its element in these sets (the lookups in
+  // filter_forward), not by a chain per VM: the kernel's chains stay few.
+  c.elements.push_back({NftTable::inet, names::kVmEgress, {vm.ip->str(), nullptr}});
+  c.elements.push_back({NftTable::inet, names::kVmIngress, {vm.ip->str(), nullptr}});
 }
 
 void compile_filter(const Index& ix, nft::Table& t) {

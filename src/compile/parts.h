@@ -46,7 +46,7 @@ void compile_dhcp(const Index& ix, Plan& p);
 // Each object's contribution, one function per concern.
 void contribute_forward(const Index& ix, const PortForward& f, Contribution& c);
 void contribute_binding(const Index& ix, const ElasticIpBinding& b, Contribution& c);
-void contribute_vm_chains(const Vm& vm, Contribution& c);  // vm-<name>-out/-in and their maps
+void contribute_vm_counters(const Vm& vm, Contribution& c);  // its new-flow counters
 // Per-VM filters (both tables) and quarantine. Filters that do not instantiate are a broken
 // invariant (std::logic_error) unless `errors` collects them (check_filters' messages).
 void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, const Vm& vm,

@@ -1,9 +1,13 @@
 // Per-VM filters in the kernel. Each VM's Program becomes, per layer and direction, a group of
-// chains (root and its sub-chains), named by a hash of their content so that VMs whose filters
-// instantiate identically share one group. Dispatch is one verdict-map lookup per packet: by
-// bridge port in the bridge table (layer 2), by VM address in the inet table (IP, after
-// conntrack lets established flows through). Egress and ingress run in separate base chains so
-// that an nwfilter `accept` of the sender's filter does not skip the receiver's filter.
+// chains (a root and, for layer 2, its sub-chains), each named by a hash of its content so that
+// VMs whose filters compile to the same rules share the chains. Layer-2 rules that name the
+// VM's own MAC or address look them up by bridge port instead, so VMs bound to the same filters
+// (clean-traffic) share their layer-2 chains however many there are: the kernel holds few
+// chains, and a change adds elements. Dispatch is one verdict-map lookup per packet: by bridge
+// port in the bridge table (layer 2), by VM address in the inet table (IP, after conntrack lets
+// established flows through). Egress and ingress run in separate base chains so that an
+// nwfilter `accept` of the sender's filter does not skip the receiver's filter.
+#include <algorithm>
 #include <cstdio>
 
 #include "compile/compile.h"
@@ -26,68 +30,156 @@ nft::Rule filter_rule(const filter::ConcreteRule& r, Direction d, std::vector<Js
   return {std::move(matches), l2_reject ? r.origin + " (reject as drop: layer 2)" : r.origin};
 }
 
-// The chains of one layer and direction, named `prefix` (root) and `prefix-<chain>`.
-std::vector<nft::Chain> build_group(const filter::Program& prog, Layer layer, Direction d,
-                                    const std::string& prefix) {
-  std::vector<nft::Chain> out;
-  nft::Chain root{prefix, std::nullopt, {}};
-  if (layer == Layer::l3) {
-    for (const auto* r : filter::rules_of(prog, Layer::l3, "root", d))
-      if (auto m = rule_matches(*r)) root.rules.push_back(filter_rule(*r, d, std::move(*m)));
-    if (root.rules.empty()) return {};  // no IP rules this way: no dispatch either
-    out.push_back(std::move(root));
-    return out;
-  }
-  for (const auto& step : filter::root_steps(prog, d)) {
-    if (step.rule) {
-      if (auto m = rule_matches(*step.rule))
-        root.rules.push_back(filter_rule(*step.rule, d, std::move(*m)));
-      continue;
+// The VM's own MAC and address, as the compiled rules write them, and the device its frames are
+// dispatched by (iifname for what it sends, oifname for what it receives).
+struct Own {
+  std::string dev;
+  std::string mac_text, ip_text;
+  uint64_t mac_number = 0, ip_number = 0;
+};
+
+Own own_values(const Vm& vm, Direction d) {
+  Own o;
+  o.dev = d == Direction::out ? "iifname" : "oifname";
+  o.mac_text = vm.mac->str();
+  for (auto b : vm.mac->bytes) o.mac_number = (o.mac_number << 8) | b;
+  o.ip_text = vm.ip->str();
+  o.ip_number = vm.ip->value;
+  return o;
+}
+
+Json nh_field(int offset, int len) {
+  return {{"payload", {{"base", "nh"}, {"offset", offset}, {"len", len}}}};
+}
+
+// A layer-2 rule's matches of the VM's own MAC or address become lookups of the frame's port in
+// port_macs / port_addrs: for frames of this VM's port (the only ones its chains see) the two
+// are the same test, and the chains no longer hold anything of the VM, so VMs with the same
+// filters share them. ARP fields are matched typed for that (the rule's `ether type arp`
+// already holds); RARP fields have no type in nft, so rules on them keep their literals.
+void look_up_own_values(std::vector<Json>& matches, const Own& own) {
+  const Json ether_arp = nft::match(nft::payload("ether", "type"), 0x0806);
+  const bool arp = std::find(matches.begin(), matches.end(), ether_arp) != matches.end();
+  for (auto& m : matches) {
+    if (!m.contains("match")) continue;
+    const Json& left = m["match"]["left"];
+    const Json& right = m["match"]["right"];
+    Json field;
+    const char* set = nullptr;
+    for (const char* f : {"saddr", "daddr"}) {
+      if (left == nft::payload("ether", f) && right == own.mac_text) {
+        field = left;
+        set = names::kPortMacs;
+      } else if (left == nft::payload("ip", f) && right == own.ip_text) {
+        field = left;
+        set = names::kPortAddrs;
+      }
     }
-    const std::string& chain = step.jump->name;
-    nft::Chain sub{prefix + "-" + chain, std::nullopt, {}};
-    for (const auto* r : filter::rules_of(prog, Layer::l2, chain, d))
-      if (auto m = rule_matches(*r)) sub.rules.push_back(filter_rule(*r, d, std::move(*m)));
-    if (sub.rules.empty()) continue;  // nothing to do there in this direction
-    auto jump = chain_guard(chain);
-    jump.push_back(nft::jump(sub.name));
-    root.rules.push_back({std::move(jump), "nwfilter chain " + chain});
-    out.push_back(std::move(sub));
+    if (arp) {
+      if ((left == nh_field(64, 48) || left == nh_field(144, 48)) && right == own.mac_number) {
+        field = nft::payload("arp", left == nh_field(64, 48) ? "saddr ether" : "daddr ether");
+        set = names::kPortMacs;
+      } else if ((left == nh_field(112, 32) || left == nh_field(192, 32)) &&
+                 right == own.ip_number) {
+        field = nft::payload("arp", left == nh_field(112, 32) ? "saddr ip" : "daddr ip");
+        set = names::kPortAddrs;
+      }
+    }
+    if (!set) continue;
+    m = nft::match(nft::concat({nft::meta(own.dev), field}), nft::set_ref(set),
+                   m["match"]["op"].get<std::string>());
   }
-  if (root.rules.empty()) return {};
-  out.insert(out.begin(), std::move(root));
-  return out;
+}
+
+// Whether the compiled rules still name the VM's MAC or address (as text or as a number).
+bool names_own_values(const Json& j, const Own& own) {
+  if (j.is_string()) return j == own.mac_text || j == own.ip_text;
+  if (j.is_number_unsigned() || j.is_number_integer())
+    return j == own.mac_number || j == own.ip_number;
+  if (j.is_structured())
+    for (const auto& x : j)
+      if (names_own_values(x, own)) return true;
+  return false;
+}
+
+// A chain named by its kind, a hash of its rules and (for nwfilter chains) their name: chains of
+// the same content have the same name, so they are shared.
+nft::Chain named_chain(const std::string& kind, const std::string& suffix,
+                       std::vector<nft::Rule> rules) {
+  Json content = Json::array();
+  for (const auto& r : rules) content.push_back(r.expr);
+  char hash[24];
+  std::snprintf(hash, sizeof hash, "%016llx",
+                static_cast<unsigned long long>(nft::fnv1a(content.dump())));
+  return {kind + "-" + hash + (suffix.empty() ? "" : "-" + suffix), std::nullopt,
+          std::move(rules)};
 }
 
 std::string group_kind(Layer layer, Direction d) {
   return std::string(layer == Layer::l2 ? "l2" : "l3") + (d == Direction::out ? "o" : "i");
 }
 
-// Builds the group once with a placeholder name, hashes it, and names it by the hash: identical
-// instantiations get identical names (and are shared). Returns the root chain's name ("" if
-// there is nothing to do).
-std::string add_group(const filter::Program& prog, Layer layer, Direction d, NftTable table,
-                      Contribution& c) {
-  const std::string kind = group_kind(layer, d);
-  auto group = build_group(prog, layer, d, "@");
-  if (group.empty()) return "";
-  Json content = Json::array();
-  for (const auto& ch : group)
-    for (const auto& r : ch.rules) content.push_back(Json{{"chain", ch.name}, {"expr", r.expr}});
-  char hash[24];
-  std::snprintf(hash, sizeof hash, "%010llx",
-                static_cast<unsigned long long>(nft::fnv1a(content.dump()) & 0xffffffffffULL));
-  const std::string name = kind + "-" + hash;
-  // "@" -> name, in the chains' names and in the root's jumps to its sub-chains (rule ids hash
-  // the expressions, so they follow).
-  auto renamed = [&](const std::string& s) { return name + s.substr(1); };
-  for (auto& ch : group) {
-    ch.name = renamed(ch.name);
-    for (auto& r : ch.rules)
-      for (auto& x : r.expr)
-        if (x.contains("jump")) x["jump"]["target"] = renamed(x["jump"]["target"]);
-    c.shared_chains.push_back({table, std::move(ch)});
+// The IP rules of one direction: one chain. Returns its name ("" if there are none: no
+// dispatch either).
+std::string add_l3_group(const filter::Program& prog, Direction d, Contribution& c) {
+  std::vector<nft::Rule> rules;
+  for (const auto* r : filter::rules_of(prog, Layer::l3, "root", d))
+    if (auto m = rule_matches(*r)) rules.push_back(filter_rule(*r, d, std::move(*m)));
+  if (rules.empty()) return "";
+  auto chain = named_chain(group_kind(Layer::l3, d), "", std::move(rules));
+  std::string name = chain.name;
+  c.chains.push_back({NftTable::inet, std::move(chain)});
+  return name;
+}
+
+// The layer-2 rules of one direction: a root chain and one chain per nwfilter chain, which the
+// root jumps to for frames of its kind. The VM's own values are looked up by port, so these
+// chains are shared by the VMs with the same filters; a RARP chain that still names the VM
+// (nft cannot look RARP fields up) is reached through the VM's element in vm_rarp_out/-in, so
+// the root stays shared. Returns the root's name ("" if there is nothing to do).
+std::string add_l2_group(const filter::Program& prog, Direction d, const Vm& vm,
+                         Contribution& c) {
+  const std::string kind = group_kind(Layer::l2, d);
+  const Own own = own_values(vm, d);
+  std::vector<nft::Rule> root;
+  bool rarp_by_port = false;
+  auto compiled = [&](const filter::ConcreteRule& r) -> std::optional<nft::Rule> {
+    auto m = rule_matches(r);
+    if (!m) return std::nullopt;
+    look_up_own_values(*m, own);
+    return filter_rule(r, d, std::move(*m));
+  };
+  for (const auto& step : filter::root_steps(prog, d)) {
+    if (step.rule) {
+      if (auto r = compiled(*step.rule)) root.push_back(std::move(*r));
+      continue;
+    }
+    const std::string& name = step.jump->name;
+    std::vector<nft::Rule> rules;
+    for (const auto* r : filter::rules_of(prog, Layer::l2, name, d))
+      if (auto x = compiled(*r)) rules.push_back(std::move(*x));
+    if (rules.empty()) continue;  // nothing to do there in this direction
+    nft::Chain sub = named_chain(kind, name, std::move(rules));
+    auto jump = chain_guard(name);
+    bool names_vm = false;
+    for (const auto& r : sub.rules) names_vm = names_vm || names_own_values(Json(r.expr), own);
+    const bool by_port = !rarp_by_port && names_vm && name.rfind("rarp", 0) == 0;
+    if (by_port) {
+      rarp_by_port = true;
+      jump.push_back(nft::vmap(nft::meta(own.dev),
+                               d == Direction::out ? names::kVmRarpOut : names::kVmRarpIn));
+      c.elements.push_back({NftTable::bridge, d == Direction::out ? names::kVmRarpOut : names::kVmRarpIn,
+                            {vm.port, nft::jump(sub.name)}});
+    } else {
+      jump.push_back(nft::jump(sub.name));
+    }
+    root.push_back({std::move(jump), "nwfilter chain " + name});
+    c.chains.push_back({NftTable::bridge, std::move(sub)});
   }
+  if (root.empty()) return "";
+  auto chain = named_chain(kind, "", std::move(root));
+  std::string name = chain.name;
+  c.chains.push_back({NftTable::bridge, std::move(chain)});
   return name;
 }
 
@@ -212,6 +304,9 @@ void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog
   }
   if (vm.filters.empty()) return;
   c.filtered = true;
+  // The values the chains look up by port (look_up_own_values).
+  c.elements.push_back({NftTable::bridge, names::kPortMacs, {nft::concat({vm.port, vm.mac->str()}), nullptr}});
+  c.elements.push_back({NftTable::bridge, names::kPortAddrs, {nft::concat({vm.port, vm.ip->str()}), nullptr}});
   auto inst = instantiate_vm(ix.config, vm, catalog);
   if (!inst.ok()) {
     if (!errors)
@@ -222,11 +317,11 @@ void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog
   }
   for (Direction d : {Direction::out, Direction::in}) {
     const bool out = d == Direction::out;
-    std::string l2 = add_group(inst.program, Layer::l2, d, NftTable::bridge, c);
+    std::string l2 = add_l2_group(inst.program, d, vm, c);
     if (!l2.empty())
       c.elements.push_back(
           {NftTable::bridge, out ? names::kVmL2Out : names::kVmL2In, {vm.port, nft::jump(l2)}});
-    std::string l3 = add_group(inst.program, Layer::l3, d, NftTable::inet, c);
+    std::string l3 = add_l3_group(inst.program, d, c);
     if (!l3.empty())
       c.elements.push_back(
           {NftTable::inet, out ? names::kVmL3Out : names::kVmL3In, {vm.ip->str(), nft::jump(l3)}});

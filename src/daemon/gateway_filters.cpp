@@ -266,32 +266,42 @@ std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
       {NftTable::inet, names::kVmL3In, "l3", "in"},
   };
   const Footprint* mine = live_.footprint(object_key(*vm));
+  // The chain the VM's element in `map` jumps to ("" if it has none).
+  auto target_of = [&](NftTable table, const std::string& map) {
+    std::string chain;
+    for (const auto& e : mine ? mine->elements : std::vector<Footprint::Elem>{})
+      if (e.table == table && e.set == map)
+        chain = nft::Json::parse(e.value)["jump"]["target"].get<std::string>();
+    return chain;
+  };
   std::vector<RuleStats> out;
   std::optional<nft::Table> kernel_bridge, kernel_inet;
   for (const auto& r : roots) {
-    // The VM's root chain of this layer and direction: the target of its element in the map.
-    std::string chain;
-    for (const auto& e : mine ? mine->elements : std::vector<Footprint::Elem>{})
-      if (e.table == r.table && e.set == r.map)
-        chain = nft::Json::parse(e.value)["jump"]["target"].get<std::string>();
-    if (chain.empty()) continue;
-    const auto shared = static_cast<size_t>(live_.holders(r.table, chain));
+    const std::string root = target_of(r.table, r.map);
+    if (root.empty()) continue;
     const bool inet = r.table == NftTable::inet;
     auto& kernel = inet ? kernel_inet : kernel_bridge;
     if (!kernel) kernel = deps_.backends.nft.read_table(inet ? "inet" : "bridge", names::kTable);
     if (!kernel) continue;
-    for (const auto& c : kernel->chains) {
-      if (c.name != chain && c.name.rfind(chain + "-", 0) != 0) continue;
-      for (const auto& rule : c.rules) {
-        RuleStats s{r.layer, r.direction, c.name, "", 0, 0, shared};
-        s.rule = rule.comment;
+    // The root, then the chains it jumps to (directly, or by the VM's port for RARP), in order.
+    std::vector<std::string> todo{root};
+    std::set<std::string> seen;
+    for (size_t i = 0; i < todo.size(); ++i) {
+      const nft::Chain* c = kernel->find_chain(todo[i]);
+      if (!c || !seen.insert(c->name).second) continue;
+      const auto shared = static_cast<size_t>(live_.holders(r.table, c->name));
+      for (const auto& rule : c->rules) {
+        RuleStats st{r.layer, r.direction, c->name, rule.comment, 0, 0, shared};
         for (const auto& x : rule.expr) {
           if (x.contains("counter") && x["counter"].is_object()) {
-            s.packets = x["counter"].value("packets", uint64_t{0});
-            s.bytes = x["counter"].value("bytes", uint64_t{0});
+            st.packets = x["counter"].value("packets", uint64_t{0});
+            st.bytes = x["counter"].value("bytes", uint64_t{0});
           }
+          if (x.contains("jump")) todo.push_back(x["jump"]["target"].get<std::string>());
+          if (x.contains("vmap") && x["vmap"]["data"].is_string())
+            todo.push_back(target_of(r.table, x["vmap"]["data"].get<std::string>().substr(1)));
         }
-        out.push_back(std::move(s));
+        out.push_back(std::move(st));
       }
     }
   }

@@ -26,6 +26,7 @@ nft::Table frame(const nft::Table& t, bool with_base) {
     d.comment = s.comment;
     d.size = s.size;
     d.filled_by_kernel = s.filled_by_kernel;
+    d.counter = s.counter;
     if (with_base) d.elements = s.elements;
     v.sets.push_back(std::move(d));
   }
@@ -87,8 +88,7 @@ Footprint footprint_of(const Contribution& c) {
   f.elements.reserve(c.elements.size());
   for (const auto& e : c.elements)
     f.elements.push_back({e.table, e.set, e.element.key.dump(), e.element.value.dump()});
-  for (const auto* chains : {&c.own_chains, &c.shared_chains})
-    for (const auto& ch : *chains) f.chains.push_back({ch.table, ch.chain.name});
+  for (const auto& ch : c.chains) f.chains.push_back({ch.table, ch.chain.name});
   f.ports = c.ports;
   f.addresses = c.addresses;
   f.reservations = c.reservations;
@@ -183,11 +183,9 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     if (!ch.after) continue;
     const Contribution& c = *ch.after;
     for (const auto& e : c.elements) set_in(side(false, e.table), e.set).elements.push_back(e.element);
-    for (const auto* chains : {&c.own_chains, &c.shared_chains}) {
-      for (const auto& x : *chains) {
-        ++holders_delta[{x.table, x.chain.name}];
-        content[{x.table, x.chain.name}] = &x.chain;
-      }
+    for (const auto& x : c.chains) {
+      ++holders_delta[{x.table, x.chain.name}];
+      content[{x.table, x.chain.name}] = &x.chain;
     }
     for (const auto& p : c.ports) {
       bool had = old && std::any_of(old->ports.begin(), old->ports.end(), [&](const auto& o) {
@@ -203,9 +201,8 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     for (const auto& [net, r] : c.reservations) reservations[net].second.push_back(r);
   }
 
-  // A chain is created with its first holder and deleted with its last. Its name says what it
-  // holds (an object's own chain is named after the object, a shared one by its content's
-  // hash), so a chain that stays held needs nothing.
+  // A chain is created with its first holder and deleted with its last. Its name is its
+  // content's hash, so a chain that stays held needs nothing.
   for (const auto& [key, delta] : holders_delta) {
     auto it = holders_.find(key);
     const int before = it == holders_.end() ? 0 : it->second;

@@ -46,7 +46,7 @@ struct Footprint {
     std::string name;
   };
   std::vector<Elem> elements;
-  std::vector<ChainName> chains;  // its own and the shared ones it uses
+  std::vector<ChainName> chains;  // the chains it holds (shared with others by name)
   std::vector<PlannedPort> ports;
   std::vector<PlannedAddress> addresses;
   std::vector<std::pair<std::string, DhcpReservation>> reservations;

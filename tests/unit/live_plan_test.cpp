@@ -151,9 +151,9 @@ std::vector<ObjectChange> changes(const Compiled& a, const Compiled& b, bool all
     if (before && after && !differs) {
       for (size_t i = 0; i < before->elements.size(); ++i)
         differs = differs || !(before->elements[i].element == after->elements[i].element);
-      differs = differs || before->shared_chains.size() != after->shared_chains.size();
-      for (size_t i = 0; !differs && i < before->shared_chains.size(); ++i)
-        differs = before->shared_chains[i].chain.name != after->shared_chains[i].chain.name;
+      differs = differs || before->chains.size() != after->chains.size();
+      for (size_t i = 0; !differs && i < before->chains.size(); ++i)
+        differs = before->chains[i].chain.name != after->chains[i].chain.name;
     }
     if (!differs && !all_keys) continue;
     out.push_back({key, after ? std::optional<Contribution>(*after) : std::nullopt});
