@@ -150,8 +150,8 @@ void add_contributions(Plan& plan, const std::vector<const Contribution*>& in_or
   std::set<std::pair<NftTable, std::string>> shared;
   for (const Contribution* c : in_order)
     for (const auto& ch : c->chains)
-      if (shared.insert({ch.table, ch.chain.name}).second)
-        table(ch.table).chains.push_back(ch.chain);
+      if (shared.insert({ch.table, ch.chain->name}).second)
+        table(ch.table).chains.push_back(*ch.chain);
   std::map<std::string, DhcpServer*> servers;
   for (auto& d : plan.dhcp) servers[d.network] = &d;
   for (const Contribution* c : in_order) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <compare>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -24,9 +25,10 @@ struct PlacedElement {
   nft::Element element;
 };
 
+// Shared chains are shared in memory too: a compile builds each once, however many VMs hold it.
 struct PlacedChain {
   NftTable table;
-  nft::Chain chain;
+  std::shared_ptr<const nft::Chain> chain;
 };
 
 struct Contribution {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "compile/contribution.h"
@@ -27,6 +29,10 @@ struct Index {
 
   // The uplink whose pool holds `eip` (validation guarantees there is one).
   const Uplink& uplink_of_eip(Ipv4 eip) const;
+
+  // Filter chains already compiled in this compile, by what they were compiled from (the
+  // VMs' own values masked): VMs bound to the same filters share chains, built once.
+  mutable std::unordered_map<std::string, std::shared_ptr<const nft::Chain>> chain_cache;
 };
 
 nft::Set& set_named(nft::Table& t, const std::string& name);

@@ -9,6 +9,7 @@
 // nwfilter `accept` of the sender's filter does not skip the receiver's filter.
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "compile/compile.h"
 #include "compile/filter_rules.h"
@@ -102,6 +103,47 @@ bool names_own_values(const Json& j, const Own& own) {
   return false;
 }
 
+// What a filter chain is compiled from, the VM's own MAC and address masked: two VMs whose rules
+// give the same key get the same chain once their own values are looked up by port, if the
+// chain names neither (a chain that still names them is per VM and not cached).
+std::string chain_key(const std::string& kind, const std::string& chain,
+                      const std::vector<const filter::ConcreteRule*>& rules, const Own& own) {
+  std::string k = kind + "|" + chain + "|" + own.dev;
+  auto field = [&k](std::string_view s) {
+    k += std::to_string(s.size());
+    k += ':';
+    k += s;
+  };
+  for (const auto* r : rules) {
+    k += '\n';
+    k += std::to_string(static_cast<int>(r->layer)) + std::to_string(static_cast<int>(r->action)) +
+         std::to_string(static_cast<int>(r->direction)) +
+         std::to_string(r->protocol ? static_cast<int>(*r->protocol) : -1) +
+         (r->statematch ? "s" : "-") + (r->log ? "l" : "-");
+    field(std::to_string(r->priority));
+    field(r->chain);
+    field(r->origin);
+    for (const auto& a : r->attrs) {
+      field(a.name);
+      k += a.match ? '=' : '!';
+      if (!own.mac_text.empty() && a.value == own.mac_text)
+        k += "$MAC";
+      else if (!own.ip_text.empty() && a.value == own.ip_text)
+        k += "$IP";
+      else
+        field(a.value);
+    }
+  }
+  return k;
+}
+
+bool names_own_values(const std::vector<nft::Rule>& rules, const Own& own) {
+  for (const auto& r : rules)
+    for (const auto& x : r.expr)
+      if (names_own_values(x, own)) return true;
+  return false;
+}
+
 // A chain named by its kind, a hash of its rules and (for nwfilter chains) their name: chains of
 // the same content have the same name, so they are shared.
 nft::Chain named_chain(const std::string& kind, const std::string& suffix,
@@ -121,15 +163,24 @@ std::string group_kind(Layer layer, Direction d) {
 
 // The IP rules of one direction: one chain. Returns its name ("" if there are none: no
 // dispatch either).
-std::string add_l3_group(const filter::Program& prog, Direction d, Contribution& c) {
-  std::vector<nft::Rule> rules;
-  for (const auto* r : filter::rules_of(prog, Layer::l3, "root", d))
-    if (auto m = rule_matches(*r)) rules.push_back(filter_rule(*r, d, std::move(*m)));
+std::string add_l3_group(const filter::Program& prog, Direction d, const Index& ix,
+                         Contribution& c) {
+  const std::string kind = group_kind(Layer::l3, d);
+  auto rules = filter::rules_of(prog, Layer::l3, "root", d);
   if (rules.empty()) return "";
-  auto chain = named_chain(group_kind(Layer::l3, d), "", std::move(rules));
-  std::string name = chain.name;
-  c.chains.push_back({NftTable::inet, std::move(chain)});
-  return name;
+  // IP rules keep their values (nothing is looked up by port): the key masks nothing.
+  const std::string key = chain_key(kind, "root", rules, Own{});
+  auto it = ix.chain_cache.find(key);
+  if (it == ix.chain_cache.end()) {
+    std::vector<nft::Rule> out;
+    for (const auto* r : rules)
+      if (auto m = rule_matches(*r)) out.push_back(filter_rule(*r, d, std::move(*m)));
+    auto chain = std::make_shared<const nft::Chain>(named_chain(kind, "", std::move(out)));
+    it = ix.chain_cache.emplace(key, std::move(chain)).first;
+  }
+  if (it->second->rules.empty()) return "";  // no IP rules this way: no dispatch either
+  c.chains.push_back({NftTable::inet, it->second});
+  return it->second->name;
 }
 
 // The layer-2 rules of one direction: a root chain and one chain per nwfilter chain, which the
@@ -138,48 +189,73 @@ std::string add_l3_group(const filter::Program& prog, Direction d, Contribution&
 // (nft cannot look RARP fields up) is reached through the VM's element in vm_rarp_out/-in, so
 // the root stays shared. Returns the root's name ("" if there is nothing to do).
 std::string add_l2_group(const filter::Program& prog, Direction d, const Vm& vm,
-                         Contribution& c) {
+                         const Index& ix, Contribution& c) {
   const std::string kind = group_kind(Layer::l2, d);
   const Own own = own_values(vm, d);
-  std::vector<nft::Rule> root;
-  bool rarp_by_port = false;
   auto compiled = [&](const filter::ConcreteRule& r) -> std::optional<nft::Rule> {
     auto m = rule_matches(r);
     if (!m) return std::nullopt;
     look_up_own_values(*m, own);
     return filter_rule(r, d, std::move(*m));
   };
+  // A chain from its rules, through the compile's cache: shared chains are built once.
+  auto chain_of = [&](const std::string& key, const std::string& suffix,
+                      const std::function<std::vector<nft::Rule>()>& build) {
+    if (auto it = ix.chain_cache.find(key); it != ix.chain_cache.end()) return it->second;
+    auto rules = build();
+    const bool per_vm = names_own_values(rules, own);
+    auto chain = std::make_shared<const nft::Chain>(named_chain(kind, suffix, std::move(rules)));
+    if (!per_vm) ix.chain_cache.emplace(key, chain);
+    return chain;
+  };
+  std::vector<const filter::ConcreteRule*> root_rules;  // for the root's key
+  std::string root_key = "root";
+  bool rarp_by_port = false;
+  std::vector<std::function<std::optional<nft::Rule>()>> root_steps;
   for (const auto& step : filter::root_steps(prog, d)) {
     if (step.rule) {
-      if (auto r = compiled(*step.rule)) root.push_back(std::move(*r));
+      root_rules.push_back(step.rule);
+      root_key += "\nrule";
+      root_steps.push_back([&, r = step.rule] { return compiled(*r); });
       continue;
     }
     const std::string& name = step.jump->name;
-    std::vector<nft::Rule> rules;
-    for (const auto* r : filter::rules_of(prog, Layer::l2, name, d))
-      if (auto x = compiled(*r)) rules.push_back(std::move(*x));
-    if (rules.empty()) continue;  // nothing to do there in this direction
-    nft::Chain sub = named_chain(kind, name, std::move(rules));
+    auto rules = filter::rules_of(prog, Layer::l2, name, d);
+    auto sub = chain_of(chain_key(kind, name, rules, own), name, [&] {
+      std::vector<nft::Rule> out;
+      for (const auto* r : rules)
+        if (auto x = compiled(*r)) out.push_back(std::move(*x));
+      return out;
+    });
+    if (sub->rules.empty()) continue;  // nothing to do there in this direction
     auto jump = chain_guard(name);
-    bool names_vm = false;
-    for (const auto& r : sub.rules) names_vm = names_vm || names_own_values(Json(r.expr), own);
-    const bool by_port = !rarp_by_port && names_vm && name.rfind("rarp", 0) == 0;
+    const bool by_port =
+        !rarp_by_port && name.rfind("rarp", 0) == 0 && names_own_values(sub->rules, own);
     if (by_port) {
       rarp_by_port = true;
-      jump.push_back(nft::vmap(nft::meta(own.dev),
-                               d == Direction::out ? names::kVmRarpOut : names::kVmRarpIn));
-      c.elements.push_back({NftTable::bridge, d == Direction::out ? names::kVmRarpOut : names::kVmRarpIn,
-                            {vm.port, nft::jump(sub.name)}});
+      const char* map = d == Direction::out ? names::kVmRarpOut : names::kVmRarpIn;
+      jump.push_back(nft::vmap(nft::meta(own.dev), map));
+      c.elements.push_back({NftTable::bridge, map, {vm.port, nft::jump(sub->name)}});
+      root_key += "\nby-port " + name;
     } else {
-      jump.push_back(nft::jump(sub.name));
+      jump.push_back(nft::jump(sub->name));
+      root_key += "\njump " + sub->name;
     }
-    root.push_back({std::move(jump), "nwfilter chain " + name});
+    root_steps.push_back([jump = std::move(jump), name]() -> std::optional<nft::Rule> {
+      return nft::Rule{jump, "nwfilter chain " + name};
+    });
     c.chains.push_back({NftTable::bridge, std::move(sub)});
   }
-  if (root.empty()) return "";
-  auto chain = named_chain(kind, "", std::move(root));
-  std::string name = chain.name;
-  c.chains.push_back({NftTable::bridge, std::move(chain)});
+  if (root_steps.empty()) return "";
+  auto root = chain_of(chain_key(kind, root_key, root_rules, own), "", [&] {
+    std::vector<nft::Rule> out;
+    for (const auto& step : root_steps)
+      if (auto r = step()) out.push_back(std::move(*r));
+    return out;
+  });
+  if (root->rules.empty()) return "";
+  std::string name = root->name;
+  c.chains.push_back({NftTable::bridge, std::move(root)});
   return name;
 }
 
@@ -317,11 +393,11 @@ void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog
   }
   for (Direction d : {Direction::out, Direction::in}) {
     const bool out = d == Direction::out;
-    std::string l2 = add_l2_group(inst.program, d, vm, c);
+    std::string l2 = add_l2_group(inst.program, d, vm, ix, c);
     if (!l2.empty())
       c.elements.push_back(
           {NftTable::bridge, out ? names::kVmL2Out : names::kVmL2In, {vm.port, nft::jump(l2)}});
-    std::string l3 = add_l3_group(inst.program, d, c);
+    std::string l3 = add_l3_group(inst.program, d, ix, c);
     if (!l3.empty())
       c.elements.push_back(
           {NftTable::inet, out ? names::kVmL3Out : names::kVmL3In, {vm.ip->str(), nft::jump(l3)}});

@@ -88,7 +88,7 @@ Footprint footprint_of(const Contribution& c) {
   f.elements.reserve(c.elements.size());
   for (const auto& e : c.elements)
     f.elements.push_back({e.table, e.set, e.element.key.dump(), e.element.value.dump()});
-  for (const auto& ch : c.chains) f.chains.push_back({ch.table, ch.chain.name});
+  for (const auto& ch : c.chains) f.chains.push_back({ch.table, ch.chain->name});
   f.ports = c.ports;
   f.addresses = c.addresses;
   f.reservations = c.reservations;
@@ -184,8 +184,8 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     const Contribution& c = *ch.after;
     for (const auto& e : c.elements) set_in(side(false, e.table), e.set).elements.push_back(e.element);
     for (const auto& x : c.chains) {
-      ++holders_delta[{x.table, x.chain.name}];
-      content[{x.table, x.chain.name}] = &x.chain;
+      ++holders_delta[{x.table, x.chain->name}];
+      content[{x.table, x.chain->name}] = x.chain.get();
     }
     for (const auto& p : c.ports) {
       bool had = old && std::any_of(old->ports.begin(), old->ports.end(), [&](const auto& o) {

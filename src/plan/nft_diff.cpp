@@ -50,6 +50,20 @@ std::string plural(int n, const char* word) {
 
 }  // namespace
 
+NftChange& NftChange::operator+=(NftChange&& o) {
+  // The batch of a large table is large: moved, not copied.
+  if (commands.empty()) {
+    std::vector<Json> mine = std::move(o.commands);
+    o.commands = std::move(commands);
+    commands = std::move(mine);
+  } else {
+    commands.reserve(commands.size() + o.commands.size());
+    for (auto& c : o.commands) commands.push_back(std::move(c));
+  }
+  o.commands.clear();
+  return *this += static_cast<const NftChange&>(o);
+}
+
 NftChange& NftChange::operator+=(const NftChange& o) {
   commands.insert(commands.end(), o.commands.begin(), o.commands.end());
   created = created || o.created;

@@ -153,7 +153,7 @@ std::vector<ObjectChange> changes(const Compiled& a, const Compiled& b, bool all
         differs = differs || !(before->elements[i].element == after->elements[i].element);
       differs = differs || before->chains.size() != after->chains.size();
       for (size_t i = 0; !differs && i < before->chains.size(); ++i)
-        differs = before->chains[i].chain.name != after->chains[i].chain.name;
+        differs = before->chains[i].chain->name != after->chains[i].chain->name;
     }
     if (!differs && !all_keys) continue;
     out.push_back({key, after ? std::optional<Contribution>(*after) : std::nullopt});
