@@ -95,6 +95,14 @@ UplinkConditions link_conditions(const Config& config,
   return out;
 }
 
+ApplyReport apply_routing(const Plan& plan, backend::Rtnl& rtnl) {
+  ApplyReport r;
+  auto ops = routing_diff(plan, read_net(rtnl));
+  for (const auto& op : ops) r.net.push_back(op.str());
+  run_net_ops(ops, rtnl);
+  return r;
+}
+
 ApplyReport preview(const Plan& plan, Backends& b) {
   NetState net = read_net(b.rtnl);
   preflight(plan, net);
@@ -121,6 +129,47 @@ ApplyReport apply(const Plan& plan, Backends& b) {
     if (!what.empty()) r.dhcp.push_back(d.network + " " + what);
   }
   for (const auto& n : b.dhcp.stop_except(networks)) r.dhcp.push_back(n + " stopped");
+  return r;
+}
+
+ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written) {
+  ApplyReport r;
+  r.nft = delta.nft;
+  if (!r.nft.empty()) {
+    b.nft.apply(r.nft.batch());
+    written = true;
+  }
+  std::vector<NetOp> ops;
+  if (!delta.ports.empty() || !delta.add_addresses.empty() || !delta.remove_addresses.empty()) {
+    // Only what the change names: its ports (plugged in if they exist) and its addresses; the
+    // links and addresses it does not name are left as they are.
+    NetState net{delta.ports.empty() ? std::vector<backend::LinkInfo>{} : b.rtnl.links(),
+                 b.rtnl.addresses(),
+                 {}};
+    Plan named;
+    named.ports = delta.ports;
+    named.addresses = delta.add_addresses;
+    ops = net_diff(named, net);
+    for (const auto& a : delta.remove_addresses) {
+      backend::AddressInfo have{a.device, a.address};
+      if (std::find(net.addresses.begin(), net.addresses.end(), have) != net.addresses.end())
+        ops.push_back({NetOp::Kind::delete_address, a.device, "", a.address, {}});
+    }
+  }
+  for (const auto& op : ops) r.net.push_back(op.str());
+  if (!ops.empty()) written = true;
+  run_net_ops(ops, b.rtnl);
+  for (const auto& s : delta.sysctls) {
+    if (!needs_write(s, b.sysctl)) continue;
+    written = true;
+    b.sysctl.set(s.key, s.value);
+    r.sysctl.push_back(sysctl_name(s.key) + " = " + s.value);
+  }
+  for (const auto& d : delta.dhcp) {
+    written = true;
+    std::string what = b.dhcp.ensure(d);
+    if (!what.empty()) r.dhcp.push_back(d.network + " " + what);
+  }
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include "backend/sysctl.h"
 #include "compile/compile.h"
 #include "compile/plan.h"
+#include "plan/live_plan.h"
 #include "plan/nft_diff.h"
 
 namespace vmgw {
@@ -48,9 +49,19 @@ ApplyReport preview(const Plan& plan, Backends& b);
 // it never plans a nexthop the kernel would refuse.
 UplinkConditions link_conditions(const Config& config, const std::vector<backend::LinkInfo>& links);
 
+// Converges only the policy routing (nexthops, routes, rules) to `plan`'s: what a change of the
+// uplinks' health touches. Throws backend::RtnlError on a refusal (the next call resumes).
+ApplyReport apply_routing(const Plan& plan, backend::Rtnl& rtnl);
+
 // Converges the host to `plan`. Throws EnvironmentError before any change if the host cannot
 // take it, backend::NftError if the kernel refused the nftables batch (nothing changed), and
 // backend::RtnlError / std::runtime_error for later steps (re-running apply resumes).
 ApplyReport apply(const Plan& plan, Backends& b);
+
+// Makes the host take a change found without reading it (LivePlan::step): the nftables batch
+// first (refused as a whole, it changes nothing), then the bridge ports, addresses, sysctls and
+// DHCP servers it names; only those are read back. `written` turns true once anything was
+// written, so that a caller whose later step fails knows there is something to undo.
+ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written);
 
 }  // namespace vmgw

@@ -198,6 +198,12 @@ std::vector<NetOp> net_diff(const Plan& plan, const NetState& state) {
   return ops;
 }
 
+std::vector<NetOp> routing_diff(const Plan& plan, const NetState& state) {
+  std::vector<NetOp> ops;
+  diff_routing(plan, state, ops);
+  return ops;
+}
+
 void run_net_ops(const std::vector<NetOp>& ops, backend::Rtnl& rtnl) {
   using K = NetOp::Kind;
   for (const auto& op : ops) {

@@ -53,6 +53,9 @@ backend::NexthopInfo kernel_nexthop(const PlannedNexthop& n);
 // the uplink only after its NAT is gone).
 std::vector<NetOp> net_diff(const Plan& plan, const NetState& state);
 
+// Only the policy routing's part of net_diff (nexthops, routes, rules, and their removals).
+std::vector<NetOp> routing_diff(const Plan& plan, const NetState& state);
+
 // Runs the ops against `rtnl`, stopping at the first failure (RtnlError propagates).
 void run_net_ops(const std::vector<NetOp>& ops, backend::Rtnl& rtnl);
 

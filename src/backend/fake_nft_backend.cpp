@@ -73,6 +73,9 @@ void apply_one(std::optional<nft::Table>& state, const Json& cmd) {
       if (o.contains("map")) s.map = o["map"];
       if (o.contains("flags")) s.flags = o["flags"].get<std::vector<std::string>>();
       s.size = o.value("size", uint32_t{0});
+      if (o.contains("stmt"))
+        for (const auto& st : o["stmt"])
+          if (st.contains("counter")) s.counter = true;
       t.sets.push_back(s);
       return;
     }

@@ -1,6 +1,8 @@
 #include "compile/compile.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <stdexcept>
 
 #include "compile/parts.h"
@@ -10,12 +12,6 @@ namespace vmgw {
 
 std::string names::uplink_chain(const std::string& uplink) {
   return "uplink-" + uplink;
-}
-std::string names::vm_egress_chain(const std::string& vm) {
-  return "vm-" + vm + "-out";
-}
-std::string names::vm_ingress_chain(const std::string& vm) {
-  return "vm-" + vm + "-in";
 }
 
 namespace compile_detail {
@@ -59,21 +55,135 @@ nft::Chain& chain_named(nft::Table& t, const std::string& name) {
 
 }  // namespace compile_detail
 
-Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters,
-             const UplinkConditions& health) {
+namespace {
+
+void base_into(const compile_detail::Index& ix, CompileFlags flags, Plan& plan) {
   using namespace compile_detail;
-  const Index ix(config.get(), health);
-  Plan plan;
   declare_table(plan.table);
   declare_bridge_table(plan.bridge_table);
   compile_nat(ix, plan.table);
   compile_uplinks(ix, plan.table);
   compile_dscp(ix, plan.table);
   compile_filter(ix, plan.table);
-  compile_vm_filters(ix, filters, plan);
+  compile_vm_dispatch(ix, flags, plan);
   compile_network(ix, plan);
   compile_routing(ix, plan);
   compile_dhcp(ix, plan);
+}
+
+std::vector<KeyedContribution> contributions_of(const compile_detail::Index& ix,
+                                                const filter::FilterCatalog& filters,
+                                                const std::set<std::string>* only,
+                                                Diagnostics* filter_errors) {
+  using namespace compile_detail;
+  std::vector<KeyedContribution> out;
+  auto wanted = [&](const std::string& key) { return !only || only->count(key) != 0; };
+  for (const auto& [name, vm] : ix.vms) {
+    std::string key = object_key(*vm);
+    if (!wanted(key)) continue;
+    Contribution c;
+    contribute_vm_counters(*vm, c);
+    contribute_vm_filters(ix, filters, *vm, c, filter_errors);
+    contribute_vm_network(ix, *vm, c);
+    contribute_vm_dhcp(ix, *vm, c);
+    out.push_back({std::move(key), std::move(c)});
+  }
+  for (const PortForward* f : ix.forwards) {
+    std::string key = object_key(*f);
+    if (!wanted(key)) continue;
+    Contribution c;
+    contribute_forward(ix, *f, c);
+    out.push_back({std::move(key), std::move(c)});
+  }
+  for (const ElasticIpBinding* b : ix.bindings) {
+    std::string key = object_key(*b);
+    if (!wanted(key)) continue;
+    Contribution c;
+    contribute_binding(ix, *b, c);
+    out.push_back({std::move(key), std::move(c)});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string object_key(const Vm& vm) {
+  return "vm/" + vm.name;
+}
+std::string object_key(const PortForward& f) {
+  return "forward/" + f.public_address->str() + "/" + std::string(to_string(f.proto)) + "/" +
+         std::to_string(f.public_ports->first);
+}
+std::string object_key(const ElasticIpBinding& b) {
+  return "eip/" + b.address->str();
+}
+
+Plan compile_base(const Validated<Config>& config, CompileFlags flags,
+                  const UplinkConditions& health) {
+  Plan plan;
+  base_into(compile_detail::Index(config.get(), health), flags, plan);
+  return plan;
+}
+
+std::vector<KeyedContribution> contributions(const Validated<Config>& config,
+                                             const filter::FilterCatalog& filters,
+                                             const std::set<std::string>* only,
+                                             Diagnostics* filter_errors) {
+  return contributions_of(compile_detail::Index(config.get(), {}), filters, only, filter_errors);
+}
+
+CompileFlags flags_of(const std::vector<KeyedContribution>& all) {
+  CompileFlags f;
+  for (const auto& k : all) {
+    f.filtered = f.filtered || k.contribution.filtered;
+    f.quarantined = f.quarantined || k.contribution.quarantined;
+  }
+  return f;
+}
+
+void add_contributions(Plan& plan, const std::vector<const Contribution*>& in_order) {
+  auto table = [&](NftTable t) -> nft::Table& {
+    return t == NftTable::inet ? plan.table : plan.bridge_table;
+  };
+  std::map<std::pair<NftTable, std::string>, nft::Set*> sets;
+  auto set = [&](NftTable t, const std::string& name) -> nft::Set& {
+    auto& s = sets[{t, name}];
+    if (!s) s = &compile_detail::set_named(table(t), name);
+    return *s;
+  };
+  for (const Contribution* c : in_order)
+    for (const auto& e : c->elements) set(e.table, e.set).elements.push_back(e.element);
+  // Each chain once, in order of first use.
+  std::set<std::pair<NftTable, std::string>> shared;
+  for (const Contribution* c : in_order)
+    for (const auto& ch : c->chains)
+      if (shared.insert({ch.table, ch.chain->name}).second)
+        table(ch.table).chains.push_back(*ch.chain);
+  std::map<std::string, DhcpServer*> servers;
+  for (auto& d : plan.dhcp) servers[d.network] = &d;
+  for (const Contribution* c : in_order) {
+    plan.ports.insert(plan.ports.end(), c->ports.begin(), c->ports.end());
+    plan.addresses.insert(plan.addresses.end(), c->addresses.begin(), c->addresses.end());
+    for (const auto& [network, r] : c->reservations) servers.at(network)->reservations.push_back(r);
+  }
+  std::sort(plan.addresses.begin(), plan.addresses.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.device, a.address) < std::tie(b.device, b.address);
+  });
+  for (auto& d : plan.dhcp)
+    std::sort(d.reservations.begin(), d.reservations.end(),
+              [](const auto& a, const auto& b) { return a.ip < b.ip; });
+}
+
+Plan compile(const Validated<Config>& config, const filter::FilterCatalog& filters,
+             const UplinkConditions& health) {
+  const compile_detail::Index ix(config.get(), health);
+  auto all = contributions_of(ix, filters, nullptr, nullptr);
+  Plan plan;
+  base_into(ix, flags_of(all), plan);
+  std::vector<const Contribution*> in_order;
+  in_order.reserve(all.size());
+  for (const auto& k : all) in_order.push_back(&k.contribution);
+  add_contributions(plan, in_order);
   return plan;
 }
 
@@ -99,10 +209,8 @@ Diagnostics check_filters(const Config& config, const filter::FilterCatalog& fil
   for (const auto& vm : config.vms) {
     if (vm.filters.empty()) continue;
     auto inst = instantiate_vm(config, vm, filters);
-    for (auto& d : inst.errors) {
-      if (d.where.file.empty()) d.where = vm.origin.at("filters");
-      out.push_back(std::move(d));
-    }
+    compile_detail::locate_filter_errors(vm, inst.errors);
+    out.insert(out.end(), inst.errors.begin(), inst.errors.end());
   }
   return out;
 }

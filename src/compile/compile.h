@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "compile/conditions.h"
+#include "compile/contribution.h"
 #include "compile/plan.h"
 #include "filter/catalog.h"
 #include "filter/instantiate.h"
@@ -12,16 +14,6 @@
 #include "model/validate.h"
 
 namespace vmgw {
-
-// The health of one uplink, as vmgwd's probes and the link state tell it. An uplink the
-// compiler is not told about has carrier and is alive (`vmgw plan`, and `vmgw apply`, which
-// probes nothing).
-struct UplinkCondition {
-  bool carrier = true;  // its link is up: without carrier the kernel holds no nexthop there
-  bool alive = true;    // its probes are answered
-  auto operator<=>(const UplinkCondition&) const = default;
-};
-using UplinkConditions = std::map<std::string, UplinkCondition>;  // by uplink name
 
 // Compiles a validated configuration into the full desired state of the host. Per-VM filters
 // are looked up in `filters`; check_filters() must have found no error (else std::logic_error).
@@ -71,6 +63,10 @@ inline constexpr const char* kVmOutInput = "vm_out_input";
 inline constexpr const char* kVmInOutput = "vm_in_output";
 inline constexpr const char* kVmL2Out = "vm_l2_out";
 inline constexpr const char* kVmL2In = "vm_l2_in";
+inline constexpr const char* kPortMacs = "port_macs";
+inline constexpr const char* kPortAddrs = "port_addrs";
+inline constexpr const char* kVmRarpOut = "vm_rarp_out";
+inline constexpr const char* kVmRarpIn = "vm_rarp_in";
 inline constexpr const char* kQuarantinedPorts = "quarantined_ports";
 inline constexpr const char* kQuarantinedPortAddrs = "quarantined_port_addrs";
 inline constexpr const char* kL2OutForward = "l2_out_forward";
@@ -87,8 +83,6 @@ inline constexpr const char* kRoutePrerouting = "route_prerouting";
 inline constexpr const char* kRoutePostrouting = "route_postrouting";
 inline constexpr const char* kDscpForward = "dscp_forward";
 std::string uplink_chain(const std::string& uplink);  // "uplink-isp1": pins a flow to it
-std::string vm_egress_chain(const std::string& vm);   // "vm-web-out"
-std::string vm_ingress_chain(const std::string& vm);  // "vm-web-in"
 }  // namespace names
 
 }  // namespace vmgw

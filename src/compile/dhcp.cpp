@@ -1,6 +1,4 @@
 // DHCP servers: one dnsmasq per network with dhcp: true, serving only the reservations.
-#include <algorithm>
-
 #include "compile/compile.h"
 #include "compile/parts.h"
 
@@ -17,14 +15,14 @@ namespace compile_detail {
 void compile_dhcp(const Index& ix, Plan& p) {
   for (const auto& [name, net] : ix.networks) {
     if (!net->dhcp) continue;
-    DhcpServer s{name, net->bridge, *net->subnet, *net->gateway, net->dns_servers, {}};
-    for (const auto& [vm_name, vm] : ix.vms) {
-      if (vm->network == name) s.reservations.push_back({*vm->mac, *vm->ip, vm_name});
-    }
-    std::sort(s.reservations.begin(), s.reservations.end(),
-              [](const auto& a, const auto& b) { return a.ip < b.ip; });
-    p.dhcp.push_back(std::move(s));
+    // The reservations are the VMs' (contribute_vm_dhcp); add_contributions sorts them.
+    p.dhcp.push_back({name, net->bridge, *net->subnet, *net->gateway, net->dns_servers, {}});
   }
+}
+
+void contribute_vm_dhcp(const Index& ix, const Vm& vm, Contribution& c) {
+  if (ix.networks.at(vm.network)->dhcp)
+    c.reservations.push_back({vm.network, {*vm.mac, *vm.ip, vm.name}});
 }
 
 }  // namespace compile_detail

@@ -1,6 +1,6 @@
 // Filtering: what may be forwarded (VM/LAN networks out, published services in, replies) and
-// what may reach the host itself (declared services only). Per-VM chains are reached through
-// verdict maps keyed by the VM's address: one lookup whatever the number of VMs.
+// what may reach the host itself (declared services only). Each VM's new flows are counted by
+// one lookup of its address, whatever the number of VMs.
 #include "compile/compile.h"
 #include "compile/filter_rules.h"
 #include "compile/parts.h"
@@ -18,29 +18,13 @@ void established_then_invalid(std::vector<nft::Rule>& rules) {
                    "packets conntrack cannot place"});
 }
 
-void add_vm_chains(const Index& ix, nft::Table& t) {
-  auto& egress = set_named(t, names::kVmEgress);
-  auto& ingress = set_named(t, names::kVmIngress);
-  for (const auto& [name, vm] : ix.vms) {
-    // Per-VM chains count each VM's new flows; per-VM filters are added to these chains.
-    nft::Chain out{names::vm_egress_chain(name),
-                   std::nullopt,
-                   {{{nft::counter()}, "new flows from vm " + name}}};
-    nft::Chain in{names::vm_ingress_chain(name),
-                  std::nullopt,
-                  {{{nft::counter()}, "new flows to vm " + name}}};
-    egress.elements.push_back({vm->ip->str(), nft::jump(out.name)});
-    ingress.elements.push_back({vm->ip->str(), nft::jump(in.name)});
-    t.chains.push_back(std::move(out));
-    t.chains.push_back(std::move(in));
-  }
-}
-
 void compile_forward(nft::Table& t) {
   auto& fwd = chain_named(t, names::kFilterForward).rules;
   established_then_invalid(fwd);
-  fwd.push_back({{nft::vmap(nft::payload("ip", "saddr"), names::kVmEgress)}, "per-VM egress"});
-  fwd.push_back({{nft::vmap(nft::payload("ip", "daddr"), names::kVmIngress)}, "per-VM ingress"});
+  fwd.push_back({{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kVmEgress))},
+                 "per-VM count of new flows sent"});
+  fwd.push_back({{nft::match(nft::payload("ip", "daddr"), nft::set_ref(names::kVmIngress))},
+                 "per-VM count of new flows received"});
   fwd.push_back({{nft::match(nft::meta("iifname"), nft::set_ref(names::kInternalIfs)),
                   nft::counter(), nft::accept()},
                  "VM networks and LANs may open connections"});
@@ -111,9 +95,15 @@ void add_interface_elements(const Index& ix, nft::Table& t) {
 
 }  // namespace
 
+void contribute_vm_counters(const Vm& vm, Contribution& c) {
+  // Each VM's new flows are counted by its element in these sets (the lookups in
+  // filter_forward), not by a chain per VM: the kernel's chains stay few.
+  c.elements.push_back({NftTable::inet, names::kVmEgress, {vm.ip->str(), nullptr}});
+  c.elements.push_back({NftTable::inet, names::kVmIngress, {vm.ip->str(), nullptr}});
+}
+
 void compile_filter(const Index& ix, nft::Table& t) {
   add_interface_elements(ix, t);
-  add_vm_chains(ix, t);
   compile_forward(t);
   compile_input(ix, t);
 }

@@ -1,6 +1,6 @@
-// NAT: port forwards and elastic IPs (DNAT in, SNAT out), masquerade of VM and LAN subnets
-// behind their uplinks, and hairpin NAT so a VM can reach a published service by its public
-// address.
+// NAT: port forwards and elastic IPs (DNAT in, SNAT out: map elements each forward and binding
+// contributes), masquerade of VM and LAN subnets behind their uplinks, and hairpin NAT so a VM
+// can reach a published service by its public address.
 #include "compile/compile.h"
 #include "compile/parts.h"
 
@@ -14,31 +14,35 @@ Json forward_key_expr() {
       {nft::payload("ip", "daddr"), nft::meta("l4proto"), nft::payload("th", "dport")});
 }
 
-void add_forward_elements(const Index& ix, nft::Table& t) {
-  auto& addr = set_named(t, names::kForwardAddr);
-  auto& port = set_named(t, names::kForwardPort);
-  for (const PortForward* f : ix.forwards) {
-    const Vm& vm = *ix.vms.at(f->vm);
-    // A range is one element per port: nft maps cannot add an offset to a port range.
-    for (uint32_t i = 0; i < f->public_ports->size(); ++i) {
-      Json key = nft::concat(
-          {f->public_address->str(), protocol_number(f->proto), f->public_ports->first + i});
-      addr.elements.push_back({key, vm.ip->str()});
-      port.elements.push_back({key, f->vm_ports->first + i});
-    }
+}  // namespace
+
+void contribute_forward(const Index& ix, const PortForward& f, Contribution& c) {
+  const Vm& vm = *ix.vms.at(f.vm);
+  // A range is one element per port: nft maps cannot add an offset to a port range.
+  for (uint32_t i = 0; i < f.public_ports->size(); ++i) {
+    Json key =
+        nft::concat({f.public_address->str(), protocol_number(f.proto), f.public_ports->first + i});
+    c.elements.push_back({NftTable::inet, names::kForwardAddr, {key, vm.ip->str()}});
+    c.elements.push_back({NftTable::inet, names::kForwardPort, {key, f.vm_ports->first + i}});
   }
 }
 
-void add_eip_elements(const Index& ix, nft::Table& t) {
-  auto& dnat = set_named(t, names::kEipDnat);
-  auto& snat = set_named(t, names::kEipSnat);
-  for (const ElasticIpBinding* b : ix.bindings) {
-    const Vm& vm = *ix.vms.at(b->vm);
-    const Uplink& up = ix.uplink_of_eip(*b->address);
-    dnat.elements.push_back({b->address->str(), vm.ip->str()});
-    snat.elements.push_back({nft::concat({vm.ip->str(), up.device}), b->address->str()});
-  }
+void contribute_binding(const Index& ix, const ElasticIpBinding& b, Contribution& c) {
+  const Vm& vm = *ix.vms.at(b.vm);
+  const Uplink& up = ix.uplink_of_eip(*b.address);
+  c.elements.push_back({NftTable::inet, names::kEipDnat, {b.address->str(), vm.ip->str()}});
+  c.elements.push_back({NftTable::inet,
+                        names::kEipSnat,
+                        {nft::concat({vm.ip->str(), up.device}), b.address->str()}});
+  // Its VM's flows leave through the elastic IP's uplink (uplinks.cpp).
+  c.elements.push_back({NftTable::inet,
+                        names::kEipUplink,
+                        {vm.ip->str(), nft::element_verdict_goto(names::uplink_chain(up.name))}});
+  // The address itself, /32 on the uplink whose pool holds it.
+  c.addresses.push_back({up.device, {*b.address, 32}});
 }
+
+namespace {
 
 void add_masquerade_elements(const Index& ix, nft::Table& t) {
   auto& masq = set_named(t, names::kMasquerade);
@@ -53,8 +57,6 @@ void add_masquerade_elements(const Index& ix, nft::Table& t) {
 }  // namespace
 
 void compile_nat(const Index& ix, nft::Table& t) {
-  add_forward_elements(ix, t);
-  add_eip_elements(ix, t);
   add_masquerade_elements(ix, t);
 
   auto& pre = chain_named(t, names::kNatPrerouting);

@@ -1,6 +1,4 @@
 // Links, addresses, routes and sysctls the host needs for the declared topology.
-#include <algorithm>
-
 #include "compile/compile.h"
 #include "compile/parts.h"
 
@@ -22,20 +20,16 @@ void compile_network(const Index& ix, Plan& p) {
   for (const auto& [name, pool] : ix.pools) {
     p.managed_ranges.push_back({ix.uplinks.at(pool->uplink)->device, *pool->first, *pool->last});
   }
-  for (const ElasticIpBinding* b : ix.bindings) {
-    p.addresses.push_back({ix.uplink_of_eip(*b->address).device, {*b->address, 32}});
-  }
   for (const auto& [name, net] : ix.networks) {
     p.bridges.push_back({net->bridge});
     p.addresses.push_back({net->bridge, {*net->gateway, net->subnet->prefix}});
     p.managed_ranges.push_back({net->bridge, net->subnet->first(), net->subnet->last()});
   }
-  for (const auto& [name, vm] : ix.vms) {
-    if (!vm->port.empty()) p.ports.push_back({vm->port, ix.networks.at(vm->network)->bridge});
-  }
-  std::sort(p.addresses.begin(), p.addresses.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.device, a.address) < std::tie(b.device, b.address);
-  });
+  // (Bound elastic IPs add theirs: contribute_binding.) add_contributions sorts them.
+}
+
+void contribute_vm_network(const Index& ix, const Vm& vm, Contribution& c) {
+  if (!vm.port.empty()) c.ports.push_back({vm.port, ix.networks.at(vm.network)->bridge});
 }
 
 }  // namespace vmgw::compile_detail

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "compile/compile.h"
+#include "compile/contribution.h"
 #include "compile/plan.h"
 #include "filter/catalog.h"
 #include "model/config.h"
@@ -28,16 +31,23 @@ struct Index {
 
   // The uplink whose pool holds `eip` (validation guarantees there is one).
   const Uplink& uplink_of_eip(Ipv4 eip) const;
+
+  // Filter chains already compiled in this compile, by what they were compiled from (the
+  // VMs' own values masked): VMs bound to the same filters share chains, built once.
+  mutable std::unordered_map<std::string, std::shared_ptr<const nft::Chain>> chain_cache;
 };
 
 nft::Set& set_named(nft::Table& t, const std::string& name);
 nft::Chain& chain_named(nft::Table& t, const std::string& name);
 
+// The base: what the topology (and the flags) give, whatever the VMs, forwards and bindings.
 // The static skeleton: every set/map and base chain, empty.
 void declare_table(nft::Table& t);
 void declare_bridge_table(nft::Table& t);
 void compile_nat(const Index& ix, nft::Table& t);
 void compile_filter(const Index& ix, nft::Table& t);
+// The quarantine chain, the dispatch to per-VM filters and the br_netfilter switch.
+void compile_vm_dispatch(const Index& ix, CompileFlags flags, Plan& p);
 void compile_network(const Index& ix, Plan& p);
 // Policy routing: tables, rules, nexthops and groups for the uplinks (routing.cpp).
 void compile_routing(const Index& ix, Plan& p);
@@ -46,7 +56,19 @@ void compile_uplinks(const Index& ix, nft::Table& t);
 // nft: DSCP marking of traffic leaving through the uplinks (dscp.cpp).
 void compile_dscp(const Index& ix, nft::Table& t);
 void compile_dhcp(const Index& ix, Plan& p);
-// Per-VM filters (both tables), quarantine and the br_netfilter switch.
-void compile_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, Plan& p);
+
+// Each object's contribution, one function per concern.
+void contribute_forward(const Index& ix, const PortForward& f, Contribution& c);
+void contribute_binding(const Index& ix, const ElasticIpBinding& b, Contribution& c);
+void contribute_vm_counters(const Vm& vm, Contribution& c);  // its new-flow counters
+// Per-VM filters (both tables) and quarantine. Filters that do not instantiate are a broken
+// invariant (std::logic_error) unless `errors` collects them (check_filters' messages).
+void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog, const Vm& vm,
+                           Contribution& c, Diagnostics* errors);
+// The errors of a VM's instantiation, located at its filters when they have no place of their
+// own (check_filters).
+void locate_filter_errors(const Vm& vm, Diagnostics& errors);
+void contribute_vm_network(const Index& ix, const Vm& vm, Contribution& c);  // its bridge port
+void contribute_vm_dhcp(const Index& ix, const Vm& vm, Contribution& c);     // its reservation
 
 }  // namespace vmgw::compile_detail

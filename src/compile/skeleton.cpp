@@ -27,6 +27,12 @@ nft::Set flow_counts() {
   return s;
 }
 
+// One counter per element, counted by the lookups that find it: per-VM counts, not chains.
+nft::Set counted(nft::Set s) {
+  s.counter = true;
+  return s;
+}
+
 nft::Chain base_chain(const char* name, const char* type, const char* hook, int priority,
                       const char* policy) {
   return nft::Chain{name, nft::Hook{type, hook, priority, policy}, {}};
@@ -55,8 +61,9 @@ void declare_table(nft::Table& t) {
                "public address . protocol . port -> VM address"),
       make_set(names::kForwardPort, forward_key, "inet_service",
                "public address . protocol . port -> VM port"),
-      make_set(names::kVmEgress, "ipv4_addr", "verdict", "VM address -> that VM's egress chain"),
-      make_set(names::kVmIngress, "ipv4_addr", "verdict", "VM address -> that VM's ingress chain"),
+      counted(make_set(names::kVmEgress, "ipv4_addr", nullptr, "VM addresses: new flows sent")),
+      counted(
+          make_set(names::kVmIngress, "ipv4_addr", nullptr, "VM addresses: new flows received")),
       make_set(names::kVmL3Out, "ipv4_addr", "verdict", "VM address -> its IP filter (sent)"),
       make_set(names::kVmL3In, "ipv4_addr", "verdict", "VM address -> its IP filter (received)"),
       make_set(names::kQuarantined, "ipv4_addr", nullptr, "quarantined VMs"),
@@ -103,6 +110,15 @@ void declare_bridge_table(nft::Table& t) {
                "bridge port -> its VM's layer-2 filter (sent)"),
       make_set(names::kVmL2In, "ifname", "verdict",
                "bridge port -> its VM's layer-2 filter (received)"),
+      // Filter rules that name the VM's own MAC or address look them up here by the frame's port,
+      // so the chains of VMs with the same filters are the same chains.
+      make_set(names::kPortMacs, Json::array({"ifname", "ether_addr"}), nullptr,
+               "bridge port . its VM's MAC"),
+      make_set(names::kPortAddrs, Json::array({"ifname", "ipv4_addr"}), nullptr,
+               "bridge port . its VM's address"),
+      make_set(names::kVmRarpOut, "ifname", "verdict", "bridge port -> its VM's RARP chain (sent)"),
+      make_set(names::kVmRarpIn, "ifname", "verdict",
+               "bridge port -> its VM's RARP chain (received)"),
       make_set(names::kQuarantinedPorts, "ifname", nullptr, "bridge ports of quarantined VMs"),
       make_set(names::kQuarantinedPortAddrs, Json::array({"ifname", "ipv4_addr"}), nullptr,
                "bridge port . address of quarantined VMs"),

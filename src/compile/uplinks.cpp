@@ -51,12 +51,7 @@ void compile_uplinks(const Index& ix, nft::Table& t) {
                                   {{{marked("ct", mark)}, "pin the flow to uplink " + name},
                                    {{marked("meta", mark)}, "route it through uplink " + name}}});
   }
-  auto& eips = set_named(t, names::kEipUplink);
-  for (const ElasticIpBinding* b : ix.bindings) {
-    const Uplink& up = ix.uplink_of_eip(*b->address);
-    eips.elements.push_back(
-        {ix.vms.at(b->vm)->ip->str(), nft::element_verdict_goto(names::uplink_chain(up.name))});
-  }
+  // eip_uplink's elements come with each elastic IP binding (contribute_binding, nat.cpp).
 
   const Json flow_uplink = nft::bit_and(nft::ct("mark"), routing::kMarkMask);
   auto& pre = chain_named(t, names::kRoutePrerouting);

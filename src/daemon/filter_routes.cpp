@@ -145,8 +145,8 @@ void add_vm_filter_routes(api::Router& r, Gateway& gw) {
     if (!bindings) return api::error_response(400, errors);
     return guarded([&] {
       gw.set_vm_filters(p.at("name"), *bindings);
-      for (const auto& v : gw.vms())
-        if (v.name == p.at("name")) return api::json_response(200, vm_json(v, gw.state().eips));
+      if (const Vm* v = gw.find_vm(p.at("name")))
+        return api::json_response(200, vm_json(*v, gw.eip_of(v->name)));
       return api::json_response(200, Json::object());
     });
   });

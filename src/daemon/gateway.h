@@ -18,9 +18,11 @@
 #include "backend/conntrack.h"
 #include "backend/garp.h"
 #include "compile/plan.h"
+#include "daemon/objects.h"
 #include "filter/catalog.h"
 #include "filter/evaluate.h"
 #include "model/config.h"
+#include "plan/live_plan.h"
 #include "store/state_store.h"
 
 namespace vmgw::daemon {
@@ -119,16 +121,21 @@ class Gateway {
   store::ForwardRecord add_forward(const store::ForwardRecord& f);
   store::ForwardRecord remove_forward(Ipv4 address, Proto proto, uint32_t first_port);
 
-  const store::StoredState& state() const { return state_; }
+  const store::StoredState& state() const { return objects_.state(); }
   const Config& topology() const { return topology_; }
-  const Plan& plan() const { return plan_; }
+  // The DHCP servers of the plan in force, with their reservations.
+  const std::vector<DhcpServer>& dhcp_servers() const { return live_.dhcp(); }
   const Counters& counters() const { return counters_; }
   // One line: what the last start, reload or change did to the host.
   const std::string& last_apply() const { return last_apply_; }
   // The desired config (file + API objects) the plan in force was compiled from.
-  const Config& desired() const { return desired_; }
-  // Every VM (file-declared and API-created) of the desired config, for listings.
-  const std::vector<Vm>& vms() const;
+  const Config& desired() const { return objects_.desired(); }
+  // Every VM (file-declared and API-created) of the desired config, for listings, by name.
+  const std::vector<Vm>& vms() const { return objects_.desired().vms; }
+  // One VM of the desired config, or nullptr (O(log N)).
+  const Vm* find_vm(const std::string& name) const { return objects_.desired_vm(name); }
+  // The elastic IP bound to `vm`, or nullptr.
+  const store::EipRecord* eip_of(const std::string& vm) const { return objects_.eip_of_vm(vm); }
   store::StateStore& store() { return deps_.store; }
 
   // Self-healing: converges the host back to the plan in force (after another program changed
@@ -140,6 +147,9 @@ class Gateway {
   // immediate` those a network left for a better uplink.
   UplinkHealthChange set_uplink_health(UplinkConditions health);
   const UplinkConditions& uplink_health() const { return health_; }
+  // The base of the plan in force: the topology's part, its routing among it (the uplinks with
+  // their numbers, which uplinks each network uses now).
+  const Plan& plan_base() const { return live_.base(); }
   // Tracked flows pinned to each uplink (their conntrack mark), by uplink name.
   std::map<std::string, size_t> flows_per_uplink();
 
@@ -170,41 +180,55 @@ class Gateway {
   std::string filter_path() const;
 
  private:
-  // Validates `candidate`, writes it through `write` in a store transaction, applies the kernel
-  // delta inside it and commits. On any failure the kernel is put back to the previous plan.
-  // `change` says what the operator asked for ("add vm 'db'"): a kernel refusal names it and
-  // the command refused. `subject` is the path of the object the request creates, so its
-  // validation errors name plain fields.
-  ApplyReport commit(store::StoredState candidate,
-                     const std::function<void(store::StoreTxn&)>& write, const std::string& change,
-                     const std::string& subject = "");
-  Plan plan_for(const store::StoredState& s, const Config& topology,
-                const std::string& subject = "") const;
-  const store::VmRecord* stored_vm(const std::string& name) const;
-  const store::EipRecord* stored_eip(Ipv4 address) const;
+  // Every change takes this path: the change's scope validated with the topology (400 with every
+  // error), its objects compiled, the delta from the plan in force (LivePlan::step, no kernel
+  // read), the store transaction written, the delta applied inside it, the transaction committed.
+  // If a step after the kernel took the batch fails, the batch is undone (undo()) and the error
+  // propagates; a refused batch changed nothing. `change` says what the operator asked for ("add
+  // vm 'db'"): a kernel refusal names it and the command refused. `subject` is the path of the
+  // object the request creates, so its validation errors name plain fields. With
+  // `previous_catalog`, a change of filters leaves the catalog it replaced there.
+  ApplyReport commit(const StateChange& c, const std::function<void(store::StoreTxn&)>& write,
+                     const std::string& change, const std::string& subject = "",
+                     filter::FilterCatalog* previous_catalog = nullptr);
+  // Puts the host back to the plan in force after a change went in part of the way.
+  void undo(const StateChange& c, const std::vector<std::string>& recompiled,
+            const std::vector<ObjectChange>& changes, const Plan* next_base);
+  // start(), reload(), heal(): the whole plan of `topology` and `state`, diffed against what the
+  // kernel holds, and the plan in force reset to it.
+  ApplyReport converge(const Config& topology, const store::StoredState& state,
+                       const filter::FilterCatalog& catalog);
+  void count(const ApplyReport& report);  // an apply in the counters
+  // The base of the plan for these flags (compiled once per topology).
+  const Plan& base_for(CompileFlags flags);
   // Deletes the flows of `vm_ip` through elastic IP `eip` (after a move or an unbind).
   void cut_flows(Ipv4 eip, Ipv4 vm_ip);
-  // After a change of filters: deletes the flows of VMs whose IP rules changed that the new
-  // rules would not accept as new flows. Returns how many.
-  size_t cut_revoked_flows(const Config& before, const filter::FilterCatalog& before_catalog,
+  // After a change of filters: deletes the flows of the VMs whose IP rules changed (`before`:
+  // those VMs as they were, compiled with `before_catalog`) that the new rules would not accept
+  // as new flows. Returns how many; `changed_vms` gets the VMs whose rules changed.
+  size_t cut_revoked_flows(const std::vector<Vm>& before,
+                           const filter::FilterCatalog& before_catalog,
                            std::vector<std::string>* changed_vms);
-  filter::FilterCatalog catalog_for(const store::StoredState& s) const;
   // `topology`'s uplinks as the links tell them, with the monitor's word where it has one.
   UplinkConditions conditions_for(const Config& topology) const;
   // Deletes the flows whose conntrack mark is `mark` (and whose source is in `from`).
   size_t cut_uplink_flows(uint32_t mark, std::optional<Cidr> from);
+  // The filters of the store, parsed (a stored filter that no longer parses is a broken store).
+  static filter::FilterCatalog catalog_of(const std::vector<store::FilterRecord>& filters);
+  // The VMs that reference `filter` directly or through other filters of `catalog`, sorted.
+  std::vector<std::string> vms_using(const std::string& filter,
+                                     const filter::FilterCatalog& catalog) const;
 
   Config topology_;
+  std::optional<Validated<Config>> valid_topology_;
+  std::map<CompileFlags, Plan> bases_;  // base_for(), for valid_topology_
   Dependencies deps_;
-  store::StoredState state_;
-  Plan plan_;
-  Config desired_;                 // topology_ + state_, what plan_ was compiled from
-  filter::FilterCatalog catalog_;  // built-ins + state_.filters
-  // Stored filters already parsed, by their XML (catalog_for).
-  mutable std::unordered_map<std::string, filter::Filter> parsed_filters_;
+  Objects objects_;                // the stored state and the desired config, with lookups
+  filter::FilterCatalog catalog_;  // built-ins + the stored filters
+  LivePlan live_;                  // the plan in force
   Counters counters_;
   std::string last_apply_;
-  UplinkConditions health_;  // by uplink name; what plan_ was compiled with
+  UplinkConditions health_;  // by uplink name; what the bases are compiled with
 };
 
 }  // namespace vmgw::daemon

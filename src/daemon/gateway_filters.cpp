@@ -5,6 +5,7 @@
 // from conntrack, and their next packet meets the new rules.
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "compile/compile.h"
 #include "daemon/desired.h"
@@ -14,12 +15,6 @@
 
 namespace vmgw::daemon {
 namespace {
-
-const Vm* find_vm(const Config& c, const std::string& name) {
-  for (const auto& v : c.vms)
-    if (v.name == name) return &v;
-  return nullptr;
-}
 
 // Whether the tree of filters below `root` contains `target`.
 bool reaches(const filter::FilterCatalog& cat, const std::string& root, const std::string& target,
@@ -80,45 +75,22 @@ filter::Program ip_rules_only(const filter::Program& prog) {
 
 }  // namespace
 
-filter::FilterCatalog Gateway::catalog_for(const store::StoredState& s) const {
-  filter::FilterCatalog cat = filter::builtin_catalog();
-  std::unordered_map<std::string, filter::Filter> still_used;
-  for (const auto& rec : s.filters) {
-    // Each stored filter is parsed once, not on every change: with a filter per VM and
-    // thousands of VMs, re-parsing them all would make every change cost the total.
-    auto hit = parsed_filters_.find(rec.xml);
-    if (hit == parsed_filters_.end()) {
-      auto parsed = filter::parse_filter_xml(rec.xml, "");
-      // Stored filters were parsed when defined; one that no longer parses is a broken store.
-      if (!parsed.ok())
-        throw ServiceError(500, "filters", "stored filter '" + rec.name + "' does not parse");
-      hit = parsed_filters_.emplace(rec.xml, std::move(*parsed.filter)).first;
-    }
-    cat.add_or_replace(hit->second);
-    still_used.emplace(rec.xml, hit->second);
-  }
-  // Forget the filters of neither this state nor the one in force (bounded by what is stored).
-  if (parsed_filters_.size() > 2 * still_used.size() + 16) {
-    for (const auto& rec : state_.filters)
-      if (auto it = parsed_filters_.find(rec.xml); it != parsed_filters_.end())
-        still_used.emplace(rec.xml, it->second);
-    parsed_filters_ = std::move(still_used);
-  }
-  return cat;
+std::vector<std::string> Gateway::vms_using(const std::string& filter) const {
+  return vms_using(filter, catalog_);
 }
 
-std::vector<std::string> Gateway::vms_using(const std::string& filter) const {
+std::vector<std::string> Gateway::vms_using(const std::string& filter,
+                                            const filter::FilterCatalog& catalog) const {
   std::vector<std::string> out;
-  for (const auto& v : desired_.vms) {
+  for (const auto& v : vms()) {  // sorted by name
     for (const auto& b : v.filters) {
       std::set<std::string> seen;
-      if (reaches(catalog_, b.filter, filter, seen)) {
+      if (reaches(catalog, b.filter, filter, seen)) {
         out.push_back(v.name);
         break;
       }
     }
   }
-  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -144,30 +116,27 @@ DefinedFilter Gateway::define_filter(const std::string& xml) {
                        "'" + name +
                            "' is a built-in filter and cannot be redefined; define "
                            "your variant under another name");
-  auto candidate = state_;
   store::FilterRecord rec{name, xml};
-  auto it = std::find_if(candidate.filters.begin(), candidate.filters.end(),
-                         [&](const auto& f) { return f.name == name; });
-  DefinedFilter out{name, it != candidate.filters.end(), {}, 0};
-  if (out.replaced) {
-    *it = rec;
-  } else {
-    candidate.filters.insert(
-        std::upper_bound(candidate.filters.begin(), candidate.filters.end(), rec,
-                         [](const auto& a, const auto& b) { return a.name < b.name; }),
-        rec);
+  DefinedFilter out{name, objects_.filter(name) != nullptr, {}, 0};
+  {
+    // References are checked in the catalog as it would be (only the changed entry differs).
+    filter::FilterCatalog probe = catalog_;
+    probe.add_or_replace(*parsed.filter);
+    auto refs = probe.check_references(name);
+    if (!refs.empty()) {
+      std::vector<std::pair<std::string, std::string>> errors;
+      for (const auto& d : refs) errors.emplace_back(d.path, d.reason);
+      throw ServiceError(400, errors);
+    }
   }
-  auto refs = catalog_for(candidate).check_references(name);
-  if (!refs.empty()) {
-    std::vector<std::pair<std::string, std::string>> errors;
-    for (const auto& d : refs) errors.emplace_back(d.path, d.reason);
-    throw ServiceError(400, errors);
-  }
-  const Config before = desired_;
-  const filter::FilterCatalog before_catalog = catalog_;
+  // The VMs whose rules may change, as they are now (for the conntrack cut after).
+  std::vector<Vm> before;
+  for (const auto& vm : vms_using(name))
+    if (const Vm* v = find_vm(vm)) before.push_back(*v);
+  filter::FilterCatalog before_catalog;
   commit(
-      candidate, [&](store::StoreTxn& t) { t.put_filter(rec); },
-      "define filter '" + rec.name + "'");
+      {.put_filters = {rec}}, [&](store::StoreTxn& t) { t.put_filter(rec); },
+      "define filter '" + rec.name + "'", "", &before_catalog);
   out.flows_cut = cut_revoked_flows(before, before_catalog, &out.vms_updated);
   return out;
 }
@@ -175,9 +144,7 @@ DefinedFilter Gateway::define_filter(const std::string& xml) {
 void Gateway::undefine_filter(const std::string& name) {
   if (filter::is_builtin(name))
     throw ServiceError(409, "name", "'" + name + "' is a built-in filter");
-  auto candidate = state_;
-  auto n = std::erase_if(candidate.filters, [&](const auto& f) { return f.name == name; });
-  if (n == 0) throw ServiceError(404, "name", "no filter '" + name + "'");
+  if (!objects_.filter(name)) throw ServiceError(404, "name", "no filter '" + name + "'");
   auto vms = vms_using(name);
   if (!vms.empty())
     throw ServiceError(409, "name",
@@ -188,39 +155,37 @@ void Gateway::undefine_filter(const std::string& name) {
     throw ServiceError(409, "name",
                        "filter '" + name + "' is referenced by filter " + quoted_list(users));
   commit(
-      candidate, [&](store::StoreTxn& t) { t.delete_filter(name); },
+      {.removed_filters = {name}}, [&](store::StoreTxn& t) { t.delete_filter(name); },
       "undefine filter '" + name + "'");
 }
 
 store::VmRecord Gateway::set_vm_filters(const std::string& vm,
                                         std::vector<store::FilterBindingRecord> filters) {
-  if (!stored_vm(vm)) throw ServiceError(404, "name", "no vm '" + vm + "'");
-  auto candidate = state_;
-  for (auto& v : candidate.vms)
-    if (v.name == vm) v.filters = filters;
-  const Config before = desired_;
-  const filter::FilterCatalog before_catalog = catalog_;
+  const store::VmRecord* rec = objects_.vm(vm);
+  if (!rec) throw ServiceError(404, "name", "no vm '" + vm + "'");
+  store::VmRecord next = *rec;
+  next.filters = filters;
+  std::vector<Vm> before = {*find_vm(vm)};
   commit(
-      candidate, [&](store::StoreTxn& t) { t.set_vm_filters(vm, filters); },
+      {.put_vms = {next}}, [&](store::StoreTxn& t) { t.set_vm_filters(vm, filters); },
       "set the filters of " + vm_path(vm), vm_path(vm));
-  cut_revoked_flows(before, before_catalog, nullptr);
-  return *stored_vm(vm);
+  cut_revoked_flows(before, catalog_, nullptr);
+  return *objects_.vm(vm);
 }
 
 size_t Gateway::quarantine(const std::string& vm, std::vector<Cidr> allow_from) {
-  const store::VmRecord* rec = stored_vm(vm);
+  const store::VmRecord* rec = objects_.vm(vm);
   if (!rec) throw ServiceError(404, "name", "no vm '" + vm + "'");
-  auto candidate = state_;
   store::QuarantineRecord q{std::move(allow_from)};
-  for (auto& v : candidate.vms)
-    if (v.name == vm) v.quarantine = q;
+  store::VmRecord next = *rec;
+  next.quarantine = q;
   commit(
-      candidate, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, q); },
+      {.put_vms = {next}}, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, q); },
       "quarantine " + vm_path(vm), vm_path(vm));
   // Established flows would otherwise go on: delete them all (management sessions included;
   // their next packet is a new flow that the quarantine lets through).
   size_t cut = 0;
-  const Ipv4 ip = stored_vm(vm)->ip;
+  const Ipv4 ip = objects_.vm(vm)->ip;
   try {
     cut = deps_.conntrack.delete_flows(deps_.conntrack.list(ip));
   } catch (const std::exception&) {  // the rules are in force; flows die at their next packet
@@ -230,85 +195,112 @@ size_t Gateway::quarantine(const std::string& vm, std::vector<Cidr> allow_from) 
 }
 
 void Gateway::unquarantine(const std::string& vm) {
-  if (!stored_vm(vm)) throw ServiceError(404, "name", "no vm '" + vm + "'");
-  auto candidate = state_;
-  for (auto& v : candidate.vms)
-    if (v.name == vm) v.quarantine.reset();
+  const store::VmRecord* rec = objects_.vm(vm);
+  if (!rec) throw ServiceError(404, "name", "no vm '" + vm + "'");
+  store::VmRecord next = *rec;
+  next.quarantine.reset();
   commit(
-      candidate, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, std::nullopt); },
+      {.put_vms = {next}}, [&](store::StoreTxn& t) { t.set_vm_quarantine(vm, std::nullopt); },
       "unquarantine " + vm_path(vm), vm_path(vm));
 }
 
-size_t Gateway::cut_revoked_flows(const Config& before, const filter::FilterCatalog& before_catalog,
+size_t Gateway::cut_revoked_flows(const std::vector<Vm>& before,
+                                  const filter::FilterCatalog& before_catalog,
                                   std::vector<std::string>* changed_vms) {
-  size_t cut = 0;
-  for (const auto& vm : desired_.vms) {
-    const Vm* old = find_vm(before, vm.name);
+  // The VMs whose IP rules changed, with the rules now in force.
+  std::vector<std::pair<Ipv4, filter::Program>> revoking;
+  for (const Vm& old : before) {
+    const Vm* vm = find_vm(old.name);
+    if (!vm) continue;
     filter::Program was, now;
-    if (old && !old->filters.empty()) was = instantiate_vm(before, *old, before_catalog).program;
-    if (!vm.filters.empty()) now = instantiate_vm(desired_, vm, catalog_).program;
+    if (!old.filters.empty()) was = instantiate_vm(desired(), old, before_catalog).program;
+    if (!vm->filters.empty()) now = instantiate_vm(desired(), *vm, catalog_).program;
     if (was == now) continue;
-    if (changed_vms) changed_vms->push_back(vm.name);
-    const filter::Program ip_now = ip_rules_only(now);
-    if (ip_now == ip_rules_only(was) || !vm.ip) continue;
-    try {
-      std::vector<backend::ConntrackFlow> revoked;
-      for (const auto& f : deps_.conntrack.list(*vm.ip)) {
-        auto p = first_packet(f, *vm.ip);
-        if (p && filter::evaluate(ip_now, *p).verdict != filter::Verdict::accept)
+    if (changed_vms) changed_vms->push_back(vm->name);
+    filter::Program ip_now = ip_rules_only(now);
+    if (ip_now == ip_rules_only(was) || !vm->ip) continue;
+    revoking.emplace_back(*vm->ip, std::move(ip_now));
+  }
+  if (revoking.empty()) return 0;
+  size_t cut = 0;
+  try {
+    // One VM: its flows; many (a shared filter redefined): one listing of every flow, not one
+    // per VM.
+    std::vector<backend::ConntrackFlow> flows = deps_.conntrack.list(
+        revoking.size() == 1 ? std::optional<Ipv4>(revoking[0].first) : std::nullopt);
+    std::unordered_map<uint32_t, const filter::Program*> rules;
+    for (const auto& [ip, prog] : revoking) rules.emplace(ip.value, &prog);
+    std::vector<backend::ConntrackFlow> revoked;
+    for (const auto& f : flows) {
+      for (Ipv4 a : {f.orig_src, f.reply_src}) {
+        auto it = rules.find(a.value);
+        if (it == rules.end()) continue;
+        auto p = first_packet(f, a);
+        if (p && filter::evaluate(*it->second, *p).verdict != filter::Verdict::accept) {
           revoked.push_back(f);
+          break;
+        }
       }
-      if (!revoked.empty()) cut += deps_.conntrack.delete_flows(revoked);
-    } catch (const std::exception&) {  // the new rules are in force for new flows regardless
     }
+    if (!revoked.empty()) cut += deps_.conntrack.delete_flows(revoked);
+  } catch (const std::exception&) {  // the new rules are in force for new flows regardless
   }
   counters_.conntrack_deleted += cut;
   return cut;
 }
 
 std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
-  const Vm* vm = find_vm(desired_, vm_name);
+  const Vm* vm = find_vm(vm_name);
   if (!vm) throw ServiceError(404, "name", "no vm '" + vm_name + "'");
   struct Root {
-    const nft::Table* planned;
+    NftTable table;
     const char* map;
-    std::string key;
     const char* layer;
     const char* direction;
   };
   const std::vector<Root> roots = {
-      {&plan_.bridge_table, names::kVmL2Out, vm->port, "l2", "out"},
-      {&plan_.bridge_table, names::kVmL2In, vm->port, "l2", "in"},
-      {&plan_.table, names::kVmL3Out, vm->ip ? vm->ip->str() : "", "l3", "out"},
-      {&plan_.table, names::kVmL3In, vm->ip ? vm->ip->str() : "", "l3", "in"},
+      {NftTable::bridge, names::kVmL2Out, "l2", "out"},
+      {NftTable::bridge, names::kVmL2In, "l2", "in"},
+      {NftTable::inet, names::kVmL3Out, "l3", "out"},
+      {NftTable::inet, names::kVmL3In, "l3", "in"},
+  };
+  const Footprint* mine = live_.footprint(object_key(*vm));
+  // The chain the VM's element in `map` jumps to ("" if it has none).
+  auto target_of = [&](NftTable table, const std::string& map) {
+    std::string chain;
+    for (const auto& e : mine ? mine->elements : std::vector<Footprint::Elem>{})
+      if (e.table == table && e.set == map)
+        chain = nft::Json::parse(e.value)["jump"]["target"].get<std::string>();
+    return chain;
   };
   std::vector<RuleStats> out;
   std::optional<nft::Table> kernel_bridge, kernel_inet;
   for (const auto& r : roots) {
-    const nft::Set* map = r.planned->find_set(r.map);
-    std::string chain;
-    size_t shared = 0;
-    for (const auto& e : map->elements) {
-      if (e.key == r.key) chain = e.value["jump"]["target"].get<std::string>();
-    }
-    if (chain.empty()) continue;
-    for (const auto& e : map->elements)
-      if (e.value["jump"]["target"] == chain) ++shared;
-    auto& kernel = r.planned == &plan_.table ? kernel_inet : kernel_bridge;
-    if (!kernel) kernel = deps_.backends.nft.read_table(r.planned->family, r.planned->name);
+    const std::string root = target_of(r.table, r.map);
+    if (root.empty()) continue;
+    const bool inet = r.table == NftTable::inet;
+    auto& kernel = inet ? kernel_inet : kernel_bridge;
+    if (!kernel) kernel = deps_.backends.nft.read_table(inet ? "inet" : "bridge", names::kTable);
     if (!kernel) continue;
-    for (const auto& c : kernel->chains) {
-      if (c.name != chain && c.name.rfind(chain + "-", 0) != 0) continue;
-      for (const auto& rule : c.rules) {
-        RuleStats s{r.layer, r.direction, c.name, "", 0, 0, shared};
-        s.rule = rule.comment;
+    // The root, then the chains it jumps to (directly, or by the VM's port for RARP), in order.
+    std::vector<std::string> todo{root};
+    std::set<std::string> seen;
+    for (size_t i = 0; i < todo.size(); ++i) {
+      const nft::Chain* c = kernel->find_chain(todo[i]);
+      if (!c || !seen.insert(c->name).second) continue;
+      const auto shared = static_cast<size_t>(live_.holders(r.table, c->name));
+      for (const auto& rule : c->rules) {
+        RuleStats st{r.layer, r.direction, c->name, rule.comment, 0, 0, shared};
         for (const auto& x : rule.expr) {
           if (x.contains("counter") && x["counter"].is_object()) {
-            s.packets = x["counter"].value("packets", uint64_t{0});
-            s.bytes = x["counter"].value("bytes", uint64_t{0});
+            st.packets = x["counter"].value("packets", uint64_t{0});
+            st.bytes = x["counter"].value("bytes", uint64_t{0});
           }
+          if (x.contains("jump")) todo.push_back(x["jump"]["target"].get<std::string>());
+          if (x.contains("vmap") && x["vmap"]["data"].is_string())
+            todo.push_back(target_of(r.table, x["vmap"]["data"].get<std::string>().substr(1)));
         }
-        out.push_back(std::move(s));
+        out.push_back(std::move(st));
       }
     }
   }
@@ -316,9 +308,8 @@ std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
 }
 
 std::string Gateway::vm_of_ip(const std::string& ip) const {
-  for (const auto& v : desired_.vms)
-    if (v.ip && v.ip->str() == ip) return v.name;
-  return "";
+  auto a = Ipv4::parse(ip);
+  return a ? objects_.vm_with_ip(*a) : "";
 }
 
 std::string Gateway::filter_path() const {
@@ -332,9 +323,7 @@ std::string Gateway::filter_path() const {
 }
 
 std::string Gateway::vm_of_port(const std::string& port) const {
-  for (const auto& v : desired_.vms)
-    if (!v.port.empty() && v.port == port) return v.name;
-  return "";
+  return port.empty() ? "" : objects_.vm_with_port(port);
 }
 
 }  // namespace vmgw::daemon
@@ -404,7 +393,7 @@ void gateway_policy(const Config& c, const Vm& vm, const filter::Packet& p, Trac
 }  // namespace
 
 TraceResult Gateway::trace(const std::string& vm_name, filter::Packet p) const {
-  const Vm* vm = find_vm(desired_, vm_name);
+  const Vm* vm = find_vm(vm_name);
   if (!vm) throw ServiceError(404, "vm", "no vm '" + vm_name + "'");
   const bool out = p.direction == filter::Direction::out;
   // The VM's own side of the packet defaults to the VM.
@@ -422,7 +411,7 @@ TraceResult Gateway::trace(const std::string& vm_name, filter::Packet p) const {
   }
   if (!out) {
     auto src = Ipv4::parse(p.src_ip);
-    p.from_host = src && is_host_address(desired_, *src);
+    p.from_host = src && is_host_address(desired(), *src);
   }
   TraceResult t;
   if (vm->quarantine) {
@@ -439,7 +428,7 @@ TraceResult Gateway::trace(const std::string& vm_name, filter::Packet p) const {
     t.steps.push_back("quarantine: management source allowed");
   }
   if (!vm->filters.empty()) {
-    auto inst = instantiate_vm(desired_, *vm, catalog_);
+    auto inst = instantiate_vm(desired(), *vm, catalog_);
     auto ev = filter::evaluate(inst.program, p);
     for (const auto& s : ev.steps) t.steps.push_back(filter::describe(s));
     if (ev.verdict != filter::Verdict::accept) {
@@ -455,7 +444,7 @@ TraceResult Gateway::trace(const std::string& vm_name, filter::Packet p) const {
     t.decided_by = "layer 2: not IP, bridged as is";
     return t;
   }
-  gateway_policy(desired_, *vm, p, t);
+  gateway_policy(desired(), *vm, p, t);
   return t;
 }
 

@@ -11,8 +11,8 @@
 namespace vmgw::daemon {
 namespace {
 
-const PlannedPath* path_named(const Plan& p, const std::string& network) {
-  for (const auto& path : p.paths)
+const PlannedPath* path_named(const std::vector<PlannedPath>& paths, const std::string& network) {
+  for (const auto& path : paths)
     if (path.network == network) return &path;
   return nullptr;
 }
@@ -44,21 +44,25 @@ size_t Gateway::cut_uplink_flows(uint32_t mark, std::optional<Cidr> from) {
 
 UplinkHealthChange Gateway::set_uplink_health(UplinkConditions health) {
   UplinkHealthChange out;
-  const Plan before = plan_;
+  // Health changes the base's routing only (the nft tables do not depend on it): the routing is
+  // converged alone, and the new base becomes the plan in force's.
+  const std::vector<PlannedPath> paths_before = live_.base().paths;
   health_ = std::move(health);
-  Plan next = plan_for(state_, topology_);
-  out.report = apply(next, deps_.backends);
-  ++counters_.applies;
-  plan_ = std::move(next);
+  bases_.clear();
+  const Plan& next = base_for(live_.flags());
+  out.report = apply_routing(next, deps_.backends.rtnl);
+  live_.commit({}, &next);
+  count(out.report);
   last_apply_ = "uplink health: " + out.report.summary();
+  const Plan& now = live_.base();
 
   // Flows of an uplink taken out: it is dead and no path uses it any more (the last uplinks
   // with carrier stay in use even when their probes fail, and so do their flows).
-  for (const auto& u : plan_.uplinks) {
+  for (const auto& u : now.uplinks) {
     bool dead = !u.carrier || !u.alive;
-    bool used = std::any_of(plan_.paths.begin(), plan_.paths.end(),
+    bool used = std::any_of(now.paths.begin(), now.paths.end(),
                             [&](const PlannedPath& p) { return in(p.active, u.name); });
-    bool was_used = std::any_of(before.paths.begin(), before.paths.end(),
+    bool was_used = std::any_of(paths_before.begin(), paths_before.end(),
                                 [&](const PlannedPath& p) { return in(p.active, u.name); });
     if (dead && !used && was_used) {
       size_t n = cut_uplink_flows(u.mark, std::nullopt);
@@ -68,8 +72,8 @@ UplinkHealthChange Gateway::set_uplink_health(UplinkConditions health) {
     }
   }
   // `failback: immediate`: a network that moved to a better uplink takes its flows along.
-  for (const auto& path : plan_.paths) {
-    const PlannedPath* old = path_named(before, path.network);
+  for (const auto& path : now.paths) {
+    const PlannedPath* old = path_named(paths_before, path.network);
     if (path.network.empty() || old == nullptr || path.active.empty()) continue;
     if (old->active != path.active)
       out.events.push_back("network " + path.network + " now uses " +
@@ -81,9 +85,9 @@ UplinkHealthChange Gateway::set_uplink_health(UplinkConditions health) {
     if (path.failback != Failback::immediate) continue;
     for (const auto& name : old->active) {
       if (in(path.active, name)) continue;
-      auto u = std::find_if(plan_.uplinks.begin(), plan_.uplinks.end(),
+      auto u = std::find_if(now.uplinks.begin(), now.uplinks.end(),
                             [&](const PlannedUplink& x) { return x.name == name; });
-      if (u == plan_.uplinks.end() || !u->carrier || !u->alive) continue;  // cut above
+      if (u == now.uplinks.end() || !u->carrier || !u->alive) continue;  // cut above
       size_t n = cut_uplink_flows(u->mark, path.subnet);
       out.flows_cut += n;
       out.events.push_back("network " + path.network + " failed back (immediate): " +
@@ -95,9 +99,10 @@ UplinkHealthChange Gateway::set_uplink_health(UplinkConditions health) {
 
 std::map<std::string, size_t> Gateway::flows_per_uplink() {
   std::map<std::string, size_t> out;
-  for (const auto& u : plan_.uplinks) out[u.name] = 0;
+  const auto& uplinks = live_.base().uplinks;
+  for (const auto& u : uplinks) out[u.name] = 0;
   for (const auto& f : deps_.conntrack.list(std::nullopt)) {
-    for (const auto& u : plan_.uplinks)
+    for (const auto& u : uplinks)
       if ((f.mark & routing::kMarkMask) == u.mark) ++out[u.name];
   }
   return out;

@@ -147,7 +147,17 @@ int run(const Options& o) {
     return 1;
   }
   auto store = store::open_sqlite_store(o.db);
-  auto nft = backend::make_libnftables_backend();
+  // Another program deleting or changing vmgw's tables (nft flush ruleset, a firewall reload)
+  // is noticed through nftables' own events and undone at once. Opened before the first
+  // transaction, so that the monitor knows which generations are vmgw's own.
+  std::unique_ptr<backend::NftMonitor> monitor;
+  try {
+    monitor = backend::open_nft_monitor(static_cast<uint32_t>(::getpid()));
+  } catch (const std::exception& e) {
+    daemon::log_error(std::string("self-healing unavailable: ") + e.what());
+  }
+  auto kernel_nft = backend::make_libnftables_backend();
+  auto nft = backend::noting_own_transactions(*kernel_nft, monitor.get());
   auto rtnl = backend::make_mnl_rtnl();
   auto sysctl = backend::make_proc_sysctl();
   auto dhcp = backend::make_dnsmasq({o.state_dir, o.run_dir, self_vmgw(), o.socket});
@@ -186,14 +196,6 @@ int run(const Options& o) {
   daemon::LogBook log_book;
   daemon::add_filter_routes(router, gw, log_book);
   // Packets logged by vmgw's rules (filter rules with log='yes', default drops, quarantine).
-  // Another program deleting or changing vmgw's tables (nft flush ruleset, a firewall reload)
-  // is noticed through nftables' own events and undone at once.
-  std::unique_ptr<backend::NftMonitor> monitor;
-  try {
-    monitor = backend::open_nft_monitor();
-  } catch (const std::exception& e) {
-    daemon::log_error(std::string("self-healing unavailable: ") + e.what());
-  }
   std::unique_ptr<backend::NflogSource> nflog;
   try {
     nflog = backend::open_nflog(compile_detail::kNflogGroup);
@@ -208,7 +210,8 @@ int run(const Options& o) {
   ::signal(SIGPIPE, SIG_IGN);
   int sigfd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
 
-  supervisor.tick(gw.plan().dhcp, daemon::DhcpSupervisor::Clock::now());  // status is right at once
+  supervisor.tick(gw.dhcp_servers(),
+                  daemon::DhcpSupervisor::Clock::now());  // status is right at once
   notify_systemd("READY=1\nSTATUS=serving on " + o.socket);
   daemon::log_info("serving the API on " + o.socket);
   auto handle = [&](const api::Request& req) {
@@ -228,7 +231,7 @@ int run(const Options& o) {
     uplinks.poll(ready);
     for (int fd : ready) {
       if (monitor && fd == monitor->fd()) {
-        auto changers = monitor->foreign_changes(static_cast<uint32_t>(::getpid()));
+        auto changers = monitor->foreign_changes();
         if (!changers.empty()) heal(gw, changers.front());
         continue;
       }
@@ -263,7 +266,7 @@ int run(const Options& o) {
         }
       }
     }
-    supervisor.tick(gw.plan().dhcp, daemon::DhcpSupervisor::Clock::now());
+    supervisor.tick(gw.dhcp_servers(), daemon::DhcpSupervisor::Clock::now());
   }
 }
 

@@ -52,7 +52,7 @@ bool valid_ports(const PortRange& p) {
 
 }  // namespace
 
-Json vm_json(const Vm& vm, const std::vector<store::EipRecord>& eips) {
+Json vm_json(const Vm& vm, const store::EipRecord* eip) {
   Json j = {{"name", vm.name},
             {"network", vm.network},
             {"mac", vm.mac ? vm.mac->str() : ""},
@@ -66,8 +66,7 @@ Json vm_json(const Vm& vm, const std::vector<store::EipRecord>& eips) {
     for (const auto& c : vm.quarantine->allow_from) allow.push_back(c.str());
     j["quarantine"] = {{"allow_from", allow}};
   }
-  for (const auto& e : eips)
-    if (e.vm == vm.name) j["elastic_ip"] = e.address.str();
+  if (eip) j["elastic_ip"] = eip->address.str();
   return j;
 }
 

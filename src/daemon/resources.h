@@ -16,7 +16,8 @@ namespace vmgw::daemon {
 using Json = nlohmann::json;
 using FieldErrors = std::vector<std::pair<std::string, std::string>>;
 
-Json vm_json(const Vm& vm, const std::vector<store::EipRecord>& eips);
+// `eip`: the elastic IP bound to the VM, or nullptr.
+Json vm_json(const Vm& vm, const store::EipRecord* eip);
 Json eip_json(const store::EipRecord& e, const Config& topology);
 Json forward_json(const store::ForwardRecord& f);
 Json network_json(const Network& n, size_t vm_count);

@@ -20,7 +20,7 @@ std::optional<Ipv4> address_param(const std::string& text, Response& err) {
 
 Json vms_json(const Gateway& gw) {
   Json list = Json::array();
-  for (const auto& v : gw.vms()) list.push_back(vm_json(v, gw.state().eips));
+  for (const auto& v : gw.vms()) list.push_back(vm_json(v, gw.eip_of(v.name)));
   return list;
 }
 
@@ -29,8 +29,8 @@ void add_vm_routes(api::Router& r, Gateway& gw) {
     return api::json_response(200, vms_json(gw));
   });
   r.add("GET", "/v1/vms/{name}", [&gw](const Request&, const api::Params& p) {
-    for (const auto& v : vms_json(gw))
-      if (v["name"] == p.at("name")) return api::json_response(200, v);
+    if (const Vm* v = gw.find_vm(p.at("name")))
+      return api::json_response(200, vm_json(*v, gw.eip_of(v->name)));
     return api::error_response(404, "name", "no vm '" + p.at("name") + "'");
   });
   r.add("POST", "/v1/vms", [&gw](const Request& req, const api::Params&) {
@@ -42,8 +42,8 @@ void add_vm_routes(api::Router& r, Gateway& gw) {
     if (!vm) return bad_request(errors);
     return guarded([&] {
       auto rec = gw.add_vm(*vm);
-      for (const auto& v : vms_json(gw))
-        if (v["name"] == rec.name) return api::json_response(201, v);
+      if (const Vm* v = gw.find_vm(rec.name))
+        return api::json_response(201, vm_json(*v, gw.eip_of(v->name)));
       return api::json_response(201, Json{{"name", rec.name}});
     });
   });
@@ -203,7 +203,7 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
 void add_lease_routes(api::Router& r, Gateway& gw, store::StateStore& store) {
   r.add("GET", "/v1/leases", [&gw, &store](const Request&, const api::Params&) {
     Json j = {{"reservations", Json::array()}, {"events", Json::array()}};
-    for (const auto& d : gw.plan().dhcp)
+    for (const auto& d : gw.dhcp_servers())
       for (const auto& res : d.reservations)
         j["reservations"].push_back({{"network", d.network},
                                      {"mac", res.mac.str()},

@@ -36,7 +36,7 @@ UplinkFollower::UplinkFollower(Gateway& gw) : gw_(gw) {
 void UplinkFollower::configure() {
   if (!monitor_) return;
   try {
-    log_changes(monitor_->configure(probe_specs(gw_.topology(), gw_.plan()), now()));
+    log_changes(monitor_->configure(probe_specs(gw_.topology(), gw_.plan_base()), now()));
   } catch (const std::exception& e) {
     log_error(std::string("uplink probes not reconfigured: ") + e.what());
   }

@@ -38,7 +38,7 @@ Json uplinks_json(Gateway& gw, const std::vector<UplinkStatus>& status) {
     Json j = uplink_json(u);
     j["weight"] = u.weight;
     j["tier"] = u.tier;
-    for (const auto& p : gw.plan().uplinks) {
+    for (const auto& p : gw.plan_base().uplinks) {
       if (p.name != u.name) continue;
       char mark[16];
       std::snprintf(mark, sizeof mark, "0x%08x", p.mark);
@@ -46,7 +46,7 @@ Json uplinks_json(Gateway& gw, const std::vector<UplinkStatus>& status) {
       j["table"] = p.table;
     }
     Json used = Json::array();
-    for (const auto& path : gw.plan().paths) {
+    for (const auto& path : gw.plan_base().paths) {
       if (std::find(path.active.begin(), path.active.end(), u.name) == path.active.end()) continue;
       used.push_back(path.network.empty() ? "host" : path.network);
     }

@@ -118,8 +118,12 @@ const Uplink* Checker::uplink(std::string_view name) const {
 const Network* Checker::network(std::string_view name) const {
   return find_named(config.networks, name);
 }
-const Vm* Checker::vm(std::string_view name) const {
-  return find_named(config.vms, name);
+const Vm* Checker::vm(std::string_view name) {
+  // Thousands of VMs are looked up by thousands of forwards and bindings: by hash.
+  if (name.empty()) return nullptr;
+  size_t i =
+      first_with("vm names", config.vms, std::string(name), [](const Vm& v) { return v.name; });
+  return i == SIZE_MAX ? nullptr : &config.vms[i];
 }
 const ElasticIpPool* Checker::pool(std::string_view name) const {
   return find_named(config.eip_pools, name);
@@ -265,13 +269,11 @@ void check_vm_mac(Checker& c, const std::vector<Vm>& all, size_t i) {
             v.mac->str() + " is a multicast MAC address (the first byte must be even)");
     return;
   }
-  for (size_t j = 0; j < i; ++j) {
-    if (all[j].mac == v.mac) {
-      c.error(v.origin, "mac",
-              "MAC " + v.mac->str() + " is already used by " + describe("vm", all[j]));
-      return;
-    }
-  }
+  const size_t j = c.first_with("vm macs", all, v.mac->str(),
+                                [](const Vm& x) { return x.mac ? x.mac->str() : ""; });
+  if (j < i)
+    c.error(v.origin, "mac",
+            "MAC " + v.mac->str() + " is already used by " + describe("vm", all[j]));
 }
 
 void check_vm_ip(Checker& c, const std::vector<Vm>& all, size_t i, const Network* net) {
@@ -298,12 +300,9 @@ void check_vm_ip(Checker& c, const std::vector<Vm>& all, size_t i, const Network
       return;
     }
   }
-  for (size_t j = 0; j < i; ++j) {
-    if (all[j].ip == v.ip) {
-      c.error(v.origin, "ip", ip.str() + " is already used by " + describe("vm", all[j]));
-      return;
-    }
-  }
+  const size_t j = c.first_with("vm addresses", all, ip.str(),
+                                [](const Vm& x) { return x.ip ? x.ip->str() : ""; });
+  if (j < i) c.error(v.origin, "ip", ip.str() + " is already used by " + describe("vm", all[j]));
 }
 
 void check_vm_port(Checker& c, const std::vector<Vm>& all, size_t i) {
@@ -327,13 +326,10 @@ void check_vm_port(Checker& c, const std::vector<Vm>& all, size_t i) {
       return;
     }
   }
-  for (size_t j = 0; j < i; ++j) {
-    if (all[j].port == v.port) {
-      c.error(v.origin, "port",
-              "port " + quote(v.port) + " is already used by " + describe("vm", all[j]));
-      return;
-    }
-  }
+  const size_t j = c.first_with("vm ports", all, v.port, [](const Vm& x) { return x.port; });
+  if (j < i)
+    c.error(v.origin, "port",
+            "port " + quote(v.port) + " is already used by " + describe("vm", all[j]));
 }
 
 // Which filters exist and whether their variables resolve is checked against the filter catalog

@@ -1,8 +1,10 @@
 // Shared by validate*.cpp (and the parser's key suggestions); not part of the model's API.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "model/config.h"
@@ -39,7 +41,7 @@ class Checker {
   // The first object of that name, or nullptr.
   const Uplink* uplink(std::string_view name) const;
   const Network* network(std::string_view name) const;
-  const Vm* vm(std::string_view name) const;
+  const Vm* vm(std::string_view name);
   const ElasticIpPool* pool(std::string_view name) const;
 
   // "unknown network 'vmnett'; did you mean 'vmnet'?"
@@ -47,9 +49,34 @@ class Checker {
   std::string unknown(std::string_view kind, std::string_view name,
                       const std::vector<T>& all) const;
 
+  // The first index in `all` whose key(all[i]) is `key` (keys that are "" are never indexed),
+  // or SIZE_MAX: what a scan of the earlier objects for a duplicate would find, by hash. The
+  // index of each list is built once, under `list` (a name per list checked).
+  template <typename T, typename Key>
+  size_t first_with(const std::string& list, const std::vector<T>& all, const std::string& key,
+                    Key key_of);
+
   const Config& config;
   Diagnostics errors;
+
+ private:
+  std::unordered_map<std::string, std::unordered_map<std::string, size_t>> first_;
 };
+
+template <typename T, typename Key>
+size_t Checker::first_with(const std::string& list, const std::vector<T>& all,
+                           const std::string& key, Key key_of) {
+  auto [it, fresh] = first_.try_emplace(list);
+  if (fresh) {
+    it->second.reserve(all.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      std::string k = key_of(all[i]);
+      if (!k.empty()) it->second.try_emplace(std::move(k), i);
+    }
+  }
+  auto hit = it->second.find(key);
+  return hit == it->second.end() ? SIZE_MAX : hit->second;
+}
 
 // "vm 'web'", or the object's path when it has no name.
 template <typename T>
@@ -77,13 +104,12 @@ void Checker::check_name(const T& obj, const std::vector<T>& all, size_t index,
               "lower-case letter or digit");
     return;
   }
-  for (size_t j = 0; j < index; ++j) {
-    if (all[j].name == obj.name) {
-      error(obj.origin, "name",
-            std::string(kind) + " name " + quote(obj.name) + " is already used by " +
-                all[j].origin.path);
-      return;
-    }
+  const size_t j =
+      first_with(std::string(kind) + " names", all, obj.name, [](const T& o) { return o.name; });
+  if (j < index) {
+    error(obj.origin, "name",
+          std::string(kind) + " name " + quote(obj.name) + " is already used by " +
+              all[j].origin.path);
   }
 }
 

@@ -2,6 +2,8 @@
 // host's own policy. See validate.cpp for the invariants they establish.
 
 #include <algorithm>
+#include <cstdint>
+#include <map>
 
 #include "model/validate.h"
 #include "model/validate_internal.h"
@@ -62,6 +64,12 @@ void check_port_forwards(Checker& c) {
   const auto& all = c.config.port_forwards;
   std::vector<bool> public_ok(all.size(), false);
   uint64_t ports = 0;
+  struct Earlier {  // the usable forwards seen so far of one address and protocol
+    std::map<uint32_t, size_t> by_first;  // while they are disjoint
+    std::vector<size_t> all;
+    bool disjoint = true;
+  };
+  std::map<std::pair<uint32_t, int>, Earlier> earlier;
   for (size_t i = 0; i < all.size(); ++i) {
     const PortForward& f = all[i];
     public_ok[i] = check_public(c, f);
@@ -74,18 +82,34 @@ void check_port_forwards(Checker& c) {
                   std::to_string(kMaxForwardedPorts) +
                   " in all (each forwarded port is one element in the kernel's forward maps)");
     }
-    for (size_t j = 0; j < i; ++j) {
-      const PortForward& g = all[j];
-      if (!public_ok[j] || g.public_address != f.public_address || g.proto != f.proto ||
-          !g.public_ports->overlaps(*f.public_ports)) {
-        continue;
+    // The first earlier forward of the same address and protocol whose ports overlap. While
+    // the earlier ones are disjoint (no error yet), only those starting inside the range, and
+    // the one starting before it, can overlap: a sorted lookup, not a scan of all of them.
+    auto& group = earlier[{f.public_address->value, static_cast<int>(f.proto)}];
+    const PortRange& range = *f.public_ports;
+    size_t j = SIZE_MAX;
+    if (group.disjoint) {
+      auto it = group.by_first.lower_bound(range.first);
+      if (it != group.by_first.begin()) {
+        auto prev = std::prev(it);
+        if (all[prev->second].public_ports->overlaps(range)) j = prev->second;
       }
+      for (; it != group.by_first.end() && it->first <= range.last; ++it)
+        j = std::min(j, it->second);
+    } else {
+      for (size_t k : group.all)
+        if (all[k].public_ports->overlaps(range)) j = std::min(j, k);
+    }
+    if (j != SIZE_MAX) {
+      const PortForward& g = all[j];
       uint32_t port = std::max(f.public_ports->first, g.public_ports->first);
       c.error(f.origin, "public",
               f.public_address->str() + ":" + std::to_string(port) + "/" +
                   std::string(to_string(f.proto)) + " is already forwarded by " + g.origin.path);
-      break;
+      group.disjoint = false;
     }
+    group.all.push_back(i);
+    if (group.disjoint && !group.by_first.emplace(range.first, i).second) group.disjoint = false;
   }
 }
 
@@ -138,13 +162,13 @@ void check_elastic_ip_bindings(Checker& c) {
       if (c.vm(b.vm) == nullptr) {
         c.error(b.origin, "vm", c.unknown("vm", b.vm, c.config.vms));
       } else {
-        for (size_t j = 0; j < i; ++j) {
-          if (all[j].vm == b.vm && all[j].address) {
-            c.error(b.origin, "vm",
-                    "vm " + quote(b.vm) + " already has elastic IP " + all[j].address->str() +
-                        " (" + all[j].origin.path + ")");
-            break;
-          }
+        const size_t j = c.first_with("bound vms", all, b.vm, [](const ElasticIpBinding& x) {
+          return x.address ? x.vm : std::string();
+        });
+        if (j < i) {
+          c.error(b.origin, "vm",
+                  "vm " + quote(b.vm) + " already has elastic IP " + all[j].address->str() + " (" +
+                      all[j].origin.path + ")");
         }
       }
     }
@@ -163,13 +187,13 @@ void check_elastic_ip_bindings(Checker& c) {
     } else if (b.pool.empty() && !in_some_pool(c, a)) {
       c.error(b.origin, "address", a.str() + " is outside every elastic IP pool");
     }
-    for (size_t j = 0; j < i; ++j) {
-      if (all[j].address == b.address) {
-        std::string owner = all[j].vm.empty() ? "" : " to vm " + quote(all[j].vm);
-        c.error(b.origin, "address",
-                a.str() + " is already bound" + owner + " (" + all[j].origin.path + ")");
-        break;
-      }
+    const size_t j = c.first_with("bound addresses", all, a.str(), [](const ElasticIpBinding& x) {
+      return x.address ? x.address->str() : std::string();
+    });
+    if (j < i) {
+      std::string owner = all[j].vm.empty() ? "" : " to vm " + quote(all[j].vm);
+      c.error(b.origin, "address",
+              a.str() + " is already bound" + owner + " (" + all[j].origin.path + ")");
     }
   }
 }

@@ -34,7 +34,8 @@ std::string Element::canonical() const {
 }
 
 bool Set::same_declaration(const Set& o) const {
-  return name == o.name && type == o.type && map == o.map && flags == o.flags && size == o.size;
+  return name == o.name && type == o.type && map == o.map && flags == o.flags && size == o.size &&
+         counter == o.counter;
 }
 
 std::string Rule::id() const {
@@ -92,6 +93,7 @@ Json add_set_cmd(const Table& t, const Set& s) {
   if (s.is_map()) o["map"] = s.map;
   if (!s.flags.empty()) o["flags"] = s.flags;
   if (s.size != 0) o["size"] = s.size;
+  if (s.counter) o["stmt"] = Json::array({{{"counter", nullptr}}});
   return {{"add", {{s.is_map() ? "map" : "set", o}}}};
 }
 

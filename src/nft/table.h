@@ -32,9 +32,13 @@ struct Set {
   // The kernel adds the elements (a set statement in a rule, e.g. per-source flow counts):
   // the diff never touches them. Not part of the declaration the kernel lists back.
   bool filled_by_kernel = false;
+  // Every element has a counter, counted by each lookup that finds it ("counter" in nft): per-VM
+  // counts without a chain per VM.
+  bool counter = false;
 
   bool is_map() const { return !map.is_null(); }
-  // True if declarations match (name, type, map, flags): elements can then be diffed in place.
+  // True if declarations match (name, type, map, flags, size, counter): elements can then be
+  // diffed in place.
   bool same_declaration(const Set& o) const;
 };
 

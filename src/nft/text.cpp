@@ -231,6 +231,7 @@ std::string table_text(const Table& t) {
       os << " : " << (s.map.is_array() ? list_text(s.map, false, " . ") : s.map.get<std::string>());
     os << "\n";
     if (s.size != 0) os << "\t\tsize " << s.size << "\n";
+    if (s.counter) os << "\t\tcounter\n";
     if (!s.flags.empty()) {
       os << "\t\tflags ";
       for (size_t i = 0; i < s.flags.size(); ++i) os << (i ? "," : "") << s.flags[i];

@@ -1,27 +1,45 @@
 #include "plan/nft_diff.h"
 
-#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace vmgw {
 namespace {
 
 using nft::Json;
 
+// Chains by name: tables hold tens of thousands of chains, so no linear lookups.
+using ChainIndex = std::unordered_map<std::string_view, const nft::Chain*>;
+
+ChainIndex index_chains(const nft::Table& t) {
+  ChainIndex ix;
+  ix.reserve(t.chains.size());
+  for (const auto& c : t.chains) ix.emplace(c.name, &c);
+  return ix;
+}
+
+const nft::Chain* find(const ChainIndex& ix, const std::string& name) {
+  auto it = ix.find(name);
+  return it == ix.end() ? nullptr : it->second;
+}
+
 // A declaration the kernel cannot change in place (set type, base chain hook): the whole table
 // is replaced inside the same batch, which the kernel still applies atomically.
-bool needs_rebuild(const nft::Table& cur, const nft::Table& want) {
+bool needs_rebuild(const nft::Table& cur, const nft::Table& want, const ChainIndex& cur_chains,
+                   const ChainIndex& want_chains) {
   for (const auto& s : want.sets) {
     const nft::Set* c = cur.find_set(s.name);
     if (c && !c->same_declaration(s)) return true;
   }
   for (const auto& ch : want.chains) {
-    const nft::Chain* c = cur.find_chain(ch.name);
+    const nft::Chain* c = find(cur_chains, ch.name);
     if (c && c->hook != ch.hook) return true;
   }
   for (const auto& c : cur.chains) {
     // A base chain we no longer declare would keep filtering traffic until deleted; deleting
     // it in place is fine, but its hook must not linger half-updated.
-    if (c.hook && !want.find_chain(c.name)) return true;
+    if (c.hook && !find(want_chains, c.name)) return true;
   }
   return false;
 }
@@ -31,6 +49,20 @@ std::string plural(int n, const char* word) {
 }
 
 }  // namespace
+
+NftChange& NftChange::operator+=(NftChange&& o) {
+  // The batch of a large table is large: moved, not copied.
+  if (commands.empty()) {
+    std::vector<Json> mine = std::move(o.commands);
+    o.commands = std::move(commands);
+    commands = std::move(mine);
+  } else {
+    commands.reserve(commands.size() + o.commands.size());
+    for (auto& c : o.commands) commands.push_back(std::move(c));
+  }
+  o.commands.clear();
+  return *this += static_cast<const NftChange&>(o);
+}
 
 NftChange& NftChange::operator+=(const NftChange& o) {
   commands.insert(commands.end(), o.commands.begin(), o.commands.end());
@@ -80,7 +112,8 @@ NftChange diff_table(const std::optional<nft::Table>& current, const nft::Table&
     return ch;
   }
   const nft::Table& cur = *current;
-  if (needs_rebuild(cur, want)) {
+  const ChainIndex cur_chains = index_chains(cur), want_chains = index_chains(want);
+  if (needs_rebuild(cur, want, cur_chains, want_chains)) {
     ch.commands.push_back(nft::delete_table_cmd(cur));
     for (auto& c : nft::create_all_cmds(want)) ch.commands.push_back(std::move(c));
     ch.rebuilt = true;
@@ -92,8 +125,9 @@ NftChange diff_table(const std::optional<nft::Table>& current, const nft::Table&
       del_sets;
   for (const auto& s : want.sets) {
     const nft::Set* c = cur.find_set(s.name);
-    std::set<std::string> have, wanted;
+    std::unordered_set<std::string> have, wanted;
     if (c) {
+      have.reserve(c->elements.size());
       for (const auto& e : c->elements) have.insert(e.canonical());
     } else {
       add_sets.push_back(nft::add_set_cmd(want, s));
@@ -101,9 +135,11 @@ NftChange diff_table(const std::optional<nft::Table>& current, const nft::Table&
     }
     if (s.filled_by_kernel) continue;  // its elements are the kernel's (flow counts)
     std::vector<nft::Element> to_add, to_del;
+    wanted.reserve(s.elements.size());
     for (const auto& e : s.elements) {
-      wanted.insert(e.canonical());
-      if (!have.count(e.canonical())) to_add.push_back(e);
+      auto key = e.canonical();
+      if (!have.count(key)) to_add.push_back(e);
+      wanted.insert(std::move(key));
     }
     if (c) {
       for (const auto& e : c->elements)
@@ -115,7 +151,7 @@ NftChange diff_table(const std::optional<nft::Table>& current, const nft::Table&
     ch.elements_removed += static_cast<int>(to_del.size());
   }
   for (const auto& c : want.chains) {
-    const nft::Chain* k = cur.find_chain(c.name);
+    const nft::Chain* k = find(cur_chains, c.name);
     if (!k) {
       add_chains.push_back(nft::add_chain_cmd(want, c));
       ++ch.chains_added;
@@ -128,7 +164,7 @@ NftChange diff_table(const std::optional<nft::Table>& current, const nft::Table&
     for (const auto& r : c.rules) add_rules.push_back(nft::add_rule_cmd(want, c, r));
   }
   for (const auto& k : cur.chains) {
-    if (want.find_chain(k.name)) continue;
+    if (find(want_chains, k.name)) continue;
     flushes.push_back(nft::flush_chain_cmd(cur, k));  // drop its references before deleting
     del_chains.push_back(nft::delete_chain_cmd(cur, k));
     ++ch.chains_removed;

@@ -21,6 +21,7 @@ struct NftChange {
   bool empty() const { return commands.empty(); }
   // Appends another table's change: both go to the kernel in the same batch.
   NftChange& operator+=(const NftChange& o);
+  NftChange& operator+=(NftChange&& o);
   // {"nftables": commands}
   nft::Json batch() const;
   // "+2 elements -1 element, 1 chain rewritten" or "nothing".

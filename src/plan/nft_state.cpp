@@ -39,6 +39,9 @@ nft::Set parse_set(const Json& o) {
   if (o.contains("flags")) {
     for (const auto& f : o["flags"]) s.flags.push_back(f.get<std::string>());
   }
+  if (o.contains("stmt"))
+    for (const auto& st : o["stmt"])
+      if (st.is_object() && st.contains("counter")) s.counter = true;
   if (o.contains("elem")) {
     for (const auto& e : o["elem"]) {
       // Elements with attached data (counters, timeouts) are wrapped: {"elem": {"val": ...}}.

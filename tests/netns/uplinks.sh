@@ -125,3 +125,10 @@ uplinks_spread() {
   n2=$(awk -v a="$LAB_UPLINK2_ADDR" '$4 == "spread" && $2 == a' "$RECV_LOG" | wc -l)
   echo "$2 new flows: $n1 through isp1 ($LAB_UPLINK_ADDR), $n2 through isp2 ($LAB_UPLINK2_ADDR)"
 }
+
+# uplinks_stream_switch_ms LOG TAG T0 ADDR: milliseconds from T0 to the sending of the first
+# datagram of TAG's long-lived flows (`stream`) that arrived from ADDR, sent at or after T0.
+uplinks_stream_switch_ms() {
+  awk -v tag="$2" -v t0="$3" -v addr="$4" \
+    '$4 == tag && $2 == addr && $7 >= t0 { printf "%d\n", ($7 - t0) / 1000000; exit }' "$1"
+}

@@ -122,10 +122,30 @@ std::set<std::string> keys(const std::map<std::string, std::string>& m) {
 }
 
 // The chains of a group: its root and the sub-chains named after it.
-std::vector<const nft::Chain*> group(const nft::Table& t, const std::string& root) {
+// The chains reachable from `root`: its jumps, and for `port` the chain its vm_rarp_out/-in
+// element names.
+std::vector<const nft::Chain*> group(const nft::Table& t, const std::string& root,
+                                     const std::string& port = "") {
   std::vector<const nft::Chain*> out;
-  for (const auto& c : t.chains)
-    if (c.name == root || c.name.rfind(root + "-", 0) == 0) out.push_back(&c);
+  std::vector<std::string> todo{root};
+  std::set<std::string> seen;
+  while (!todo.empty()) {
+    std::string name = todo.back();
+    todo.pop_back();
+    const nft::Chain* c = t.find_chain(name);
+    if (!c || !seen.insert(name).second) continue;
+    out.push_back(c);
+    for (const auto& r : c->rules) {
+      for (const auto& x : r.expr) {
+        if (x.contains("jump")) todo.push_back(x["jump"]["target"].get<std::string>());
+        if (x.contains("vmap") && !port.empty()) {
+          const std::string map = x["vmap"]["data"].get<std::string>().substr(1);
+          for (const auto& e : t.find_set(map)->elements)
+            if (e.key == port) todo.push_back(e.value["jump"]["target"].get<std::string>());
+        }
+      }
+    }
+  }
   return out;
 }
 
@@ -261,23 +281,40 @@ TEST(CompileFilters, IdenticalInstantiationsShareOneGroup) {
   EXPECT_EQ(group(plan.table, l3i.begin()->second).size(), 1U);
 }
 
-TEST(CompileFilters, CleanTrafficGivesEachVmItsOwnLayer2Chains) {
+TEST(CompileFilters, CleanTrafficSharesLayer2ChainsAndLooksUpEachVmsOwnValues) {
   auto plan = compile_yaml(kTwoCleanVms);
   auto l2o = targets(plan.bridge_table, names::kVmL2Out);
   auto l2i = targets(plan.bridge_table, names::kVmL2In);
-  EXPECT_NE(l2o.at("vnet-web"), l2o.at("vnet-db"));
-  EXPECT_NE(l2i.at("vnet-web"), l2i.at("vnet-db"));
-  // Each group checks its own VM's MAC.
-  auto mac_checked = [&](const std::string& root) {
-    std::set<std::string> macs;
-    for (const auto* c : group(plan.bridge_table, root))
-      for (const auto& r : c->rules)
-        if (const Json* m = match_on(r, nft::payload("ether", "saddr")))
-          macs.insert(m->at("right").get<std::string>());
-    return macs;
+  EXPECT_EQ(l2o.at("vnet-web"), l2o.at("vnet-db"));
+  EXPECT_EQ(l2i.at("vnet-web"), l2i.at("vnet-db"));
+  // The shared chains check the frame's MAC against its port's, not a literal.
+  int looked_up = 0;
+  for (const auto* c : group(plan.bridge_table, l2o.at("vnet-web"))) {
+    for (const auto& r : c->rules) {
+      EXPECT_EQ(match_on(r, nft::payload("ether", "saddr")), nullptr) << nft::rule_text(r);
+      if (nft::rule_text(r).find("iifname . ether saddr @port_macs") != std::string::npos)
+        ++looked_up;
+    }
+  }
+  EXPECT_EQ(looked_up, 1);  // no-mac-spoofing
+  const auto* macs = plan.bridge_table.find_set(names::kPortMacs);
+  ASSERT_NE(macs, nullptr);
+  std::set<std::string> pairs;
+  for (const auto& e : macs->elements) pairs.insert(nft::element_text(*macs, e));
+  EXPECT_EQ(pairs, (std::set<std::string>{"\"vnet-db\" . 52:54:00:00:00:0b",
+                                          "\"vnet-web\" . 52:54:00:00:00:0a"}));
+  // RARP fields cannot be looked up: each VM has its own RARP chain, reached by its port.
+  auto rarp = targets(plan.bridge_table, names::kVmRarpOut);
+  EXPECT_NE(rarp.at("vnet-web"), rarp.at("vnet-db"));
+  auto mac_checked = [&](const std::string& chain) {
+    std::set<uint64_t> found;
+    for (const auto& r : plan.bridge_table.find_chain(chain)->rules)
+      if (const Json* m = match_on(r, {{"payload", {{"base", "nh"}, {"offset", 64}, {"len", 48}}}}))
+        found.insert(m->at("right").get<uint64_t>());
+    return found;
   };
-  EXPECT_EQ(mac_checked(l2o.at("vnet-web")), std::set<std::string>{"52:54:00:00:00:0a"});
-  EXPECT_EQ(mac_checked(l2o.at("vnet-db")), std::set<std::string>{"52:54:00:00:00:0b"});
+  EXPECT_EQ(mac_checked(rarp.at("vnet-web")), std::set<uint64_t>{0x52540000000aULL});
+  EXPECT_EQ(mac_checked(rarp.at("vnet-db")), std::set<uint64_t>{0x52540000000bULL});
   // The IP part of clean-traffic + shared has no variables: still shared.
   auto l3i = targets(plan.table, names::kVmL3In);
   EXPECT_EQ(l3i.at("10.10.0.10"), l3i.at("10.10.0.11"));
@@ -288,14 +325,21 @@ TEST(CompileFilters, Layer2GroupJumpsIntoGuardedSubChains) {
   auto root = targets(plan.bridge_table, names::kVmL2Out).at("vnet-web");
   const auto* chain = plan.bridge_table.find_chain(root);
   ASSERT_NE(chain, nullptr);
-  Strings jumps;
-  for (const auto& r : chain->rules)
-    if (has(r, "jump")) jumps.push_back(statement(r, "jump")["target"].get<std::string>());
-  EXPECT_EQ(jumps, (Strings{root + "-mac", root + "-ipv4-ip", root + "-arp-mac", root + "-arp-ip",
-                            root + "-rarp"}));
-  for (const auto& j : jumps) EXPECT_NE(plan.bridge_table.find_chain(j), nullptr) << j;
-  // ipv4 (allow-incoming-ipv4) has no rule for what the VM sends: no jump, no chain.
-  EXPECT_EQ(plan.bridge_table.find_chain(root + "-ipv4"), nullptr);
+  Strings suffixes;
+  for (const auto& r : chain->rules) {
+    if (!has(r, "jump")) continue;
+    const auto target = statement(r, "jump")["target"].get<std::string>();
+    EXPECT_NE(plan.bridge_table.find_chain(target), nullptr) << target;
+    suffixes.push_back(target.substr(target.find('-', 4) + 1));  // l2o-<hash>-<chain>
+  }
+  EXPECT_EQ(suffixes, (Strings{"mac", "ipv4-ip", "arp-mac", "arp-ip"}));
+  // RARP through the port's element; ipv4 (allow-incoming-ipv4) has no rule for what the VM
+  // sends: no jump, no chain.
+  EXPECT_NE(nft::rule_text(chain->rules.at(6)).find("ether type 32821 iifname vmap @vm_rarp_out"),
+            std::string::npos)
+      << nft::rule_text(chain->rules.at(6));
+  for (const auto* c : group(plan.bridge_table, root, "vnet-web"))
+    EXPECT_EQ(c->name.find("-ipv4", c->name.size() - 5), std::string::npos) << c->name;
 }
 
 // ---- quarantine and br_netfilter ----
@@ -395,7 +439,8 @@ TEST(CompileFilters, EveryFilterRuleCounts) {
       if (!is_filter_chain(c)) continue;
       for (const auto& r : c.rules) {
         if (r.comment.rfind("nwfilter chain ", 0) == 0) {  // root's jump into a sub-chain
-          EXPECT_TRUE(r.expr.back().contains("jump")) << nft::rule_text(r);
+          EXPECT_TRUE(r.expr.back().contains("jump") || r.expr.back().contains("vmap"))
+              << nft::rule_text(r);
           continue;
         }
         ++rules;

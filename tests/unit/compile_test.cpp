@@ -68,17 +68,21 @@ TEST(Compile, ChainsAreStaticAndDataLivesInMaps) {
   EXPECT_EQ(base_rules(plan), base_rules(compile(valid_config(more))));
 }
 
-TEST(Compile, PerVmDispatchIsOneVerdictMapLookup) {
+TEST(Compile, PerVmCountersAreElementsNotChains) {
   auto plan = compile(valid_config(kSmallGateway));
-  EXPECT_EQ(
-      element_texts(plan, names::kVmEgress),
-      (std::vector<std::string>{"10.10.0.11 : jump vm-db-out", "10.10.0.10 : jump vm-web-out"}));
+  EXPECT_EQ(element_texts(plan, names::kVmEgress),
+            (std::vector<std::string>{"10.10.0.11", "10.10.0.10"}));
+  EXPECT_TRUE(set(plan, names::kVmEgress).counter);
+  EXPECT_TRUE(set(plan, names::kVmIngress).counter);
   const auto* fwd = plan.table.find_chain(names::kFilterForward);
   ASSERT_NE(fwd, nullptr);
-  int vmap_rules = 0;
+  int lookups = 0;
   for (const auto& r : fwd->rules)
-    if (nft::rule_text(r).find(" vmap @vm_") != std::string::npos) ++vmap_rules;
-  EXPECT_EQ(vmap_rules, 2);  // egress and ingress, whatever the number of VMs
+    if (nft::rule_text(r).find(" @vm_") != std::string::npos) ++lookups;
+  EXPECT_EQ(lookups, 2);  // egress and ingress, whatever the number of VMs
+  // No chain per VM: only the base chains, quarantine's and one per uplink (flows pinned to it).
+  for (const auto& c : plan.table.chains)
+    EXPECT_TRUE(c.hook || c.name == "quarantine" || c.name.rfind("uplink-", 0) == 0) << c.name;
 }
 
 TEST(Compile, PortRangeForwardsPortByPort) {

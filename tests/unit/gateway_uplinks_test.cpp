@@ -64,7 +64,7 @@ struct GatewayUplinks : ::testing::Test {
     gw->start();
   }
   std::vector<std::string> active(const std::string& network) {
-    for (const auto& p : gw->plan().paths)
+    for (const auto& p : gw->plan_base().paths)
       if (p.network == network) return p.active;
     return {};
   }

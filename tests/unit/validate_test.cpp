@@ -409,6 +409,29 @@ TEST(Validate, ForwardTwice) {
                "203.0.113.2:8080/tcp is already forwarded by port_forwards[0]", 37);
 }
 
+TEST(Validate, AnOverlapNamesTheFirstEarlierForwardEvenAfterOtherOverlaps) {
+  // Overlaps are found by a sorted lookup while the earlier forwards are disjoint, by a scan
+  // after the first overlap: both name the first earlier forward, as a scan of all would.
+  std::string yaml = testing::kSmallGateway;
+  yaml.insert(yaml.find("elastic_ips:"),
+              R"(  - {public: "203.0.113.2:9000-9010", to: "web:9000-9010"}
+  - {public: "203.0.113.2:9005", to: "web:80"}
+  - {public: "203.0.113.2:8990-9100", to: "web:8990-9100"}
+  - {public: "203.0.113.2:9200", to: "web:80"}
+  - {public: "203.0.113.2:9200", to: "db:80"}
+)");
+  auto errors = errors_of(yaml);
+  std::vector<std::string> got;
+  for (const auto& e : errors) got.push_back(e.path + ": " + e.reason);
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "port_forwards[2].public: 203.0.113.2:9005/tcp is already forwarded by "
+                     "port_forwards[1]",
+                     "port_forwards[3].public: 203.0.113.2:9000/tcp is already forwarded by "
+                     "port_forwards[1]",
+                     "port_forwards[5].public: 203.0.113.2:9200/tcp is already forwarded by "
+                     "port_forwards[4]"}));
+}
+
 TEST(Validate, ForwardSamePortOtherProtoOrAddressIsFine) {
   expect_valid(lab_with("    to: web:80\n",
                         "    to: web:80\n  - public: 203.0.113.2:8080\n    proto: udp\n    to: "

@@ -1,0 +1,272 @@
+#include "plan/live_plan.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace vmgw {
+namespace {
+
+using nft::Json;
+
+// The sets of `t` without their elements and, with `with_base`, the base's elements and chains:
+// the frame both sides of a step are diffed in. Unchanged objects are in neither side, so
+// diff_table leaves them alone.
+nft::Table frame(const nft::Table& t, bool with_base) {
+  nft::Table v;
+  v.family = t.family;
+  v.name = t.name;
+  v.sets.reserve(t.sets.size());
+  for (const auto& s : t.sets) {
+    nft::Set d;
+    d.name = s.name;
+    d.type = s.type;
+    d.map = s.map;
+    d.flags = s.flags;
+    d.comment = s.comment;
+    d.size = s.size;
+    d.filled_by_kernel = s.filled_by_kernel;
+    d.counter = s.counter;
+    if (with_base) d.elements = s.elements;
+    v.sets.push_back(std::move(d));
+  }
+  if (with_base) v.chains = t.chains;
+  return v;
+}
+
+nft::Set& set_in(nft::Table& t, const std::string& name) {
+  for (auto& s : t.sets)
+    if (s.name == name) return s;
+  throw std::logic_error("live plan: no set " + name + " in table " + t.family + " " + t.name);
+}
+
+bool same(const DhcpReservation& a, const DhcpReservation& b) {
+  return a.ip == b.ip && a.mac == b.mac && a.name == b.name;
+}
+
+bool ip_less(const DhcpReservation& a, const DhcpReservation& b) {
+  return a.ip < b.ip;
+}
+
+// Reservations stay sorted by address (compile_dhcp's order). A few change by binary search; many
+// (a reset) are appended and sorted once.
+void patch(DhcpServer& s, const std::vector<DhcpReservation>& removed,
+           const std::vector<DhcpReservation>& added) {
+  constexpr size_t kFew = 16;
+  auto& r = s.reservations;
+  if (removed.size() <= kFew) {
+    for (const auto& x : removed) {
+      auto it = std::lower_bound(r.begin(), r.end(), x, ip_less);
+      if (it != r.end() && same(*it, x)) r.erase(it);
+    }
+  } else {
+    std::set<uint32_t> gone;
+    for (const auto& x : removed) gone.insert(x.ip.value);
+    std::erase_if(r, [&](const DhcpReservation& x) { return gone.count(x.ip.value) != 0; });
+  }
+  if (added.size() <= kFew) {
+    for (const auto& x : added) r.insert(std::upper_bound(r.begin(), r.end(), x, ip_less), x);
+  } else {
+    r.insert(r.end(), added.begin(), added.end());
+    std::stable_sort(r.begin(), r.end(), ip_less);
+  }
+}
+
+// Whether the reservations a change removes are exactly those it adds back (a VM whose filters
+// change keeps its reservation): the server is then left alone.
+bool same_reservations(std::vector<DhcpReservation> a, std::vector<DhcpReservation> b) {
+  if (a.size() != b.size()) return false;
+  std::sort(a.begin(), a.end(), ip_less);
+  std::sort(b.begin(), b.end(), ip_less);
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!same(a[i], b[i])) return false;
+  return true;
+}
+
+Footprint footprint_of(const Contribution& c) {
+  Footprint f;
+  f.elements.reserve(c.elements.size());
+  for (const auto& e : c.elements)
+    f.elements.push_back({e.table, e.set, e.element.key.dump(), e.element.value.dump()});
+  for (const auto& ch : c.chains) f.chains.push_back({ch.table, ch.chain->name});
+  f.ports = c.ports;
+  f.addresses = c.addresses;
+  f.reservations = c.reservations;
+  f.filtered = c.filtered;
+  f.quarantined = c.quarantined;
+  return f;
+}
+
+std::string address_key(const PlannedAddress& a) {
+  return a.device + " " + a.address.str();
+}
+
+}  // namespace
+
+void LivePlan::reset(Plan base, const std::vector<KeyedContribution>& all) {
+  base_ = std::move(base);
+  dhcp_ = base_.dhcp;
+  objects_.clear();
+  holders_.clear();
+  filtered_ = quarantined_ = 0;
+  std::vector<ObjectChange> changes;
+  changes.reserve(all.size());
+  for (const auto& k : all) changes.push_back({k.key, k.contribution});
+  commit(changes);
+}
+
+CompileFlags LivePlan::flags() const {
+  return {filtered_ > 0, quarantined_ > 0};
+}
+
+CompileFlags LivePlan::flags_after(const std::vector<ObjectChange>& changes) const {
+  int filtered = filtered_, quarantined = quarantined_;
+  for (const auto& ch : changes) {
+    if (auto it = objects_.find(ch.key); it != objects_.end()) {
+      filtered -= it->second.filtered;
+      quarantined -= it->second.quarantined;
+    }
+    if (ch.after) {
+      filtered += ch.after->filtered;
+      quarantined += ch.after->quarantined;
+    }
+  }
+  return {filtered > 0, quarantined > 0};
+}
+
+const Footprint* LivePlan::footprint(const std::string& key) const {
+  auto it = objects_.find(key);
+  return it == objects_.end() ? nullptr : &it->second;
+}
+
+int LivePlan::holders(NftTable table, const std::string& chain) const {
+  auto it = holders_.find({table, chain});
+  return it == holders_.end() ? 0 : it->second;
+}
+
+PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* next_base) const {
+  const Plan& next = next_base ? *next_base : base_;
+  // With the base unchanged its chains and elements are left out of both sides (nothing to
+  // compare); with a new base (the flags flipped) they are diffed like the rest.
+  const bool with_base = next_base != nullptr;
+  nft::Table old_inet = frame(base_.table, with_base), new_inet = frame(next.table, with_base);
+  nft::Table old_bridge = frame(base_.bridge_table, with_base);
+  nft::Table new_bridge = frame(next.bridge_table, with_base);
+  auto side = [&](bool before, NftTable t) -> nft::Table& {
+    if (t == NftTable::inet) return before ? old_inet : new_inet;
+    return before ? old_bridge : new_bridge;
+  };
+
+  PlanDelta d;
+  std::set<std::string> seen;
+  std::map<ChainKey, int> holders_delta;
+  std::map<ChainKey, const nft::Chain*> content;
+  std::map<std::string, std::pair<int, PlannedAddress>> addresses;
+  std::map<std::string, std::pair<std::vector<DhcpReservation>, std::vector<DhcpReservation>>>
+      reservations;  // network -> removed, added
+  for (const auto& ch : changes) {
+    if (!seen.insert(ch.key).second)
+      throw std::logic_error("live plan: " + ch.key + " changes twice in one step");
+    const Footprint* old = footprint(ch.key);
+    if (old) {
+      for (const auto& e : old->elements)
+        set_in(side(true, e.table), e.set)
+            .elements.push_back({Json::parse(e.key), Json::parse(e.value)});
+      for (const auto& c : old->chains) --holders_delta[{c.table, c.name}];
+      for (const auto& a : old->addresses) {
+        auto& [n, addr] = addresses[address_key(a)];
+        --n;
+        addr = a;
+      }
+      for (const auto& [net, r] : old->reservations) reservations[net].first.push_back(r);
+    }
+    if (!ch.after) continue;
+    const Contribution& c = *ch.after;
+    for (const auto& e : c.elements)
+      set_in(side(false, e.table), e.set).elements.push_back(e.element);
+    for (const auto& x : c.chains) {
+      ++holders_delta[{x.table, x.chain->name}];
+      content[{x.table, x.chain->name}] = x.chain.get();
+    }
+    for (const auto& p : c.ports) {
+      bool had = old && std::any_of(old->ports.begin(), old->ports.end(), [&](const auto& o) {
+                   return o.device == p.device && o.bridge == p.bridge;
+                 });
+      if (!had) d.ports.push_back(p);
+    }
+    for (const auto& a : c.addresses) {
+      auto& [n, addr] = addresses[address_key(a)];
+      ++n;
+      addr = a;
+    }
+    for (const auto& [net, r] : c.reservations) reservations[net].second.push_back(r);
+  }
+
+  // A chain is created with its first holder and deleted with its last. Its name is its
+  // content's hash, so a chain that stays held needs nothing.
+  for (const auto& [key, delta] : holders_delta) {
+    auto it = holders_.find(key);
+    const int before = it == holders_.end() ? 0 : it->second;
+    const int after = before + delta;
+    if (after < 0) throw std::logic_error("live plan: chain " + key.second + " held below zero");
+    if (before > 0 && after == 0) {
+      side(true, key.first).chains.push_back(nft::Chain{key.second, std::nullopt, {}});
+    } else if (before == 0 && after > 0) {
+      side(false, key.first).chains.push_back(*content.at(key));
+    }
+  }
+  d.nft = diff_table(old_inet, new_inet);
+  d.nft += diff_table(old_bridge, new_bridge);
+
+  for (const auto& [key, entry] : addresses) {
+    if (entry.first < 0) d.remove_addresses.push_back(entry.second);
+    if (entry.first > 0) d.add_addresses.push_back(entry.second);
+  }
+  for (const auto& [net, change] : reservations) {
+    auto it = std::find_if(dhcp_.begin(), dhcp_.end(),
+                           [&](const DhcpServer& s) { return s.network == net; });
+    if (it == dhcp_.end()) throw std::logic_error("live plan: no DHCP server for " + net);
+    if (same_reservations(change.first, change.second)) continue;
+    DhcpServer s = *it;
+    patch(s, change.first, change.second);
+    d.dhcp.push_back(std::move(s));
+  }
+  d.sysctls = next.sysctls;
+  return d;
+}
+
+void LivePlan::commit(const std::vector<ObjectChange>& changes, const Plan* next_base) {
+  if (next_base) {
+    auto dhcp = std::move(dhcp_);
+    base_ = *next_base;
+    dhcp_ = std::move(dhcp);  // the servers are the topology's: only their reservations change
+  }
+  std::map<std::string, std::pair<std::vector<DhcpReservation>, std::vector<DhcpReservation>>>
+      reservations;
+  for (const auto& ch : changes) {
+    if (auto it = objects_.find(ch.key); it != objects_.end()) {
+      const Footprint& old = it->second;
+      for (const auto& c : old.chains) {
+        auto h = holders_.find({c.table, c.name});
+        if (h != holders_.end() && --h->second <= 0) holders_.erase(h);
+      }
+      for (const auto& [net, r] : old.reservations) reservations[net].first.push_back(r);
+      filtered_ -= old.filtered;
+      quarantined_ -= old.quarantined;
+      objects_.erase(it);
+    }
+    if (!ch.after) continue;
+    Footprint f = footprint_of(*ch.after);
+    for (const auto& c : f.chains) ++holders_[{c.table, c.name}];
+    for (const auto& [net, r] : f.reservations) reservations[net].second.push_back(r);
+    filtered_ += f.filtered;
+    quarantined_ += f.quarantined;
+    objects_.emplace(ch.key, std::move(f));
+  }
+  for (auto& s : dhcp_) {
+    auto it = reservations.find(s.network);
+    if (it != reservations.end()) patch(s, it->second.first, it->second.second);
+  }
+}
+
+}  // namespace vmgw
