@@ -222,7 +222,9 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     if (entry.first < 0) d.remove_addresses.push_back(entry.second);
     if (entry.first > 0) d.add_addresses.push_back(entry.second);
   }
-  for (const auto& [net, change] : reservations) {
+  for (const auto& [net_name, change] : reservations) {
+    // Structured bindings cannot be captured by lambdas in clang's C++20.
+    const std::string& net = net_name;
     auto it = std::find_if(dhcp_.begin(), dhcp_.end(),
                            [&](const DhcpServer& s) { return s.network == net; });
     if (it == dhcp_.end()) throw std::logic_error("live plan: no DHCP server for " + net);
