@@ -27,6 +27,7 @@
 #include "daemon/gateway.h"
 #include "daemon/log.h"
 #include "daemon/log_book.h"
+#include "daemon/memory.h"
 #include "daemon/routes.h"
 #include "daemon/supervisor.h"
 #include "daemon/uplink_follower.h"
@@ -178,6 +179,7 @@ int run(const Options& o) {
     auto report = gw.start();
     daemon::log_info("started at generation " + std::to_string(gw.state().generation) + ": " +
                      report.summary());
+    daemon::return_free_memory();  // the converge's transient plan and kernel listing
   } catch (const daemon::ServiceError& e) {
     daemon::log_error(std::string("not starting: the stored objects do not fit ") + o.config +
                       ": " + e.what());
@@ -214,9 +216,14 @@ int run(const Options& o) {
                   daemon::DhcpSupervisor::Clock::now());  // status is right at once
   notify_systemd("READY=1\nSTATUS=serving on " + o.socket);
   daemon::log_info("serving the API on " + o.socket);
+  // Set by work that builds large transient data (a change, a heal, a reload, routing following
+  // the uplinks); the freed memory goes back to the system once the answer is out, so it never
+  // delays a response.
+  bool worked = false;
   auto handle = [&](const api::Request& req) {
     auto resp = router.dispatch(req);
     if (req.method != "GET") {
+      worked = true;
       daemon::log_info(req.method + " " + req.path + " -> " + std::to_string(resp.status) +
                        " (generation " + std::to_string(gw.state().generation) + ")");
     }
@@ -228,11 +235,14 @@ int run(const Options& o) {
     if (monitor) extra.push_back(monitor->fd());
     for (int fd : uplinks.fds()) extra.push_back(fd);
     auto ready = server.poll_once(uplinks.timeout_ms(1000), handle, extra);
-    uplinks.poll(ready);
+    if (uplinks.poll(ready)) worked = true;
     for (int fd : ready) {
       if (monitor && fd == monitor->fd()) {
         auto changers = monitor->foreign_changes();
-        if (!changers.empty()) heal(gw, changers.front());
+        if (!changers.empty()) {
+          heal(gw, changers.front());
+          worked = true;
+        }
         continue;
       }
       if (nflog && fd == nflog->fd()) {
@@ -250,6 +260,7 @@ int run(const Options& o) {
             continue;
           }
           try {
+            worked = true;
             daemon::log_info("reloaded " + o.config + ": " + gw.reload(*next).summary());
             uplinks.configure();
           } catch (const std::exception& e) {
@@ -267,6 +278,10 @@ int run(const Options& o) {
       }
     }
     supervisor.tick(gw.dhcp_servers(), daemon::DhcpSupervisor::Clock::now());
+    if (worked) {
+      daemon::return_free_memory();
+      worked = false;
+    }
   }
 }
 

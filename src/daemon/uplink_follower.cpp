@@ -53,19 +53,19 @@ int UplinkFollower::timeout_ms(int max) const {
   return static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, max));
 }
 
-void UplinkFollower::poll(const std::vector<int>& ready) {
-  if (!monitor_) return;
+bool UplinkFollower::poll(const std::vector<int>& ready) {
+  if (!monitor_) return false;
   log_changes(monitor_->poll(ready, now()));
-  follow();
+  return follow();
 }
 
 std::vector<UplinkStatus> UplinkFollower::status() const {
   return monitor_ ? monitor_->status() : std::vector<UplinkStatus>{};
 }
 
-void UplinkFollower::follow() {
+bool UplinkFollower::follow() {
   auto health = conditions_of(monitor_->status());
-  if (!retry_ && health == gw_.uplink_health()) return;
+  if (!retry_ && health == gw_.uplink_health()) return false;
   try {
     auto change = gw_.set_uplink_health(health);
     retry_ = false;
@@ -75,6 +75,7 @@ void UplinkFollower::follow() {
     if (!retry_) log_error(std::string("routing did not follow the uplinks yet: ") + e.what());
     retry_ = true;
   }
+  return true;
 }
 
 }  // namespace vmgw::daemon

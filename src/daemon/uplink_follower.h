@@ -26,12 +26,13 @@ class UplinkFollower {
   int timeout_ms(int max) const;
   // After every wake-up: rounds due, answers, carrier; routing follows any change of health
   // (also carrier back on a down uplink, which restores its nexthop before its probes bring it
-  // up: they need it to get through). A failure is retried at the next wake-up.
-  void poll(const std::vector<int>& ready);
+  // up: they need it to get through). A failure is retried at the next wake-up. True when the
+  // gateway was asked to follow a change of health.
+  bool poll(const std::vector<int>& ready);
   std::vector<UplinkStatus> status() const;
 
  private:
-  void follow();
+  bool follow();
 
   Gateway& gw_;
   std::unique_ptr<backend::Prober> prober_;
