@@ -3,7 +3,7 @@
 
 namespace vmgw::daemon {
 
-// Returns the heap memory freed since the last call to the kernel (glibc malloc_trim). Why: a
+// Gives the heap pages freed since the last call back to the kernel (glibc malloc_trim). Why: a
 // converge of 10 000 VMs builds gigabytes of short-lived JSON (the whole plan, the kernel's
 // listing, the batch); glibc keeps the freed pages of its main heap mapped, so without this an
 // idle daemon keeps its peak as resident memory although it holds a few percent of it.
