@@ -80,7 +80,7 @@ def met: if . == true then "yes" elif . == false then "**no**" else "n/a" end;
 "| N VMs | vmgwd start (converge) | operation | count | p50 | p99 | max |",
 "| ---: | ---: | --- | ---: | ---: | ---: | ---: |",
 (.b2.daemon // [] | .[] | . as $d | ($d.ops | to_entries[]) |
- "| \($d.n | int_fmt) | \($d.start_s | secs) | \(.key | gsub("_"; " ")) | \(.value.count)\(if .value.count < $d.target_rounds then " of \($d.target_rounds)" else "" end) | \(.value.p50_s | secs) | \(if .value.count >= 100 then (.value.p99_s | secs) else "(n<100) \(.value.p99_s | secs)" end) | \(.value.max_s | secs) |"),
+ "| \($d.n | int_fmt) | \($d.start_s | secs) | \(.key | gsub("_"; " ")) | \(.value.count)\((.value.target // $d.target_rounds) as $t | if .value.count < $t then " of \($t)" else "" end) | \(.value.p50_s | secs) | \(if .value.count >= 100 then (.value.p99_s | secs) else "(n<100) \(.value.p99_s | secs)" end) | \(.value.max_s | secs) |"),
 (.b2.daemon // [] | .[] | select(.errors | length > 0) | "", "Errors at N=\(.n) (\(.errors | length)): \(.errors[:3] | join("; "))\(if (.errors | length) > 3 then "; ..." else "" end) (all in results.json)"),
 "",
 "## B3 failover: from taking isp1 out to the first packet of a running flow through isp2",
