@@ -277,10 +277,6 @@ for i in "${!ROW[@]}"; do
   fi
 done
 ((retimed == 0)) || vmgw_log "$retimed slow refusals probed again on their own"
-vmgwc log >&2 || true
-ip netns exec "$NS_GW" nft list table inet vmgw | grep -E 'counter packets [1-9].*drop' >&2 || true
-ip netns exec "$NS_GW" nft list table bridge vmgw | grep -E 'counter packets [1-9].*drop' >&2 || true
-ip netns exec "$NS_GW" conntrack -S >&2 || true
 
 # One row per packet: trace == kernel == expect. A reject must be refused within 1 s.
 row_ok() { [[ $1 == "$2" && $2 == "$3" ]] && { [[ $2 != reject ]] || (($4 < 1000)); }; }
