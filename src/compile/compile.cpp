@@ -13,6 +13,9 @@ namespace vmgw {
 std::string names::uplink_chain(const std::string& uplink) {
   return "uplink-" + uplink;
 }
+std::string names::eip_uplink_set(const std::string& uplink) {
+  return "eip_via_" + uplink;
+}
 
 namespace compile_detail {
 
@@ -151,14 +154,26 @@ void add_contributions(Plan& plan, const std::vector<const Contribution*>& in_or
     if (!s) s = &compile_detail::set_named(table(t), name);
     return *s;
   };
+  // Each chain once, in order of first use, with the sets it brings; the programs' rules in
+  // their dispatch chains sorted by program name (as LivePlan writes them).
+  std::set<std::pair<NftTable, std::string>> shared;
+  std::map<std::pair<NftTable, std::string>, std::map<std::string, const nft::Rule*>> dispatch;
+  for (const Contribution* c : in_order)
+    for (const auto& ch : c->chains) {
+      if (!shared.insert({ch.table, ch.chain->name}).second) continue;
+      table(ch.table).chains.push_back(*ch.chain);
+      if (!ch.parts) continue;
+      for (const auto& s : ch.parts->sets) table(ch.table).sets.push_back(s);
+      if (!ch.parts->dispatch_chain.empty())
+        dispatch[{ch.table, ch.parts->dispatch_chain}][ch.chain->name] = &ch.parts->dispatch;
+    }
+  for (const auto& [where, rules] : dispatch) {
+    auto& chain = compile_detail::chain_named(table(where.first), where.second);
+    for (const auto& [program, rule] : rules) chain.rules.push_back(*rule);
+  }
+  // Elements last: the chains' sets are declared above (and no pointer into the sets moves).
   for (const Contribution* c : in_order)
     for (const auto& e : c->elements) set(e.table, e.set).elements.push_back(e.element);
-  // Each chain once, in order of first use.
-  std::set<std::pair<NftTable, std::string>> shared;
-  for (const Contribution* c : in_order)
-    for (const auto& ch : c->chains)
-      if (shared.insert({ch.table, ch.chain->name}).second)
-        table(ch.table).chains.push_back(*ch.chain);
   std::map<std::string, DhcpServer*> servers;
   for (auto& d : plan.dhcp) servers[d.network] = &d;
   for (const Contribution* c : in_order) {

@@ -50,7 +50,8 @@ inline constexpr const char* kNatPrerouting = "nat_prerouting";
 inline constexpr const char* kNatPostrouting = "nat_postrouting";
 inline constexpr const char* kFilterForward = "filter_forward";
 inline constexpr const char* kFilterInput = "filter_input";
-// Per-VM filters and quarantine (inet: IP, stateful; bridge: layer 2, by bridge port).
+// Per-VM filters and quarantine (inet: IP, stateful; bridge: layer 2, by bridge port). The
+// vm_l2_* and vm_l3_* chains dispatch to the filter programs (vm_filters.cpp).
 inline constexpr const char* kVmL3Out = "vm_l3_out";
 inline constexpr const char* kVmL3In = "vm_l3_in";
 inline constexpr const char* kQuarantined = "quarantined";
@@ -63,10 +64,6 @@ inline constexpr const char* kVmOutInput = "vm_out_input";
 inline constexpr const char* kVmInOutput = "vm_in_output";
 inline constexpr const char* kVmL2Out = "vm_l2_out";
 inline constexpr const char* kVmL2In = "vm_l2_in";
-inline constexpr const char* kPortMacs = "port_macs";
-inline constexpr const char* kPortAddrs = "port_addrs";
-inline constexpr const char* kVmRarpOut = "vm_rarp_out";
-inline constexpr const char* kVmRarpIn = "vm_rarp_in";
 inline constexpr const char* kQuarantinedPorts = "quarantined_ports";
 inline constexpr const char* kQuarantinedPortAddrs = "quarantined_port_addrs";
 inline constexpr const char* kL2OutForward = "l2_out_forward";
@@ -78,11 +75,13 @@ inline constexpr const char* kUplinkIfs = "uplink_ifs";
 inline constexpr const char* kUplinkSnat = "uplink_snat";
 inline constexpr const char* kFlowUplink = "flow_uplink";
 inline constexpr const char* kUplinkByDevice = "uplink_by_device";
-inline constexpr const char* kEipUplink = "eip_uplink";
 inline constexpr const char* kRoutePrerouting = "route_prerouting";
 inline constexpr const char* kRoutePostrouting = "route_postrouting";
 inline constexpr const char* kDscpForward = "dscp_forward";
 std::string uplink_chain(const std::string& uplink);  // "uplink-isp1": pins a flow to it
+// "eip_via_isp1": the addresses of the VMs whose elastic IP is on that uplink (a plain set: a
+// binding is an element, never a jump or goto, so binding never re-validates the ruleset).
+std::string eip_uplink_set(const std::string& uplink);
 }  // namespace names
 
 }  // namespace vmgw

@@ -26,10 +26,21 @@ struct PlacedElement {
   nft::Element element;
 };
 
+// What a shared filter chain brings with it: the sets its rules look the VMs' own values up in
+// (one per rule that hoists values, a counter per element: per-VM counts) and, for a program's
+// root chain, its membership set and its rule in a dispatch chain. Created with the chain's
+// first holder and deleted with its last, like the chain.
+struct ChainParts {
+  std::vector<nft::Set> sets;  // declarations, without elements
+  std::string dispatch_chain;  // "" for a chain that is not a program's root
+  nft::Rule dispatch;          // in dispatch_chain: the program's VMs jump to its root
+};
+
 // Shared chains are shared in memory too: a compile builds each once, however many VMs hold it.
 struct PlacedChain {
   NftTable table;
   std::shared_ptr<const nft::Chain> chain;
+  std::shared_ptr<const ChainParts> parts;  // null: the chain brings nothing
 };
 
 struct Contribution {

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstring>
 
+#include "filter/builtins.h"
 #include "filter/values.h"
 
 namespace vmgw::compile_detail {
@@ -49,6 +50,39 @@ Json op_match(Json left, Json right, const Attr& a) {
   return nft::match(std::move(left), std::move(right), a.match ? "==" : "!=");
 }
 
+// One protocol element of a rule: its attributes are rule.attrs[begin, end). A rule written
+// with several elements ANDs them (rule_matches splits them).
+struct ElementView {
+  const ConcreteRule& rule;
+  size_t begin = 0, end = 0;
+  const Attr* find(std::string_view name) const {
+    for (size_t i = begin; i < end; ++i)
+      if (rule.attrs[i].name == name) return &rule.attrs[i];
+    return nullptr;
+  }
+};
+
+// Where the matches of a rule go: literal matches, or, for an exact field whose value is the
+// VM's own, the rule's set key (while it fits in the kernel's registers).
+struct Out {
+  const ConcreteRule& rule;
+  std::vector<Json>& m;
+  std::vector<HoistedField>& fields;
+  int budget;  // bytes left for the set key
+
+  // `field == value` for attribute `a`, hoisted when `type` names a hoistable field type.
+  void exact(Json field, Json value, const Attr& a, const char* type) {
+    const int bytes = type ? key_bytes_of(type) : 0;
+    if (type && a.per_vm && a.match && bytes <= budget) {
+      budget -= bytes;
+      fields.push_back({std::move(field), type, static_cast<size_t>(&a - rule.attrs.data())});
+      return;
+    }
+    m.push_back(op_match(std::move(field), std::move(value), a));
+  }
+  void push(Json j) { m.push_back(std::move(j)); }
+};
+
 // Number of leading one bits if `bytes` is a contiguous mask, else -1.
 int prefix_length(const unsigned char* bytes, std::size_t n) {
   int len = 0;
@@ -65,9 +99,9 @@ int prefix_length(const unsigned char* bytes, std::size_t n) {
 }
 
 // Address [& mask]: a prefix when the mask is contiguous, a bitwise and otherwise.
-void ip_match(std::vector<Json>& m, Json field, const Attr& addr, const Attr* mask, bool v6) {
+void ip_match(Out& o, Json field, const Attr& addr, const Attr* mask, bool v6) {
   if (!mask) {
-    m.push_back(op_match(std::move(field), addr.value, addr));
+    o.exact(std::move(field), addr.value, addr, v6 ? "ipv6_addr" : "ipv4_addr");
     return;
   }
   const int family = v6 ? AF_INET6 : AF_INET;
@@ -89,13 +123,12 @@ void ip_match(std::vector<Json>& m, Json field, const Attr& addr, const Attr* ma
   char text[INET6_ADDRSTRLEN];
   inet_ntop(family, a.data(), text, sizeof text);
   if (len >= 0) {
-    m.push_back(op_match(std::move(field), {{"prefix", {{"addr", text}, {"len", len}}}}, addr));
+    o.push(op_match(std::move(field), {{"prefix", {{"addr", text}, {"len", len}}}}, addr));
     return;
   }
   char mask_text[INET6_ADDRSTRLEN];
   inet_ntop(family, k.data(), mask_text, sizeof mask_text);
-  m.push_back(
-      op_match({{"&", Json::array({std::move(field), mask_text})}}, std::string(text), addr));
+  o.push(op_match({{"&", Json::array({std::move(field), mask_text})}}, std::string(text), addr));
 }
 
 std::array<unsigned char, 6> mac_bytes(const std::string& s) {
@@ -113,37 +146,38 @@ std::string mac_text(const std::array<unsigned char, 6>& b) {
   return out;
 }
 
-void mac_match(std::vector<Json>& m, Json field, const Attr& addr, const Attr* mask) {
+void mac_match(Out& o, Json field, const Attr& addr, const Attr* mask) {
   auto a = mac_bytes(addr.value);
   if (!mask) {
-    m.push_back(op_match(std::move(field), mac_text(a), addr));
+    o.exact(std::move(field), mac_text(a), addr, "ether_addr");
     return;
   }
   auto k = mac_bytes(mask->value);
   for (std::size_t i = 0; i < 6; ++i) a[i] &= k[i];
-  m.push_back(op_match({{"&", Json::array({std::move(field), mac_text(k)})}}, mac_text(a), addr));
+  o.push(op_match({{"&", Json::array({std::move(field), mac_text(k)})}}, mac_text(a), addr));
 }
 
-// A start/end pair: start alone is exact, both a range, end alone 0..end.
-void range_match(std::vector<Json>& m, const Json& field, const Attr* start, const Attr* end) {
+// A start/end pair: start alone is exact, both a range, end alone 0..end. `type`: the field's
+// type when a single value may be hoisted (ports), nullptr otherwise.
+void range_match(Out& o, const Json& field, const Attr* start, const Attr* end,
+                 const char* type = nullptr) {
   if (!start && !end) return;
   const Attr& a = start ? *start : *end;
   if (start && !end) {
-    m.push_back(op_match(field, number(start->value), a));
+    o.exact(field, number(start->value), a, type);
     return;
   }
   uint64_t lo = start ? number(start->value) : 0;
-  m.push_back(op_match(field, nft::range(lo, number(end->value)), a));
+  o.push(op_match(field, nft::range(lo, number(end->value)), a));
 }
 
 // from/to: either bound may be absent.
-void ip_range_match(std::vector<Json>& m, const Json& field, const Attr* from, const Attr* to,
-                    bool v6) {
+void ip_range_match(Out& o, const Json& field, const Attr* from, const Attr* to, bool v6) {
   if (!from && !to) return;
   std::string lo = from ? from->value : (v6 ? "::" : "0.0.0.0");
   std::string hi =
       to ? to->value : (v6 ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" : "255.255.255.255");
-  m.push_back(op_match(field, nft::range(lo, hi), from ? *from : *to));
+  o.push(op_match(field, nft::range(lo, hi), from ? *from : *to));
 }
 
 uint32_t tcp_flag_bits(const std::string& list) {
@@ -183,42 +217,59 @@ uint64_t mac_number(const std::string& text) {
   return v;
 }
 
-void arp_ip_match(std::vector<Json>& m, int offset, const Attr& addr, const Attr* mask) {
-  uint64_t a = ipv4_number(addr.value);
-  if (!mask) {
-    m.push_back(op_match(nh(offset, 32), a, addr));
+// An exact ARP/RARP address field: raw when it names its value, typed (`arp saddr ether`, the
+// same bytes: RARP has ARP's layout) when the value is hoisted into a set, since a set's key
+// needs a type and a raw field has none.
+void arp_exact(Out& o, int offset, const char* typed, const Attr& a, bool mac, bool hoistable) {
+  if (hoistable && a.per_vm && a.match &&
+      o.budget >= key_bytes_of(mac ? "ether_addr" : "ipv4_addr")) {
+    o.exact(nft::payload("arp", typed), mac ? Json(mac_text(mac_bytes(a.value))) : Json(a.value), a,
+            mac ? "ether_addr" : "ipv4_addr");
     return;
   }
+  o.push(op_match(nh(offset, mac ? 48 : 32), mac ? mac_number(a.value) : ipv4_number(a.value), a));
+}
+
+void arp_ip_match(Out& o, int offset, const char* typed, const Attr& addr, const Attr* mask,
+                  bool hoistable) {
+  if (!mask) {
+    arp_exact(o, offset, typed, addr, false, hoistable);
+    return;
+  }
+  uint64_t a = ipv4_number(addr.value);
   uint64_t k =
       mask->value.find('.') == std::string::npos
           ? (0xffffffffULL << (32 - std::min<uint64_t>(number(mask->value), 32))) & 0xffffffffULL
           : ipv4_number(mask->value);
-  m.push_back(op_match({{"&", Json::array({nh(offset, 32), k})}}, a & k, addr));
+  o.push(op_match({{"&", Json::array({nh(offset, 32), k})}}, a & k, addr));
 }
 
-void arp_matches(std::vector<Json>& m, const ConcreteRule& r) {
+void arp_matches(Out& o, const ElementView& r) {
   auto f = [&r](const char* n) { return r.find(n); };
-  if (auto* a = f("hwtype")) m.push_back(op_match(nh(0, 16), number(a->value), *a));
-  if (auto* a = f("protocoltype")) m.push_back(op_match(nh(16, 16), number(a->value), *a));
-  if (auto* a = f("opcode")) m.push_back(op_match(nh(48, 16), arp_opcode(a->value), *a));
-  if (auto* a = f("arpsrcmacaddr")) m.push_back(op_match(nh(64, 48), mac_number(a->value), *a));
-  if (auto* a = f("arpsrcipaddr")) arp_ip_match(m, 112, *a, f("arpsrcipmask"));
-  if (auto* a = f("arpdstmacaddr")) m.push_back(op_match(nh(144, 48), mac_number(a->value), *a));
-  if (auto* a = f("arpdstipaddr")) arp_ip_match(m, 192, *a, f("arpdstipmask"));
   // Gratuitous: sender IP == target IP. nftables cannot compare two fields, so the target is
-  // matched against the sender address the rule names (instantiation requires one). 'false'
-  // adds no condition, as in libvirt.
-  if (auto* g = f("gratuitous"); g && filter::parse_bool(g->value).value_or(false)) {
+  // matched against the sender address the rule names (instantiation requires one), which then
+  // stays in the rule. 'false' adds no condition, as in libvirt.
+  const Attr* g = f("gratuitous");
+  const bool gratuitous = g && filter::parse_bool(g->value).value_or(false);
+  if (auto* a = f("hwtype")) o.push(op_match(nh(0, 16), number(a->value), *a));
+  if (auto* a = f("protocoltype")) o.push(op_match(nh(16, 16), number(a->value), *a));
+  if (auto* a = f("opcode")) o.push(op_match(nh(48, 16), arp_opcode(a->value), *a));
+  if (auto* a = f("arpsrcmacaddr")) arp_exact(o, 64, "saddr ether", *a, true, true);
+  if (auto* a = f("arpsrcipaddr"))
+    arp_ip_match(o, 112, "saddr ip", *a, f("arpsrcipmask"), !gratuitous);
+  if (auto* a = f("arpdstmacaddr")) arp_exact(o, 144, "daddr ether", *a, true, true);
+  if (auto* a = f("arpdstipaddr")) arp_ip_match(o, 192, "daddr ip", *a, f("arpdstipmask"), true);
+  if (gratuitous) {
     if (auto* src = f("arpsrcipaddr"))
-      m.push_back(nft::match(nh(192, 32), ipv4_number(src->value), g->match ? "==" : "!="));
+      o.push(nft::match(nh(192, 32), ipv4_number(src->value), g->match ? "==" : "!="));
   }
 }
 
-void mac_fields(std::vector<Json>& m, const ConcreteRule& r) {
+void mac_fields(Out& o, const ElementView& r) {
   if (auto* a = r.find("srcmacaddr"))
-    mac_match(m, nft::payload("ether", "saddr"), *a, r.find("srcmacmask"));
+    mac_match(o, nft::payload("ether", "saddr"), *a, r.find("srcmacmask"));
   if (auto* a = r.find("dstmacaddr"))
-    mac_match(m, nft::payload("ether", "daddr"), *a, r.find("dstmacmask"));
+    mac_match(o, nft::payload("ether", "daddr"), *a, r.find("dstmacmask"));
 }
 
 // The l4 protocol an element implies (0 for ip, ipv6, all).
@@ -253,36 +304,37 @@ int implied_l4(Protocol p) {
   }
 }
 
-void ip_fields(std::vector<Json>& m, const ConcreteRule& r, bool v6) {
+void ip_fields(Out& o, const ElementView& r, bool v6) {
   const std::string fam = v6 ? "ip6" : "ip";
   if (auto* a = r.find("srcipaddr"))
-    ip_match(m, nft::payload(fam, "saddr"), *a, r.find("srcipmask"), v6);
+    ip_match(o, nft::payload(fam, "saddr"), *a, r.find("srcipmask"), v6);
   if (auto* a = r.find("dstipaddr"))
-    ip_match(m, nft::payload(fam, "daddr"), *a, r.find("dstipmask"), v6);
-  ip_range_match(m, nft::payload(fam, "saddr"), r.find("srcipfrom"), r.find("srcipto"), v6);
-  ip_range_match(m, nft::payload(fam, "daddr"), r.find("dstipfrom"), r.find("dstipto"), v6);
-  if (auto* a = r.find("dscp"))
-    m.push_back(op_match(nft::payload(fam, "dscp"), number(a->value), *a));
+    ip_match(o, nft::payload(fam, "daddr"), *a, r.find("dstipmask"), v6);
+  ip_range_match(o, nft::payload(fam, "saddr"), r.find("srcipfrom"), r.find("srcipto"), v6);
+  ip_range_match(o, nft::payload(fam, "daddr"), r.find("dstipfrom"), r.find("dstipto"), v6);
+  if (auto* a = r.find("dscp")) o.push(op_match(nft::payload(fam, "dscp"), number(a->value), *a));
 }
 
-bool has_ports(const ConcreteRule& r) {
+bool has_ports(const ElementView& r) {
   for (const char* n : {"srcportstart", "srcportend", "dstportstart", "dstportend"})
     if (r.find(n)) return true;
   return false;
 }
 
-void port_fields(std::vector<Json>& m, const ConcreteRule& r, int l4) {
+void port_fields(Out& o, const ElementView& r, int l4) {
   if (!has_ports(r)) return;
   // Ports exist only in TCP, UDP, UDP-Lite and SCTP headers (all at the same offsets).
-  if (l4 == 0) m.push_back(nft::match(nft::meta("l4proto"), nft::anonymous_set({6, 17, 132, 136})));
-  range_match(m, nft::payload("th", "sport"), r.find("srcportstart"), r.find("srcportend"));
-  range_match(m, nft::payload("th", "dport"), r.find("dstportstart"), r.find("dstportend"));
+  if (l4 == 0) o.push(nft::match(nft::meta("l4proto"), nft::anonymous_set({6, 17, 132, 136})));
+  range_match(o, nft::payload("th", "sport"), r.find("srcportstart"), r.find("srcportend"),
+              "inet_service");
+  range_match(o, nft::payload("th", "dport"), r.find("dstportstart"), r.find("dstportend"),
+              "inet_service");
 }
 
 // Returns false if the rule can never match.
-bool l3_fields(std::vector<Json>& m, const ConcreteRule& r, bool v6, int l4) {
-  if (auto* a = r.find("srcmacaddr")) mac_match(m, nft::payload("ether", "saddr"), *a, nullptr);
-  ip_fields(m, r, v6);
+bool l3_fields(Out& o, const ElementView& r, bool v6, int l4) {
+  if (auto* a = r.find("srcmacaddr")) mac_match(o, nft::payload("ether", "saddr"), *a, nullptr);
+  ip_fields(o, r, v6);
   if (auto* a = r.find("state")) {
     std::vector<Json> states;
     std::string v = lower(a->value);
@@ -296,23 +348,21 @@ bool l3_fields(std::vector<Json>& m, const ConcreteRule& r, bool v6, int l4) {
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
-      m.push_back(nft::match(nft::ct("state"), Json(states), a->match ? "in" : "!="));
+      o.push(nft::match(nft::ct("state"), Json(states), a->match ? "in" : "!="));
     }
   }
   if (auto* a = r.find("connlimit-above"))
-    m.push_back({{"ct count", {{"val", number(a->value)}, {"inv", a->match}}}});
-  port_fields(m, r, l4);
+    o.push({{"ct count", {{"val", number(a->value)}, {"inv", a->match}}}});
+  port_fields(o, r, l4);
   if (auto* a = r.find("flags")) {
     auto slash = a->value.find('/');
     uint32_t mask = tcp_flag_bits(a->value.substr(0, slash));
     uint32_t set = slash == std::string::npos ? mask : tcp_flag_bits(a->value.substr(slash + 1));
-    m.push_back(op_match({{"&", Json::array({nft::payload("tcp", "flags"), mask})}}, set, *a));
+    o.push(op_match({{"&", Json::array({nft::payload("tcp", "flags"), mask})}}, set, *a));
   }
   const std::string icmp = v6 ? "icmpv6" : "icmp";
-  if (auto* a = r.find("type"))
-    m.push_back(op_match(nft::payload(icmp, "type"), number(a->value), *a));
-  if (auto* a = r.find("code"))
-    m.push_back(op_match(nft::payload(icmp, "code"), number(a->value), *a));
+  if (auto* a = r.find("type")) o.push(op_match(nft::payload(icmp, "type"), number(a->value), *a));
+  if (auto* a = r.find("code")) o.push(op_match(nft::payload(icmp, "code"), number(a->value), *a));
   return true;
 }
 
@@ -331,96 +381,126 @@ std::vector<Json> chain_guard(const std::string& chain) {
 
 namespace {
 
-std::optional<std::vector<Json>> element_matches(const ConcreteRule& r) {
-  std::vector<Json> m;
-  if (!r.protocol) return m;
-  const Protocol p = *r.protocol;
+// Returns false if the element can never match.
+bool element_matches(Out& o, const ElementView& r) {
+  if (!r.rule.protocol) return true;
+  const Protocol p = *r.rule.protocol;
   switch (p) {
     case Protocol::mac:
-      mac_fields(m, r);
+      mac_fields(o, r);
       if (auto* a = r.find("protocolid"))
-        m.push_back(op_match(nft::payload("ether", "type"), ether_word(a->value), *a));
-      return m;
+        o.push(op_match(nft::payload("ether", "type"), ether_word(a->value), *a));
+      return true;
     case Protocol::vlan:
-      m.push_back(ether_type(kEtherVlan));
-      mac_fields(m, r);
+      o.push(ether_type(kEtherVlan));
+      mac_fields(o, r);
       if (auto* a = r.find("vlanid"))
-        m.push_back(op_match(nft::payload("vlan", "id"), number(a->value), *a));
+        o.push(op_match(nft::payload("vlan", "id"), number(a->value), *a));
       if (auto* a = r.find("encap-protocol"))
-        m.push_back(op_match(nft::payload("vlan", "type"), ether_word(a->value), *a));
-      return m;
+        o.push(op_match(nft::payload("vlan", "type"), ether_word(a->value), *a));
+      return true;
     case Protocol::stp: {
-      m.push_back(nft::match(nft::payload("ether", "daddr"), "01:80:c2:00:00:00"));
+      o.push(nft::match(nft::payload("ether", "daddr"), "01:80:c2:00:00:00"));
       if (auto* a = r.find("srcmacaddr"))
-        mac_match(m, nft::payload("ether", "saddr"), *a, r.find("srcmacmask"));
+        mac_match(o, nft::payload("ether", "saddr"), *a, r.find("srcmacmask"));
       // BPDU type and flags: bytes 3 and 4 of the BPDU, after the 3-byte LLC header.
       Json ll_type = {{"payload", {{"base", "ll"}, {"offset", 160}, {"len", 8}}}};
       Json ll_flags = {{"payload", {{"base", "ll"}, {"offset", 168}, {"len", 8}}}};
-      if (auto* a = r.find("type")) m.push_back(op_match(ll_type, number(a->value), *a));
-      if (auto* a = r.find("flags")) m.push_back(op_match(ll_flags, number(a->value), *a));
-      return m;
+      if (auto* a = r.find("type")) o.push(op_match(ll_type, number(a->value), *a));
+      if (auto* a = r.find("flags")) o.push(op_match(ll_flags, number(a->value), *a));
+      return true;
     }
     case Protocol::arp:
     case Protocol::rarp:
-      m.push_back(ether_type(p == Protocol::arp ? kEtherArp : kEtherRarp));
-      mac_fields(m, r);
-      arp_matches(m, r);
-      return m;
+      o.push(ether_type(p == Protocol::arp ? kEtherArp : kEtherRarp));
+      mac_fields(o, r);
+      arp_matches(o, r);
+      return true;
     case Protocol::ip:
     case Protocol::ipv6: {
       const bool v6 = p == Protocol::ipv6;
-      m.push_back(ether_type(v6 ? kEtherIp6 : kEtherIp));
-      mac_fields(m, r);
-      ip_fields(m, r, v6);
+      o.push(ether_type(v6 ? kEtherIp6 : kEtherIp));
+      mac_fields(o, r);
+      ip_fields(o, r, v6);
       int l4 = 0;
       if (auto* a = r.find("protocol")) {
         l4 = protocol_number(a->value);
-        m.push_back(op_match(nft::meta("l4proto"), l4, *a));
+        o.push(op_match(nft::meta("l4proto"), l4, *a));
         if (!a->match) l4 = 0;
       }
-      port_fields(m, r, l4);
+      port_fields(o, r, l4);
       if (v6) {
         bool icmp = r.find("type") || r.find("code");
-        if (icmp && l4 != 58) m.push_back(nft::match(nft::meta("l4proto"), 58));
-        range_match(m, nft::payload("icmpv6", "type"), r.find("type"), r.find("typeend"));
-        range_match(m, nft::payload("icmpv6", "code"), r.find("code"), r.find("codeend"));
+        if (icmp && l4 != 58) o.push(nft::match(nft::meta("l4proto"), 58));
+        range_match(o, nft::payload("icmpv6", "type"), r.find("type"), r.find("typeend"));
+        range_match(o, nft::payload("icmpv6", "code"), r.find("code"), r.find("codeend"));
       }
-      return m;
+      return true;
     }
     default: {
       const bool v6 = is_ipv6(p);
       const int l4 = implied_l4(p);
-      m.push_back(nft::match(nft::meta("nfproto"), v6 ? "ipv6" : "ipv4"));
-      if (l4 != 0) m.push_back(nft::match(nft::meta("l4proto"), l4));
-      if (!l3_fields(m, r, v6, l4)) return std::nullopt;
-      return m;
+      o.push(nft::match(nft::meta("nfproto"), v6 ? "ipv6" : "ipv4"));
+      if (l4 != 0) o.push(nft::match(nft::meta("l4proto"), l4));
+      return l3_fields(o, r, v6, l4);
     }
   }
 }
 
 }  // namespace
 
+int key_bytes_of(const std::string& type) {
+  if (type == "ifname" || type == "ipv6_addr") return 16;
+  if (type == "ether_addr") return 8;
+  return 4;  // ipv4_addr, inet_service (2 bytes in a 4-byte register)
+}
+
+Json hoisted_value(const std::string& type, const std::string& text) {
+  if (type == "ether_addr") return mac_text(mac_bytes(text));
+  if (type == "inet_service") return number(text);
+  return text;
+}
+
 // A rule written with several protocol elements ANDs them: their attributes arrive as one list,
 // and an attribute name seen again starts the next element.
-std::optional<std::vector<Json>> rule_matches(const ConcreteRule& r) {
-  std::vector<std::vector<Attr>> elements(1);
-  for (const auto& a : r.attrs) {
+std::optional<CompiledRule> compile_rule(const ConcreteRule& r, int key_bytes) {
+  std::vector<ElementView> elements{{r, 0, 0}};
+  for (size_t i = 0; i < r.attrs.size(); ++i) {
     auto& cur = elements.back();
-    bool seen =
-        std::any_of(cur.begin(), cur.end(), [&](const Attr& x) { return x.name == a.name; });
-    if (seen) elements.emplace_back();
-    elements.back().push_back(a);
+    if (cur.find(r.attrs[i].name)) elements.push_back({r, i, i});
+    elements.back().end = i + 1;
   }
-  std::vector<Json> out;
-  for (auto& attrs : elements) {
-    ConcreteRule one = r;
-    one.attrs = std::move(attrs);
-    auto m = element_matches(one);
-    if (!m) return std::nullopt;
-    for (auto& x : *m)
-      if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(std::move(x));
+  CompiledRule out;
+  int budget = key_bytes;
+  for (const auto& e : elements) {
+    std::vector<Json> m;
+    std::vector<HoistedField> fields;
+    Out o{r, m, fields, budget};
+    if (!element_matches(o, e)) return std::nullopt;
+    budget = o.budget;
+    for (auto& x : m)
+      if (std::find(out.matches.begin(), out.matches.end(), x) == out.matches.end())
+        out.matches.push_back(std::move(x));
+    for (auto& f : fields) out.fields.push_back(std::move(f));
   }
   return out;
+}
+
+std::string program_origin(const ConcreteRule& r) {
+  const std::string top = r.origin.substr(0, r.origin.find_first_of("/ "));
+  if (r.binding == 0 || filter::is_builtin(top)) return r.origin;
+  return "filter " + std::to_string(r.binding) + r.origin.substr(top.size());
+}
+
+std::string own_origin(const std::string& origin, const std::vector<std::string>& binding_filters) {
+  constexpr std::string_view kFilter = "filter ";
+  if (origin.compare(0, kFilter.size(), kFilter) != 0) return origin;
+  size_t end = kFilter.size();
+  size_t n = 0;
+  while (end < origin.size() && origin[end] >= '0' && origin[end] <= '9')
+    n = n * 10 + static_cast<size_t>(origin[end++] - '0');
+  if (end == kFilter.size() || n == 0 || n > binding_filters.size()) return origin;
+  return binding_filters[n - 1] + origin.substr(end);
 }
 
 std::string log_prefix(const std::string& verdict, const std::string& direction,
@@ -438,7 +518,8 @@ std::vector<Json> rule_statements(const ConcreteRule& r, filter::Direction d) {
   std::vector<Json> s{nft::counter()};
   const std::string dir(filter::to_string(d));
   if (r.log)
-    s.push_back(log_to_daemon(log_prefix(std::string(filter::to_string(r.action)), dir, r.origin)));
+    s.push_back(log_to_daemon(
+        log_prefix(std::string(filter::to_string(r.action)), dir, program_origin(r))));
   switch (r.action) {
     case filter::Action::accept:
       s.push_back(nft::accept());

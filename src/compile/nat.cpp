@@ -35,9 +35,7 @@ void contribute_binding(const Index& ix, const ElasticIpBinding& b, Contribution
                         names::kEipSnat,
                         {nft::concat({vm.ip->str(), up.device}), b.address->str()}});
   // Its VM's flows leave through the elastic IP's uplink (uplinks.cpp).
-  c.elements.push_back({NftTable::inet,
-                        names::kEipUplink,
-                        {vm.ip->str(), nft::element_verdict_goto(names::uplink_chain(up.name))}});
+  c.elements.push_back({NftTable::inet, names::eip_uplink_set(up.name), {vm.ip->str(), nullptr}});
   // The address itself, /32 on the uplink whose pool holds it.
   c.addresses.push_back({up.device, {*b.address, 32}});
 }

@@ -32,9 +32,10 @@ struct Index {
   // The uplink whose pool holds `eip` (validation guarantees there is one).
   const Uplink& uplink_of_eip(Ipv4 eip) const;
 
-  // Filter chains already compiled in this compile, by what they were compiled from (the
-  // VMs' own values masked): VMs bound to the same filters share chains, built once.
-  mutable std::unordered_map<std::string, std::shared_ptr<const nft::Chain>> chain_cache;
+  // Filter rules and chains already compiled in this compile, by what they were compiled from
+  // (the VMs' own values masked): VMs bound to the same filters share chains, built once
+  // (vm_filters.cpp; made on first use).
+  mutable std::shared_ptr<struct FilterCache> filter_cache;
 };
 
 nft::Set& set_named(nft::Table& t, const std::string& name);

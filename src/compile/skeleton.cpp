@@ -64,8 +64,6 @@ void declare_table(nft::Table& t) {
       counted(make_set(names::kVmEgress, "ipv4_addr", nullptr, "VM addresses: new flows sent")),
       counted(
           make_set(names::kVmIngress, "ipv4_addr", nullptr, "VM addresses: new flows received")),
-      make_set(names::kVmL3Out, "ipv4_addr", "verdict", "VM address -> its IP filter (sent)"),
-      make_set(names::kVmL3In, "ipv4_addr", "verdict", "VM address -> its IP filter (received)"),
       make_set(names::kQuarantined, "ipv4_addr", nullptr, "quarantined VMs"),
       flow_counts(),
       make_set(names::kQuarantineAllow, Json::array({"ipv4_addr", "ipv4_addr"}), nullptr,
@@ -77,8 +75,6 @@ void declare_table(nft::Table& t) {
                "conntrack mark -> the uplink its flow is pinned to"),
       make_set(names::kUplinkByDevice, "ifname", "verdict",
                "uplink device -> pin the flow to that uplink"),
-      make_set(names::kEipUplink, "ipv4_addr", "verdict",
-               "VM with an elastic IP -> pin its flows to the elastic IP's uplink"),
   };
   t.chains = {
       base_chain(names::kNatPrerouting, "nat", "prerouting", -100, "accept"),
@@ -92,6 +88,10 @@ void declare_table(nft::Table& t) {
       base_chain(names::kVmOutInput, "filter", "input", -20, "accept"),
       base_chain(names::kVmInOutput, "filter", "output", -20, "accept"),
       nft::Chain{names::kQuarantineChain, std::nullopt, {}},
+      // Dispatch to the filter programs: one rule per program in use (its membership set), added
+      // with the program; VMs are elements of those sets.
+      nft::Chain{names::kVmL3Out, std::nullopt, {}},
+      nft::Chain{names::kVmL3In, std::nullopt, {}},
       // Several uplinks: before the routing decision (mangle priority), the flow's uplink is put
       // into the packet mark for the policy routing rules; after it, a new flow's uplink is
       // recorded in its conntrack mark.
@@ -106,19 +106,6 @@ void declare_bridge_table(nft::Table& t) {
   t.family = "bridge";
   t.name = names::kTable;
   t.sets = {
-      make_set(names::kVmL2Out, "ifname", "verdict",
-               "bridge port -> its VM's layer-2 filter (sent)"),
-      make_set(names::kVmL2In, "ifname", "verdict",
-               "bridge port -> its VM's layer-2 filter (received)"),
-      // Filter rules that name the VM's own MAC or address look them up here by the frame's port,
-      // so the chains of VMs with the same filters are the same chains.
-      make_set(names::kPortMacs, Json::array({"ifname", "ether_addr"}), nullptr,
-               "bridge port . its VM's MAC"),
-      make_set(names::kPortAddrs, Json::array({"ifname", "ipv4_addr"}), nullptr,
-               "bridge port . its VM's address"),
-      make_set(names::kVmRarpOut, "ifname", "verdict", "bridge port -> its VM's RARP chain (sent)"),
-      make_set(names::kVmRarpIn, "ifname", "verdict",
-               "bridge port -> its VM's RARP chain (received)"),
       make_set(names::kQuarantinedPorts, "ifname", nullptr, "bridge ports of quarantined VMs"),
       make_set(names::kQuarantinedPortAddrs, Json::array({"ifname", "ipv4_addr"}), nullptr,
                "bridge port . address of quarantined VMs"),
@@ -128,6 +115,10 @@ void declare_bridge_table(nft::Table& t) {
       base_chain(names::kL2OutInput, "filter", "input", -20, "accept"),
       base_chain(names::kL2InForward, "filter", "forward", -10, "accept"),
       base_chain(names::kL2InOutput, "filter", "output", -10, "accept"),
+      // Dispatch to the filter programs: one rule per program in use (its membership set), added
+      // with the program; VMs are elements of those sets.
+      nft::Chain{names::kVmL2Out, std::nullopt, {}},
+      nft::Chain{names::kVmL2In, std::nullopt, {}},
   };
 }
 

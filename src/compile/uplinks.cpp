@@ -8,7 +8,8 @@
 //     iifname vmap @uplink_by_device       a new flow from the internet (a port forward, an
 //                                          elastic IP, the host): answer through the same uplink
 //     ip daddr != @internal_subnets
-//       ip saddr vmap @eip_uplink          a new flow of a VM with an elastic IP: its uplink
+//       ip saddr @eip_via_<uplink> goto    a new flow of a VM with an elastic IP: its uplink
+//                                          (one rule per uplink; VMs are elements)
 //   route_postrouting (mangle, after routing):
 //     ct mark & mask == 0
 //       oifname vmap @uplink_by_device     a new flow: pinned to the uplink it leaves through
@@ -59,10 +60,18 @@ void compile_uplinks(const Index& ix, nft::Table& t) {
       {{nft::vmap(flow_uplink, names::kFlowUplink)}, "flows keep the uplink they started on"});
   pre.rules.push_back({{nft::vmap(nft::meta("iifname"), names::kUplinkByDevice)},
                        "flows from the internet answer through the uplink they came in by"});
-  pre.rules.push_back(
-      {{nft::match(nft::payload("ip", "daddr"), nft::set_ref(names::kInternalSubnets), "!="),
-        nft::vmap(nft::payload("ip", "saddr"), names::kEipUplink)},
-       "VMs with an elastic IP leave through its uplink"});
+  for (const auto& [name, u] : ix.uplinks) {
+    nft::Set s;
+    s.name = names::eip_uplink_set(name);
+    s.type = "ipv4_addr";
+    s.comment = "VMs whose elastic IP is on uplink " + name;
+    t.sets.push_back(std::move(s));
+    pre.rules.push_back(
+        {{nft::match(nft::payload("ip", "daddr"), nft::set_ref(names::kInternalSubnets), "!="),
+          nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::eip_uplink_set(name))),
+          nft::goto_chain(names::uplink_chain(name))},
+         "VMs with an elastic IP on " + name + " leave through it"});
+  }
   auto& post = chain_named(t, names::kRoutePostrouting);
   post.rules.push_back(
       {{nft::match(flow_uplink, 0), nft::vmap(nft::meta("oifname"), names::kUplinkByDevice)},

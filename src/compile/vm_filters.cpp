@@ -1,26 +1,140 @@
-// Per-VM filters in the kernel. Each VM's Program becomes, per layer and direction, a group of
-// chains (a root and, for layer 2, its sub-chains), each named by a hash of its content so that
-// VMs whose filters compile to the same rules share the chains. Layer-2 rules that name the
-// VM's own MAC or address look them up by bridge port instead, so VMs bound to the same filters
-// (clean-traffic) share their layer-2 chains however many there are: the kernel holds few
-// chains, and a change adds elements. Dispatch is one verdict-map lookup per packet: by bridge
-// port in the bridge table (layer 2), by VM address in the inet table (IP, after conntrack lets
-// established flows through). Egress and ingress run in separate base chains so that an
-// nwfilter `accept` of the sender's filter does not skip the receiver's filter.
+// Per-VM filters in the kernel: rules are code, VMs are data. A VM's Program becomes, per layer
+// and direction, a program: a root chain (and, for layer 2, one chain per nwfilter chain) whose
+// rules never name the VM. Each value that is the VM's own (Attr::per_vm: $IP, $MAC, any
+// parameter, the literals of a filter the operator wrote) is looked up, with the VM's key (its
+// bridge port at layer 2, its address at the IP layer), in a set of the rule, one counter per
+// element. VMs whose filters differ only in such values hold the same program; adding one adds
+// elements (its membership, its values), never a chain, a rule or a jump. Dispatch: one rule per
+// program in a dispatch chain (vm_l2_out, ...), `<key> @<program>-vms jump <program>`: what a
+// packet costs grows with the number of distinct programs, not of VMs. Egress and ingress run in
+// separate base chains so that an nwfilter `accept` of the sender's filter does not skip the
+// receiver's filter.
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <unordered_map>
 
 #include "compile/compile.h"
 #include "compile/filter_rules.h"
 #include "compile/parts.h"
 
 namespace vmgw::compile_detail {
+
 namespace {
 
 using filter::Direction;
 using filter::Layer;
 using nft::Json;
+
+// The kernel concatenates a set's key in 16 registers of 4 bytes.
+constexpr int kKeyBytes = 64;
+
+// How a program's chains know the VM a packet belongs to.
+struct VmKey {
+  Json expr;         // meta iifname / oifname (layer 2), ip saddr / daddr (IP)
+  std::string type;  // ifname, ipv4_addr
+  Json value;        // the VM's port or address
+};
+
+VmKey vm_key(Layer layer, Direction d, const Vm& vm) {
+  const bool out = d == Direction::out;
+  if (layer == Layer::l2) return {nft::meta(out ? "iifname" : "oifname"), "ifname", vm.port};
+  return {nft::payload("ip", out ? "saddr" : "daddr"), "ipv4_addr", vm.ip->str()};
+}
+
+std::string group_kind(Layer layer, Direction d) {
+  return std::string(layer == Layer::l2 ? "l2" : "l3") + (d == Direction::out ? "o" : "i");
+}
+
+void add_field(std::string& k, std::string_view s) {
+  k += std::to_string(s.size());
+  k += ':';
+  k += s;
+}
+
+// What a rule is compiled from with its per-VM values masked: rules with the same template
+// hoist the same attributes (hoisting looks at names and flags only).
+std::string template_key(const filter::ConcreteRule& r) {
+  std::string k;
+  k += std::to_string(static_cast<int>(r.layer)) + std::to_string(static_cast<int>(r.action)) +
+       std::to_string(static_cast<int>(r.direction)) +
+       std::to_string(r.protocol ? static_cast<int>(*r.protocol) : -1) +
+       (r.statematch ? "s" : "-") + (r.log ? "l" : "-");
+  add_field(k, std::to_string(r.priority));
+  add_field(k, r.chain);
+  add_field(k, program_origin(r));
+  for (const auto& a : r.attrs) {
+    add_field(k, a.name);
+    k += a.match ? '=' : '!';
+    if (a.per_vm)
+      k += '?';
+    else
+      add_field(k, a.value);
+  }
+  return k;
+}
+
+}  // namespace
+
+// The compile's caches (Index::filter_cache).
+struct FilterCache {
+  struct Template {
+    std::vector<size_t> kept;  // per-VM attributes the rule names literally (not hoisted)
+  };
+  std::unordered_map<std::string, Template> templates;
+  // By the template key plus the values of `kept`: the compiled rule (nullopt: never matches).
+  std::unordered_map<std::string, std::shared_ptr<const std::optional<CompiledRule>>> rules;
+  struct Program {
+    std::shared_ptr<const nft::Chain> chain;
+    std::shared_ptr<const ChainParts> parts;
+    // Per group of rules (see ChainBuild): the set its values go to ("" if none) and the
+    // compiled rule that says which attributes give them.
+    struct Group {
+      std::string set;
+      std::shared_ptr<const std::optional<CompiledRule>> rule;
+    };
+    std::vector<Group> groups;
+  };
+  std::unordered_map<std::string, std::shared_ptr<const Program>> chains;
+};
+
+namespace {
+
+using Compiled = std::shared_ptr<const std::optional<CompiledRule>>;
+
+// A rule compiled through the cache, and the key it is known by in its chain.
+std::pair<Compiled, std::string> compiled(FilterCache& cache, const filter::ConcreteRule& r,
+                                          int key_bytes) {
+  std::string key = template_key(r);
+  auto t = cache.templates.find(key);
+  if (t != cache.templates.end()) {
+    for (size_t i : t->second.kept) add_field(key, r.attrs[i].value);
+    if (auto it = cache.rules.find(key); it != cache.rules.end()) return {it->second, key};
+  }
+  auto c = std::make_shared<const std::optional<CompiledRule>>(compile_rule(r, key_bytes));
+  if (t == cache.templates.end()) {
+    FilterCache::Template tpl;
+    for (size_t i = 0; i < r.attrs.size(); ++i) {
+      if (!r.attrs[i].per_vm) continue;
+      bool hoisted = *c && std::any_of((*c)->fields.begin(), (*c)->fields.end(),
+                                       [i](const HoistedField& f) { return f.attr == i; });
+      if (!hoisted) {
+        tpl.kept.push_back(i);
+        add_field(key, r.attrs[i].value);
+      }
+    }
+    cache.templates.emplace(template_key(r), std::move(tpl));
+  }
+  cache.rules.emplace(key, c);
+  return {c, key};
+}
+
+// One entry of a chain being built: a filter rule, or a fixed rule (layer 2's jumps into its
+// nwfilter chains).
+struct Item {
+  const filter::ConcreteRule* rule = nullptr;
+  nft::Rule fixed;
+};
 
 nft::Rule filter_rule(const filter::ConcreteRule& r, Direction d, std::vector<Json> matches) {
   for (auto& s : rule_statements(r, d)) matches.push_back(std::move(s));
@@ -28,234 +142,157 @@ nft::Rule filter_rule(const filter::ConcreteRule& r, Direction d, std::vector<Js
   // forward and output too, so their reject is a drop (as libvirt's ebtables does); the
   // comment says so in `nft list` and `vmgw filter stats`.
   bool l2_reject = r.layer == filter::Layer::l2 && r.action == filter::Action::reject;
-  return {std::move(matches), l2_reject ? r.origin + " (reject as drop: layer 2)" : r.origin};
+  const std::string origin = program_origin(r);
+  return {std::move(matches), l2_reject ? origin + " (reject as drop: layer 2)" : origin};
 }
 
-// The VM's own MAC and address, as the compiled rules write them, and the device its frames are
-// dispatched by (iifname for what it sends, oifname for what it receives).
-struct Own {
-  std::string dev;
-  std::string mac_text, ip_text;
-  uint64_t mac_number = 0, ip_number = 0;
-};
-
-Own own_values(const Vm& vm, Direction d) {
-  Own o;
-  o.dev = d == Direction::out ? "iifname" : "oifname";
-  o.mac_text = vm.mac->str();
-  for (auto b : vm.mac->bytes) o.mac_number = (o.mac_number << 8) | b;
-  o.ip_text = vm.ip->str();
-  o.ip_number = vm.ip->value;
-  return o;
-}
-
-Json nh_field(int offset, int len) {
-  return {{"payload", {{"base", "nh"}, {"offset", offset}, {"len", len}}}};
-}
-
-// A layer-2 rule's matches of the VM's own MAC or address become lookups of the frame's port in
-// port_macs / port_addrs: for frames of this VM's port (the only ones its chains see) the two
-// are the same test, and the chains no longer hold anything of the VM, so VMs with the same
-// filters share them. ARP fields are matched typed for that (the rule's `ether type arp`
-// already holds); RARP fields have no type in nft, so rules on them keep their literals.
-void look_up_own_values(std::vector<Json>& matches, const Own& own) {
-  const Json ether_arp = nft::match(nft::payload("ether", "type"), 0x0806);
-  const bool arp = std::find(matches.begin(), matches.end(), ether_arp) != matches.end();
-  for (auto& m : matches) {
-    if (!m.contains("match")) continue;
-    const Json& left = m["match"]["left"];
-    const Json& right = m["match"]["right"];
-    Json field;
-    const char* set = nullptr;
-    for (const char* f : {"saddr", "daddr"}) {
-      if (left == nft::payload("ether", f) && right == own.mac_text) {
-        field = left;
-        set = names::kPortMacs;
-      } else if (left == nft::payload("ip", f) && right == own.ip_text) {
-        field = left;
-        set = names::kPortAddrs;
+// Builds (or finds) a program chain from its items and adds the VM's elements to `c`. Items
+// with the same key in a row (one <rule> expanded over a list variable) become one nft rule whose
+// set holds every value. `suffix` names an nwfilter chain ("" for the root); `dispatch` is the
+// dispatch chain of a root ("" otherwise). Returns the chain ("" name if it has no rules).
+std::string build_chain(const Index& ix, const std::string& kind, const std::string& suffix,
+                        const std::vector<Item>& items, Direction d, const VmKey& key,
+                        const char* dispatch, Contribution& c, NftTable table) {
+  if (!ix.filter_cache) ix.filter_cache = std::make_shared<FilterCache>();
+  FilterCache& cache = *ix.filter_cache;
+  const int key_bytes = kKeyBytes - key_bytes_of(key.type);
+  // The items' keys, and the groups they form.
+  std::string chain_key = kind + "|" + suffix + "|";
+  std::vector<std::pair<size_t, size_t>> groups;  // [begin, end) of items
+  std::vector<Compiled> rules(items.size());
+  std::string last;
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string k;
+    if (items[i].rule) {
+      auto [rule, rk] = compiled(cache, *items[i].rule, key_bytes);
+      rules[i] = rule;
+      k = "r" + rk;
+    } else {
+      k = "j" + items[i].fixed.comment + Json(items[i].fixed.expr).dump();
+    }
+    if (i == 0 || k != last || !items[i].rule) groups.push_back({i, i});
+    groups.back().second = i + 1;
+    chain_key += '\n';
+    chain_key += k;
+    last = std::move(k);
+  }
+  auto it = cache.chains.find(chain_key);
+  if (it == cache.chains.end()) {
+    char hash[24];
+    std::snprintf(hash, sizeof hash, "%016llx",
+                  static_cast<unsigned long long>(nft::fnv1a(chain_key)));
+    const std::string name = kind + "-" + hash + (suffix.empty() ? "" : "-" + suffix);
+    auto program = std::make_shared<FilterCache::Program>();
+    nft::Chain chain{name, std::nullopt, {}};
+    auto parts = std::make_shared<ChainParts>();
+    for (const auto& [b, e] : groups) {
+      FilterCache::Program::Group g;
+      if (!items[b].rule) {
+        chain.rules.push_back(items[b].fixed);
+        program->groups.push_back(std::move(g));
+        continue;
       }
-    }
-    if (arp) {
-      if ((left == nh_field(64, 48) || left == nh_field(144, 48)) && right == own.mac_number) {
-        field = nft::payload("arp", left == nh_field(64, 48) ? "saddr ether" : "daddr ether");
-        set = names::kPortMacs;
-      } else if ((left == nh_field(112, 32) || left == nh_field(192, 32)) &&
-                 right == own.ip_number) {
-        field = nft::payload("arp", left == nh_field(112, 32) ? "saddr ip" : "daddr ip");
-        set = names::kPortAddrs;
+      g.rule = rules[b];
+      if (!*g.rule) {  // never matches: left out
+        program->groups.push_back(std::move(g));
+        continue;
       }
+      const CompiledRule& cr = **g.rule;
+      std::vector<Json> matches = cr.matches;
+      if (!cr.fields.empty()) {
+        g.set = name + "-r" + std::to_string(chain.rules.size() + 1);
+        std::vector<Json> parts_of_key{key.expr};
+        Json type = Json::array({key.type});
+        for (const auto& f : cr.fields) {
+          parts_of_key.push_back(f.field);
+          type.push_back(f.type);
+        }
+        matches.push_back(nft::match(nft::concat(std::move(parts_of_key)), nft::set_ref(g.set)));
+        nft::Set s;
+        s.name = g.set;
+        s.type = std::move(type);
+        s.counter = true;
+        s.comment =
+            "the VMs' values of rule " + std::to_string(chain.rules.size() + 1) + " of " + name;
+        parts->sets.push_back(std::move(s));
+      }
+      chain.rules.push_back(filter_rule(*items[b].rule, d, std::move(matches)));
+      program->groups.push_back(std::move(g));
     }
-    if (!set) continue;
-    m = nft::match(nft::concat({nft::meta(own.dev), field}), nft::set_ref(set),
-                   m["match"]["op"].get<std::string>());
+    if (dispatch && !chain.rules.empty()) {
+      nft::Set members;
+      members.name = name + "-vms";
+      members.type = key.type;
+      members.comment = "the VMs holding " + name;
+      parts->sets.push_back(members);
+      parts->dispatch_chain = dispatch;
+      parts->dispatch = {{nft::match(key.expr, nft::set_ref(members.name)), nft::jump(name)},
+                         "the VMs of " + name};
+    }
+    program->chain = std::make_shared<const nft::Chain>(std::move(chain));
+    program->parts = std::move(parts);
+    it = cache.chains.emplace(chain_key, std::move(program)).first;
   }
-}
-
-// Whether the compiled rules still name the VM's MAC or address (as text or as a number).
-bool names_own_values(const Json& j, const Own& own) {
-  if (j.is_string()) return j == own.mac_text || j == own.ip_text;
-  if (j.is_number_unsigned() || j.is_number_integer())
-    return j == own.mac_number || j == own.ip_number;
-  if (j.is_structured())
-    for (const auto& x : j)
-      if (names_own_values(x, own)) return true;
-  return false;
-}
-
-// What a filter chain is compiled from, the VM's own MAC and address masked: two VMs whose rules
-// give the same key get the same chain once their own values are looked up by port, if the
-// chain names neither (a chain that still names them is per VM and not cached).
-std::string chain_key(const std::string& kind, const std::string& chain,
-                      const std::vector<const filter::ConcreteRule*>& rules, const Own& own) {
-  std::string k = kind + "|" + chain + "|" + own.dev;
-  auto field = [&k](std::string_view s) {
-    k += std::to_string(s.size());
-    k += ':';
-    k += s;
-  };
-  for (const auto* r : rules) {
-    k += '\n';
-    k += std::to_string(static_cast<int>(r->layer)) + std::to_string(static_cast<int>(r->action)) +
-         std::to_string(static_cast<int>(r->direction)) +
-         std::to_string(r->protocol ? static_cast<int>(*r->protocol) : -1) +
-         (r->statematch ? "s" : "-") + (r->log ? "l" : "-");
-    field(std::to_string(r->priority));
-    field(r->chain);
-    field(r->origin);
-    for (const auto& a : r->attrs) {
-      field(a.name);
-      k += a.match ? '=' : '!';
-      if (!own.mac_text.empty() && a.value == own.mac_text)
-        k += "$MAC";
-      else if (!own.ip_text.empty() && a.value == own.ip_text)
-        k += "$IP";
-      else
-        field(a.value);
+  const FilterCache::Program& p = *it->second;
+  if (p.chain->rules.empty()) return "";
+  // The VM's elements: its membership, and its values of every rule that hoists some.
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& grp = p.groups[g];
+    if (grp.set.empty()) continue;
+    const CompiledRule& cr = **grp.rule;
+    std::vector<std::string> seen;
+    for (size_t i = groups[g].first; i < groups[g].second; ++i) {
+      std::vector<Json> k{key.value};
+      for (const auto& f : cr.fields)
+        k.push_back(hoisted_value(f.type, items[i].rule->attrs[f.attr].value));
+      nft::Element e{nft::concat(std::move(k)), nullptr};
+      if (groups[g].second - groups[g].first > 1) {  // a list's values may repeat
+        std::string canon = e.key.dump();
+        if (std::find(seen.begin(), seen.end(), canon) != seen.end()) continue;
+        seen.push_back(std::move(canon));
+      }
+      c.elements.push_back({table, grp.set, std::move(e)});
     }
   }
-  return k;
+  if (dispatch) c.elements.push_back({table, p.chain->name + "-vms", {key.value, nullptr}});
+  c.chains.push_back({table, p.chain, p.parts});
+  return p.chain->name;
 }
 
-bool names_own_values(const std::vector<nft::Rule>& rules, const Own& own) {
-  for (const auto& r : rules)
-    for (const auto& x : r.expr)
-      if (names_own_values(x, own)) return true;
-  return false;
-}
-
-// A chain named by its kind, a hash of its rules and (for nwfilter chains) their name: chains of
-// the same content have the same name, so they are shared.
-nft::Chain named_chain(const std::string& kind, const std::string& suffix,
-                       std::vector<nft::Rule> rules) {
-  Json content = Json::array();
-  for (const auto& r : rules) content.push_back(r.expr);
-  char hash[24];
-  std::snprintf(hash, sizeof hash, "%016llx",
-                static_cast<unsigned long long>(nft::fnv1a(content.dump())));
-  return {kind + "-" + hash + (suffix.empty() ? "" : "-" + suffix), std::nullopt, std::move(rules)};
-}
-
-std::string group_kind(Layer layer, Direction d) {
-  return std::string(layer == Layer::l2 ? "l2" : "l3") + (d == Direction::out ? "o" : "i");
-}
-
-// The IP rules of one direction: one chain. Returns its name ("" if there are none: no
-// dispatch either).
-std::string add_l3_group(const filter::Program& prog, Direction d, const Index& ix,
-                         Contribution& c) {
-  const std::string kind = group_kind(Layer::l3, d);
-  auto rules = filter::rules_of(prog, Layer::l3, "root", d);
-  if (rules.empty()) return "";
-  // IP rules keep their values (nothing is looked up by port): the key masks nothing.
-  const std::string key = chain_key(kind, "root", rules, Own{});
-  auto it = ix.chain_cache.find(key);
-  if (it == ix.chain_cache.end()) {
-    std::vector<nft::Rule> out;
-    for (const auto* r : rules)
-      if (auto m = rule_matches(*r)) out.push_back(filter_rule(*r, d, std::move(*m)));
-    auto chain = std::make_shared<const nft::Chain>(named_chain(kind, "", std::move(out)));
-    it = ix.chain_cache.emplace(key, std::move(chain)).first;
-  }
-  if (it->second->rules.empty()) return "";  // no IP rules this way: no dispatch either
-  c.chains.push_back({NftTable::inet, it->second});
-  return it->second->name;
+// The IP rules of one direction: one chain.
+void add_l3_program(const filter::Program& prog, Direction d, const Vm& vm, const Index& ix,
+                    Contribution& c) {
+  std::vector<Item> items;
+  for (const auto* r : filter::rules_of(prog, Layer::l3, "root", d)) items.push_back({r, {}});
+  if (items.empty()) return;
+  build_chain(ix, group_kind(Layer::l3, d), "", items, d, vm_key(Layer::l3, d, vm),
+              d == Direction::out ? names::kVmL3Out : names::kVmL3In, c, NftTable::inet);
 }
 
 // The layer-2 rules of one direction: a root chain and one chain per nwfilter chain, which the
-// root jumps to for frames of its kind. The VM's own values are looked up by port, so these
-// chains are shared by the VMs with the same filters; a RARP chain that still names the VM
-// (nft cannot look RARP fields up) is reached through the VM's element in vm_rarp_out/-in, so
-// the root stays shared. Returns the root's name ("" if there is nothing to do).
-std::string add_l2_group(const filter::Program& prog, Direction d, const Vm& vm, const Index& ix,
-                         Contribution& c) {
+// root jumps to for frames of its kind.
+void add_l2_program(const filter::Program& prog, Direction d, const Vm& vm, const Index& ix,
+                    Contribution& c) {
   const std::string kind = group_kind(Layer::l2, d);
-  const Own own = own_values(vm, d);
-  auto compiled = [&](const filter::ConcreteRule& r) -> std::optional<nft::Rule> {
-    auto m = rule_matches(r);
-    if (!m) return std::nullopt;
-    look_up_own_values(*m, own);
-    return filter_rule(r, d, std::move(*m));
-  };
-  // A chain from its rules, through the compile's cache: shared chains are built once.
-  auto chain_of = [&](const std::string& key, const std::string& suffix,
-                      const std::function<std::vector<nft::Rule>()>& build) {
-    if (auto it = ix.chain_cache.find(key); it != ix.chain_cache.end()) return it->second;
-    auto rules = build();
-    const bool per_vm = names_own_values(rules, own);
-    auto chain = std::make_shared<const nft::Chain>(named_chain(kind, suffix, std::move(rules)));
-    if (!per_vm) ix.chain_cache.emplace(key, chain);
-    return chain;
-  };
-  std::vector<const filter::ConcreteRule*> root_rules;  // for the root's key
-  std::string root_key = "root";
-  bool rarp_by_port = false;
-  std::vector<std::function<std::optional<nft::Rule>()>> root_steps;
+  const VmKey key = vm_key(Layer::l2, d, vm);
+  std::vector<Item> root;
   for (const auto& step : filter::root_steps(prog, d)) {
     if (step.rule) {
-      root_rules.push_back(step.rule);
-      root_key += "\nrule";
-      root_steps.push_back([&, r = step.rule] { return compiled(*r); });
+      root.push_back({step.rule, {}});
       continue;
     }
     const std::string& name = step.jump->name;
-    auto rules = filter::rules_of(prog, Layer::l2, name, d);
-    auto sub = chain_of(chain_key(kind, name, rules, own), name, [&] {
-      std::vector<nft::Rule> out;
-      for (const auto* r : rules)
-        if (auto x = compiled(*r)) out.push_back(std::move(*x));
-      return out;
-    });
-    if (sub->rules.empty()) continue;  // nothing to do there in this direction
+    std::vector<Item> items;
+    for (const auto* r : filter::rules_of(prog, Layer::l2, name, d)) items.push_back({r, {}});
+    std::string sub = build_chain(ix, kind, name, items, d, key, nullptr, c, NftTable::bridge);
+    if (sub.empty()) continue;  // nothing to do there in this direction
     auto jump = chain_guard(name);
-    const bool by_port =
-        !rarp_by_port && name.rfind("rarp", 0) == 0 && names_own_values(sub->rules, own);
-    if (by_port) {
-      rarp_by_port = true;
-      const char* map = d == Direction::out ? names::kVmRarpOut : names::kVmRarpIn;
-      jump.push_back(nft::vmap(nft::meta(own.dev), map));
-      c.elements.push_back({NftTable::bridge, map, {vm.port, nft::jump(sub->name)}});
-      root_key += "\nby-port " + name;
-    } else {
-      jump.push_back(nft::jump(sub->name));
-      root_key += "\njump " + sub->name;
-    }
-    root_steps.push_back([jump = std::move(jump), name]() -> std::optional<nft::Rule> {
-      return nft::Rule{jump, "nwfilter chain " + name};
-    });
-    c.chains.push_back({NftTable::bridge, std::move(sub)});
+    jump.push_back(nft::jump(sub));
+    root.push_back({nullptr, nft::Rule{std::move(jump), "nwfilter chain " + name}});
   }
-  if (root_steps.empty()) return "";
-  auto root = chain_of(chain_key(kind, root_key, root_rules, own), "", [&] {
-    std::vector<nft::Rule> out;
-    for (const auto& step : root_steps)
-      if (auto r = step()) out.push_back(std::move(*r));
-    return out;
-  });
-  if (root->rules.empty()) return "";
-  std::string name = root->name;
-  c.chains.push_back({NftTable::bridge, std::move(root)});
-  return name;
+  if (root.empty()) return;
+  build_chain(ix, kind, "", root, d, key, d == Direction::out ? names::kVmL2Out : names::kVmL2In, c,
+              NftTable::bridge);
 }
 
 Json ifname_set() {
@@ -304,8 +341,7 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows
     }
     if (!any) return;
     rules.push_back(established());
-    rules.push_back({{nft::match(nft::meta("iifname"), ifname_set()),
-                      nft::vmap(nft::payload("ip", "saddr"), names::kVmL3Out)},
+    rules.push_back({{nft::match(nft::meta("iifname"), ifname_set()), nft::jump(names::kVmL3Out)},
                      "the sending VM's IP filter"});
   };
   out(names::kVmOutForward);
@@ -316,8 +352,7 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows
   if (any) {
     auto& rules = chain_named(inet, names::kVmInForward).rules;
     rules.push_back(established());
-    rules.push_back(
-        {{nft::vmap(nft::payload("ip", "daddr"), names::kVmL3In)}, "the receiving VM's IP filter"});
+    rules.push_back({{nft::jump(names::kVmL3In)}, "the receiving VM's IP filter"});
   }
   chain_named(inet, names::kVmInOutput)
       .rules.push_back({{nft::jump(kQuarantineChain)}, "quarantined VMs"});
@@ -345,7 +380,7 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows
                         nft::counter(), nft::drop()},
                        "quarantine: ARP for an address not the VM's"});
     }
-    rules.push_back({{nft::vmap(nft::meta(dev), map)}, "the VM's layer-2 filter, by port"});
+    rules.push_back({{nft::jump(map)}, "the VM's layer-2 filter, by port"});
   };
   l2(names::kL2OutForward, "iifname", names::kVmL2Out);
   l2(names::kL2OutInput, "iifname", names::kVmL2Out);
@@ -379,11 +414,6 @@ void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog
   }
   if (vm.filters.empty()) return;
   c.filtered = true;
-  // The values the chains look up by port (look_up_own_values).
-  c.elements.push_back(
-      {NftTable::bridge, names::kPortMacs, {nft::concat({vm.port, vm.mac->str()}), nullptr}});
-  c.elements.push_back(
-      {NftTable::bridge, names::kPortAddrs, {nft::concat({vm.port, vm.ip->str()}), nullptr}});
   auto inst = instantiate_vm(ix.config, vm, catalog);
   if (!inst.ok()) {
     if (!errors)
@@ -393,15 +423,8 @@ void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog
     return;
   }
   for (Direction d : {Direction::out, Direction::in}) {
-    const bool out = d == Direction::out;
-    std::string l2 = add_l2_group(inst.program, d, vm, ix, c);
-    if (!l2.empty())
-      c.elements.push_back(
-          {NftTable::bridge, out ? names::kVmL2Out : names::kVmL2In, {vm.port, nft::jump(l2)}});
-    std::string l3 = add_l3_group(inst.program, d, ix, c);
-    if (!l3.empty())
-      c.elements.push_back(
-          {NftTable::inet, out ? names::kVmL3Out : names::kVmL3In, {vm.ip->str(), nft::jump(l3)}});
+    add_l2_program(inst.program, d, vm, ix, c);
+    add_l3_program(inst.program, d, vm, ix, c);
   }
 }
 

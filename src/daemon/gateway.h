@@ -173,6 +173,9 @@ class Gateway {
   // What the filters, the quarantine and the gateway's policy decide for `p` of `vm`.
   TraceResult trace(const std::string& vm, filter::Packet p) const;
   // The VM owning an address, a MAC or a bridge port ("" if none): to name VMs in drop logs.
+  // A filter rule's origin as the kernel names it in a program shared by several VMs ("filter 2
+  // rule 1"), with the name of `vm`'s own filter put back ("web-in rule 1").
+  std::string own_rule(const std::string& vm, const std::string& origin) const;
   std::string vm_of_ip(const std::string& ip) const;
   std::string vm_of_port(const std::string& port) const;
   // Where per-VM IP rules see bridged traffic, probed: "br_netfilter" when the kernel passes

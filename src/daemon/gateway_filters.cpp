@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "compile/compile.h"
+#include "compile/filter_rules.h"
 #include "daemon/desired.h"
 #include "daemon/gateway.h"
 #include "filter/builtins.h"
@@ -254,35 +255,43 @@ std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
   if (!vm) throw ServiceError(404, "name", "no vm '" + vm_name + "'");
   struct Root {
     NftTable table;
-    const char* map;
+    const char* kind;  // the prefix of its programs' chains
     const char* layer;
     const char* direction;
   };
   const std::vector<Root> roots = {
-      {NftTable::bridge, names::kVmL2Out, "l2", "out"},
-      {NftTable::bridge, names::kVmL2In, "l2", "in"},
-      {NftTable::inet, names::kVmL3Out, "l3", "out"},
-      {NftTable::inet, names::kVmL3In, "l3", "in"},
+      {NftTable::bridge, "l2o-", "l2", "out"},
+      {NftTable::bridge, "l2i-", "l2", "in"},
+      {NftTable::inet, "l3o-", "l3", "out"},
+      {NftTable::inet, "l3i-", "l3", "in"},
   };
   const Footprint* mine = live_.footprint(object_key(*vm));
-  // The chain the VM's element in `map` jumps to ("" if it has none).
-  auto target_of = [&](NftTable table, const std::string& map) {
-    std::string chain;
-    for (const auto& e : mine ? mine->elements : std::vector<Footprint::Elem>{})
-      if (e.table == table && e.set == map)
-        chain = nft::Json::parse(e.value)["jump"]["target"].get<std::string>();
-    return chain;
+  if (!mine) return {};
+  // The VM's elements by set: its membership in a program ("<root>-vms") and its values of the
+  // rules that hoist some ("<chain>-r<n>"), whose counters are the VM's own.
+  std::map<std::pair<NftTable, std::string>, std::vector<nft::Element>> my_elements;
+  for (const auto& e : mine->elements)
+    my_elements[{e.table, e.set}].push_back({nft::Json::parse(e.key), nft::Json::parse(e.value)});
+  // The program the VM holds in one direction ("" if none).
+  auto root_of = [&](const Root& r) {
+    for (const auto& [where, elems] : my_elements) {
+      const std::string& set = where.second;
+      if (where.first == r.table && set.rfind(r.kind, 0) == 0 && set.size() > 4 &&
+          set.compare(set.size() - 4, 4, "-vms") == 0)
+        return set.substr(0, set.size() - 4);
+    }
+    return std::string();
   };
   std::vector<RuleStats> out;
   std::optional<nft::Table> kernel_bridge, kernel_inet;
   for (const auto& r : roots) {
-    const std::string root = target_of(r.table, r.map);
+    const std::string root = root_of(r);
     if (root.empty()) continue;
     const bool inet = r.table == NftTable::inet;
     auto& kernel = inet ? kernel_inet : kernel_bridge;
     if (!kernel) kernel = deps_.backends.nft.read_table(inet ? "inet" : "bridge", names::kTable);
     if (!kernel) continue;
-    // The root, then the chains it jumps to (directly, or by the VM's port for RARP), in order.
+    // The root, then the chains it jumps to, in order.
     std::vector<std::string> todo{root};
     std::set<std::string> seen;
     for (size_t i = 0; i < todo.size(); ++i) {
@@ -290,21 +299,44 @@ std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
       if (!c || !seen.insert(c->name).second) continue;
       const auto shared = static_cast<size_t>(live_.holders(r.table, c->name));
       for (const auto& rule : c->rules) {
-        RuleStats st{r.layer, r.direction, c->name, rule.comment, 0, 0, shared};
+        RuleStats st{r.layer, r.direction, c->name, own_rule(vm_name, rule.comment), 0, 0, shared};
         for (const auto& x : rule.expr) {
           if (x.contains("counter") && x["counter"].is_object()) {
             st.packets = x["counter"].value("packets", uint64_t{0});
             st.bytes = x["counter"].value("bytes", uint64_t{0});
           }
           if (x.contains("jump")) todo.push_back(x["jump"]["target"].get<std::string>());
-          if (x.contains("vmap") && x["vmap"]["data"].is_string())
-            todo.push_back(target_of(r.table, x["vmap"]["data"].get<std::string>().substr(1)));
+        }
+        // A rule that looks the VM's values up counts per VM: its elements' counters.
+        for (const auto& x : rule.expr) {
+          if (!x.contains("match") || !x["match"]["right"].is_string()) continue;
+          const std::string right = x["match"]["right"].get<std::string>();
+          if (right.empty() || right[0] != '@') continue;
+          auto mine_here = my_elements.find({r.table, right.substr(1)});
+          const nft::Set* set = kernel->find_set(right.substr(1));
+          if (mine_here == my_elements.end() || !set || !set->counter) continue;
+          st.packets = st.bytes = 0;
+          st.shared_by = 1;
+          for (const auto& k : set->elements)
+            for (const auto& m : mine_here->second)
+              if (k == m) {
+                st.packets += k.packets;
+                st.bytes += k.bytes;
+              }
         }
         out.push_back(std::move(st));
       }
     }
   }
   return out;
+}
+
+std::string Gateway::own_rule(const std::string& vm_name, const std::string& origin) const {
+  const Vm* vm = find_vm(vm_name);
+  if (!vm) return origin;
+  std::vector<std::string> names;
+  for (const auto& b : vm->filters) names.push_back(b.filter);
+  return compile_detail::own_origin(origin, names);
 }
 
 std::string Gateway::vm_of_ip(const std::string& ip) const {

@@ -125,6 +125,7 @@ void record_logged(const backend::LoggedPacket& pkt, const daemon::Gateway& gw,
     if (!e.vm.empty() || ifindex == 0 || !::if_indextoname(ifindex, name)) continue;
     e.vm = gw.vm_of_port(name);
   }
+  if (!e.vm.empty()) e.rule = gw.own_rule(e.vm, e.rule);
   book.add(std::move(e));
 }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "filter/attributes.h"
+#include "filter/builtins.h"
 #include "filter/values.h"
 
 namespace vmgw::filter {
@@ -28,6 +29,7 @@ struct Expander {
   Program& program;
   Diagnostics& errors;
   std::set<std::string> chains_seen;
+  size_t binding = 0;
 
   void error(const Filter& f, int line, const std::string& path, const std::string& reason) {
     errors.push_back({{f.file.path, line, 0}, where + ": " + path, reason});
@@ -77,6 +79,7 @@ struct Expander {
     base.statematch = r.effective_statematch();
     base.log = r.logs();
     base.origin = origin;
+    base.binding = binding;
     const ProtocolMatch* m = r.matches.empty() ? nullptr : &r.matches.front();
     if (m) {
       base.protocol = m->protocol;
@@ -172,8 +175,9 @@ struct Expander {
       ConcreteRule cr = base;
       for (const ProtocolMatch& el : r.matches)
         for (const auto& [name, value] : el.attributes) {
-          Attr a{name, value.raw, value.match};
+          Attr a{name, value.raw, value.match, !is_builtin(f.name)};
           if (value.var) {
+            a.per_vm = true;
             const auto& values = vars.find(value.var->name)->second;
             std::size_t i = value.var->access == VariableRef::Access::index
                                 ? value.var->number
@@ -248,7 +252,7 @@ Instantiation instantiate(const FilterCatalog& catalog, const std::vector<Bindin
       out.errors.push_back(std::move(d));
     }
     if (!out.errors.empty()) continue;
-    Expander x{catalog, at, out.program, out.errors, {}};
+    Expander x{catalog, at, out.program, out.errors, {}, i + 1};
     for (const auto& c : out.program.chains) x.chains_seen.insert(c.name);
     x.expand(*f, with_params(defaults, b), f->name, 0);
   }

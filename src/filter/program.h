@@ -41,6 +41,12 @@ struct Attr {
   std::string name;
   std::string value;
   bool match = true;  // false: match='no' on a negatable attribute
+  // The value is the VM's own rather than its filter program's: it came from a variable ($IP,
+  // $MAC, a parameter of a binding), or from a filter the operator wrote (filters written per VM
+  // name that VM's values as literals). The nft compiler looks such values up in sets keyed by
+  // the VM, so VMs whose filters differ only in them share one program; the built-in filters'
+  // own constants stay in the rules.
+  bool per_vm = false;
   bool operator==(const Attr&) const = default;
 };
 
@@ -58,6 +64,9 @@ struct ConcreteRule {
   // VM's binding and the rule's 1-based position in its filter ("clean-traffic/no-mac-spoofing
   // rule 2"). Iterated list variables give one rule per combination, with the same origin.
   std::string origin;
+  // The VM's binding (1-based) the rule came from: programs shared by VMs whose own filters have
+  // different names name it "filter <binding>" (compile::program_origin).
+  size_t binding = 0;
 
   const Attr* find(std::string_view name) const;
   bool applies_to(Direction d) const { return direction == Direction::inout || direction == d; }

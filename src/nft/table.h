@@ -15,6 +15,9 @@ namespace vmgw::nft {
 struct Element {
   Json key;
   Json value;  // null for plain sets
+  // The element's counter, as the kernel listed it (sets with `counter`); not part of its
+  // identity.
+  uint64_t packets = 0, bytes = 0;
 
   // A canonical string for comparisons ("key" or "key : value" as compact JSON).
   std::string canonical() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 
 namespace vmgw {
 namespace {
@@ -32,12 +33,6 @@ nft::Table frame(const nft::Table& t, bool with_base) {
   }
   if (with_base) v.chains = t.chains;
   return v;
-}
-
-nft::Set& set_in(nft::Table& t, const std::string& name) {
-  for (auto& s : t.sets)
-    if (s.name == name) return s;
-  throw std::logic_error("live plan: no set " + name + " in table " + t.family + " " + t.name);
 }
 
 bool same(const DhcpReservation& a, const DhcpReservation& b) {
@@ -108,6 +103,7 @@ void LivePlan::reset(Plan base, const std::vector<KeyedContribution>& all) {
   dhcp_ = base_.dhcp;
   objects_.clear();
   holders_.clear();
+  parts_.clear();
   filtered_ = quarantined_ = 0;
   std::vector<ObjectChange> changes;
   changes.reserve(all.size());
@@ -160,18 +156,24 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
   PlanDelta d;
   std::set<std::string> seen;
   std::map<ChainKey, int> holders_delta;
-  std::map<ChainKey, const nft::Chain*> content;
+  std::map<ChainKey, const PlacedChain*> content;
   std::map<std::string, std::pair<int, PlannedAddress>> addresses;
   std::map<std::string, std::pair<std::vector<DhcpReservation>, std::vector<DhcpReservation>>>
       reservations;  // network -> removed, added
+  struct Pending {
+    bool before;
+    NftTable table;
+    const std::string* set;
+    nft::Element element;
+  };
+  std::vector<Pending> elements;  // placed once the sets of the chains that come and go are known
   for (const auto& ch : changes) {
     if (!seen.insert(ch.key).second)
       throw std::logic_error("live plan: " + ch.key + " changes twice in one step");
     const Footprint* old = footprint(ch.key);
     if (old) {
       for (const auto& e : old->elements)
-        set_in(side(true, e.table), e.set)
-            .elements.push_back({Json::parse(e.key), Json::parse(e.value)});
+        elements.push_back({true, e.table, &e.set, {Json::parse(e.key), Json::parse(e.value)}});
       for (const auto& c : old->chains) --holders_delta[{c.table, c.name}];
       for (const auto& a : old->addresses) {
         auto& [n, addr] = addresses[address_key(a)];
@@ -182,11 +184,10 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     }
     if (!ch.after) continue;
     const Contribution& c = *ch.after;
-    for (const auto& e : c.elements)
-      set_in(side(false, e.table), e.set).elements.push_back(e.element);
+    for (const auto& e : c.elements) elements.push_back({false, e.table, &e.set, e.element});
     for (const auto& x : c.chains) {
       ++holders_delta[{x.table, x.chain->name}];
-      content[{x.table, x.chain->name}] = x.chain.get();
+      content[{x.table, x.chain->name}] = &x;
     }
     for (const auto& p : c.ports) {
       bool had = old && std::any_of(old->ports.begin(), old->ports.end(), [&](const auto& o) {
@@ -202,8 +203,25 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     for (const auto& [net, r] : c.reservations) reservations[net].second.push_back(r);
   }
 
-  // A chain is created with its first holder and deleted with its last. Its name is its
-  // content's hash, so a chain that stays held needs nothing.
+  // The sets the chains bring, before and after the step; the programs' dispatch rules, by
+  // dispatch chain and program, before and after.
+  using SetKey = std::pair<NftTable, std::string>;
+  std::map<SetKey, const nft::Set*> sets_before;
+  using Dispatch = std::map<SetKey, std::map<std::string, const nft::Rule*>>;
+  Dispatch dispatch_before;
+  auto bring = [](const ChainKey& key, const ChainParts& p, std::map<SetKey, const nft::Set*>& sets,
+                  Dispatch& dispatch) {
+    for (const auto& s : p.sets) sets[{key.first, s.name}] = &s;
+    if (!p.dispatch_chain.empty())
+      dispatch[{key.first, p.dispatch_chain}][key.second] = &p.dispatch;
+  };
+  for (const auto& [key, p] : parts_) bring(key, *p, sets_before, dispatch_before);
+  auto sets_after = sets_before;
+  auto dispatch_after = dispatch_before;
+  std::set<SetKey> dispatch_dirty;
+
+  // A chain is created with its first holder and deleted with its last, with the sets it
+  // brings. Its name is its content's hash, so a chain that stays held needs nothing.
   for (const auto& [key, delta] : holders_delta) {
     auto it = holders_.find(key);
     const int before = it == holders_.end() ? 0 : it->second;
@@ -211,9 +229,74 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     if (after < 0) throw std::logic_error("live plan: chain " + key.second + " held below zero");
     if (before > 0 && after == 0) {
       side(true, key.first).chains.push_back(nft::Chain{key.second, std::nullopt, {}});
+      if (auto p = parts_.find(key); p != parts_.end()) {
+        for (const auto& s : p->second->sets) {
+          side(true, key.first).sets.push_back(s);  // declared before only: deleted
+          sets_after.erase({key.first, s.name});
+        }
+        if (!p->second->dispatch_chain.empty()) {
+          dispatch_after[{key.first, p->second->dispatch_chain}].erase(key.second);
+          dispatch_dirty.insert({key.first, p->second->dispatch_chain});
+        }
+      }
     } else if (before == 0 && after > 0) {
-      side(false, key.first).chains.push_back(*content.at(key));
+      const PlacedChain& placed = *content.at(key);
+      side(false, key.first).chains.push_back(*placed.chain);
+      if (placed.parts) {
+        for (const auto& s : placed.parts->sets) side(false, key.first).sets.push_back(s);
+        bring(key, *placed.parts, sets_after, dispatch_after);
+        if (!placed.parts->dispatch_chain.empty())
+          dispatch_dirty.insert({key.first, placed.parts->dispatch_chain});
+      }
     }
+  }
+
+  // A dispatch chain whose programs change is written again whole (programs are few).
+  auto chain_in = [&](bool before, NftTable t, const std::string& name) -> nft::Chain& {
+    auto& chains = side(before, t).chains;
+    for (auto& c : chains)
+      if (c.name == name) return c;
+    chains.push_back(nft::Chain{name, std::nullopt, {}});
+    return chains.back();
+  };
+  for (const auto& key : dispatch_dirty) {
+    for (bool before : {true, false}) {
+      auto& chain = chain_in(before, key.first, key.second);
+      chain.rules.clear();
+      for (const auto& [program, rule] : (before ? dispatch_before : dispatch_after)[key])
+        chain.rules.push_back(*rule);
+    }
+  }
+
+  // The elements, in the sets of the base or of the chains in force on their side.
+  std::map<std::tuple<bool, NftTable, std::string>, nft::Set*> placed;
+  for (auto& e : elements) {
+    auto where = std::make_tuple(e.before, e.table, *e.set);
+    auto it = placed.find(where);
+    if (it == placed.end()) {
+      nft::Table& t = side(e.before, e.table);
+      nft::Set* s = nullptr;
+      for (auto& x : t.sets)
+        if (x.name == *e.set) s = &x;
+      if (!s) {
+        const auto& brought = e.before ? sets_before : sets_after;
+        auto b = brought.find({e.table, *e.set});
+        if (b == brought.end())
+          throw std::logic_error("live plan: no set " + *e.set + " in table " + t.family);
+        t.sets.push_back(*b->second);
+        s = &t.sets.back();
+        // A set in force on both sides is declared on both, or the diff would delete it.
+        const auto& other = e.before ? sets_after : sets_before;
+        nft::Table& o = side(!e.before, e.table);
+        if (other.count({e.table, *e.set}) &&
+            std::none_of(o.sets.begin(), o.sets.end(),
+                         [&](const nft::Set& x) { return x.name == *e.set; }))
+          o.sets.push_back(*b->second);
+        placed.clear();  // the pushes may have moved the other sets of both tables
+      }
+      it = placed.emplace(where, s).first;
+    }
+    it->second->elements.push_back(std::move(e.element));
   }
   d.nft = diff_table(old_inet, new_inet);
   d.nft += diff_table(old_bridge, new_bridge);
@@ -250,7 +333,10 @@ void LivePlan::commit(const std::vector<ObjectChange>& changes, const Plan* next
       const Footprint& old = it->second;
       for (const auto& c : old.chains) {
         auto h = holders_.find({c.table, c.name});
-        if (h != holders_.end() && --h->second <= 0) holders_.erase(h);
+        if (h != holders_.end() && --h->second <= 0) {
+          parts_.erase(h->first);
+          holders_.erase(h);
+        }
       }
       for (const auto& [net, r] : old.reservations) reservations[net].first.push_back(r);
       filtered_ -= old.filtered;
@@ -259,7 +345,10 @@ void LivePlan::commit(const std::vector<ObjectChange>& changes, const Plan* next
     }
     if (!ch.after) continue;
     Footprint f = footprint_of(*ch.after);
-    for (const auto& c : f.chains) ++holders_[{c.table, c.name}];
+    for (const auto& c : ch.after->chains) {
+      if (++holders_[{c.table, c.chain->name}] == 1 && c.parts)
+        parts_[{c.table, c.chain->name}] = c.parts;
+    }
     for (const auto& [net, r] : f.reservations) reservations[net].second.push_back(r);
     filtered_ += f.filtered;
     quarantined_ += f.quarantined;

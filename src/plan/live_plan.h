@@ -82,6 +82,8 @@ class LivePlan {
   std::vector<DhcpServer> dhcp_;
   std::unordered_map<std::string, Footprint> objects_;
   std::map<ChainKey, int> holders_;  // chains by the number of objects holding them
+  // What the chains in force bring (their sets, a program's dispatch rule), by chain.
+  std::map<ChainKey, std::shared_ptr<const ChainParts>> parts_;
   int filtered_ = 0, quarantined_ = 0;
 };
 

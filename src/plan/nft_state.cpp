@@ -51,6 +51,11 @@ nft::Set parse_set(const Json& o) {
       } else {
         s.elements.push_back({normalize_key(plain, s.type), nullptr});
       }
+      if (e.is_object() && e.contains("elem") && e["elem"].contains("counter")) {
+        const Json& c = e["elem"]["counter"];
+        s.elements.back().packets = c.value("packets", uint64_t{0});
+        s.elements.back().bytes = c.value("bytes", uint64_t{0});
+      }
     }
   }
   return s;

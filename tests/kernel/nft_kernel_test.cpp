@@ -117,7 +117,7 @@ TEST_F(NftKernel, RefusedBatchLeavesThePreviousTable) {
   auto before = nft_->list_text("inet", "vmgw");
   nft::Table t = plan.table;
   nft::Json bad = {{"nftables",
-                    {nft::add_elements_cmd(t, *t.find_set("vm_l3_out"),
+                    {nft::add_elements_cmd(t, *t.find_set("uplink_by_device"),
                                            {{"10.10.0.99", nft::jump("no-such-chain")}}),
                      nft::delete_table_cmd(t)}}};
   EXPECT_THROW(nft_->apply(bad), backend::NftError);
@@ -129,7 +129,7 @@ TEST_F(NftKernel, RefusalNamesTheFirstCommandTheKernelRefused) {
   converge(plan);
   auto before = nft_->list_text("inet", "vmgw");
   nft::Table t = plan.table;
-  const nft::Set& l3 = *t.find_set("vm_l3_out");
+  const nft::Set& l3 = *t.find_set("uplink_by_device");
   nft::Json bad = {{"nftables",
                     {nft::add_elements_cmd(t, l3, {{"10.10.0.98", nft::jump("quarantine")}}),
                      nft::add_elements_cmd(t, l3, {{"10.10.0.99", nft::jump("no-such-chain")}}),
@@ -138,7 +138,8 @@ TEST_F(NftKernel, RefusalNamesTheFirstCommandTheKernelRefused) {
     nft_->apply(bad);
     FAIL() << "the kernel accepted a jump to a missing chain";
   } catch (const backend::NftError& e) {
-    EXPECT_EQ(e.culprit, "add element 10.10.0.99 to set inet vmgw vm_l3_out (command 2 of 3)");
+    EXPECT_EQ(e.culprit,
+              "add element 10.10.0.99 to set inet vmgw uplink_by_device (command 2 of 3)");
     EXPECT_EQ(e.reason.rfind("Error: ", 0), 0u) << e.reason;
     EXPECT_EQ(std::string(e.what()), e.culprit + ": " + e.reason);
   }

@@ -57,8 +57,8 @@ assert "nft delete table bridge vmgw: restored within 1 s" back_within 1000 brid
 gwnft flush ruleset
 assert "nft flush ruleset: inet vmgw restored within 1 s" back_within 1000 inet vmgw
 assert "  and bridge vmgw" back_within 1000 bridge vmgw
-assert "  the filters are back: web's layer-2 dispatch holds its port" \
-  bash -c "ip netns exec $NS_GW nft list map bridge vmgw vm_l2_out | grep -q vnet-web"
+assert "  the filters are back: the layer-2 dispatch holds web's program" \
+  bash -c "ip netns exec $NS_GW nft list chain bridge vmgw vm_l2_out | grep -q 'jump l2o-'"
 assert "  vmgw does not recreate the other program's table" not has_table inet other
 assert "web reaches the internet after the flush" reaches "$NS_WEB" "$LAB_INET_ADDR" 80 "seen-from=$LAB_UPLINK_ADDR"
 

@@ -163,10 +163,19 @@ TEST(CompileRouting, RulesPinByMarkAndSource) {
 
 TEST(CompileRouting, AVmWithAnElasticIpIsPinnedToTheElasticIpsUplink) {
   auto p = compile(valid_config(kTwo));
-  const auto* eips = p.table.find_set(names::kEipUplink);
+  // The VM is an element of the uplink's set (no verdict element); one rule per uplink sends
+  // its members' new flows to the uplink's chain.
+  const auto* eips = p.table.find_set(names::eip_uplink_set("cable"));
   ASSERT_NE(eips, nullptr);
   ASSERT_EQ(eips->elements.size(), 1U);
-  EXPECT_EQ(nft::element_text(*eips, eips->elements[0]), "10.10.0.10 : goto uplink-cable");
+  EXPECT_EQ(nft::element_text(*eips, eips->elements[0]), "10.10.0.10");
+  ASSERT_NE(p.table.find_set(names::eip_uplink_set("dsl")), nullptr);
+  EXPECT_TRUE(p.table.find_set(names::eip_uplink_set("dsl"))->elements.empty());
+  int sends = 0;
+  for (const auto& r : p.table.find_chain(names::kRoutePrerouting)->rules)
+    if (nft::rule_text(r).find("ip saddr @eip_via_cable goto uplink-cable") != std::string::npos)
+      ++sends;
+  EXPECT_EQ(sends, 1);
   const auto* chain = p.table.find_chain("uplink-cable");
   ASSERT_NE(chain, nullptr);
   char mark[16];

@@ -80,9 +80,12 @@ TEST(Compile, PerVmCountersAreElementsNotChains) {
   for (const auto& r : fwd->rules)
     if (nft::rule_text(r).find(" @vm_") != std::string::npos) ++lookups;
   EXPECT_EQ(lookups, 2);  // egress and ingress, whatever the number of VMs
-  // No chain per VM: only the base chains, quarantine's and one per uplink (flows pinned to it).
+  // No chain per VM: only the base chains, quarantine's, the (empty) dispatch to filter programs
+  // and one per uplink (flows pinned to it).
   for (const auto& c : plan.table.chains)
-    EXPECT_TRUE(c.hook || c.name == "quarantine" || c.name.rfind("uplink-", 0) == 0) << c.name;
+    EXPECT_TRUE(c.hook || c.name == "quarantine" || c.name == names::kVmL3Out ||
+                c.name == names::kVmL3In || c.name.rfind("uplink-", 0) == 0)
+        << c.name;
 }
 
 TEST(Compile, PortRangeForwardsPortByPort) {

@@ -476,9 +476,10 @@ TEST(FilterInstantiate, RuleWithSeveralElementsKeepsAllAttributes) {
   EXPECT_EQ(r.protocol, Protocol::arp);
   EXPECT_EQ(r.chain, "arp");
   EXPECT_EQ(r.priority, 200);
-  EXPECT_EQ(r.attrs, (std::vector<Attr>{{"opcode", "Reply", true},
-                                        {"arpdstmacaddr", "52:54:00:00:00:05", false},
-                                        {"arpdstipaddr", "10.0.0.1", false}}));
+  // Every value is the VM's (Attr::per_vm): a literal of the operator's filter, or a variable.
+  EXPECT_EQ(r.attrs, (std::vector<Attr>{{"opcode", "Reply", true, true},
+                                        {"arpdstmacaddr", "52:54:00:00:00:05", false, true},
+                                        {"arpdstipaddr", "10.0.0.1", false, true}}));
   // Lists in either element iterate the whole rule.
   p = program(c, {{"arp-pair", {{"GW", "10.0.0.1"}, {"GW", "10.0.0.2"}}}});
   EXPECT_EQ(values(p, "arp-pair rule 1", "arpdstipaddr"), (Strings{"10.0.0.1", "10.0.0.2"}));
@@ -503,9 +504,24 @@ TEST(FilterInstantiate, RuleFieldsAreCarriedOver) {
   EXPECT_TRUE(r.log);
   EXPECT_EQ(r.layer, Layer::l3);
   // match='no' negates every attribute but masks.
-  EXPECT_EQ(r.attrs, (std::vector<Attr>{{"dstportstart", "22", false},
-                                        {"srcipaddr", "10.0.0.0", false},
-                                        {"srcipmask", "8", true}}));
+  EXPECT_EQ(r.attrs, (std::vector<Attr>{{"dstportstart", "22", false, true},
+                                        {"srcipaddr", "10.0.0.0", false, true},
+                                        {"srcipmask", "8", true, true}}));
+}
+
+TEST(FilterInstantiate, BuiltinLiteralsAreTheFiltersAndVariablesTheVms) {
+  auto c = catalog({R"(<filter name='mine'>
+  <filterref filter='no-ip-spoofing'/>
+</filter>)"});
+  auto p = program(c, {{"mine", {}}}, {{"IP", {"10.0.0.5"}}});
+  bool literal = false, variable = false;
+  for (const auto& r : p.rules)
+    for (const auto& a : r.attrs) {
+      if (a.name == "srcipaddr" && a.value == "0.0.0.0") literal = !a.per_vm;
+      if (a.name == "srcipaddr" && a.value == "10.0.0.5") variable = a.per_vm;
+    }
+  EXPECT_TRUE(literal) << "no-ip-spoofing's own 0.0.0.0 stays the program's";
+  EXPECT_TRUE(variable) << "$IP is the VM's";
 }
 
 TEST(FilterInstantiate, OriginsNameTheFilterPathAndRulePosition) {
