@@ -70,11 +70,15 @@ struct Out {
   std::vector<HoistedField>& fields;
   int budget;  // bytes left for the set key
 
-  // `field == value` for attribute `a`, hoisted when `type` names a hoistable field type.
+  // Whether `field == value` for `a` goes to the set key: a positive match of a value of the
+  // VM's own, on a field of a set type (`type`, nullptr for none), while the key has room.
+  bool hoists(const Attr& a, const char* type) const {
+    return type && a.per_vm && a.match && key_bytes_of(type) <= budget;
+  }
+  // `field == value` for attribute `a`, hoisted when hoists() says so.
   void exact(Json field, Json value, const Attr& a, const char* type) {
-    const int bytes = type ? key_bytes_of(type) : 0;
-    if (type && a.per_vm && a.match && bytes <= budget) {
-      budget -= bytes;
+    if (hoists(a, type)) {
+      budget -= key_bytes_of(type);
       fields.push_back({std::move(field), type, static_cast<size_t>(&a - rule.attrs.data())});
       return;
     }
@@ -221,10 +225,10 @@ uint64_t mac_number(const std::string& text) {
 // same bytes: RARP has ARP's layout) when the value is hoisted into a set, since a set's key
 // needs a type and a raw field has none.
 void arp_exact(Out& o, int offset, const char* typed, const Attr& a, bool mac, bool hoistable) {
-  if (hoistable && a.per_vm && a.match &&
-      o.budget >= key_bytes_of(mac ? "ether_addr" : "ipv4_addr")) {
+  const char* type = mac ? "ether_addr" : "ipv4_addr";
+  if (hoistable && o.hoists(a, type)) {
     o.exact(nft::payload("arp", typed), mac ? Json(mac_text(mac_bytes(a.value))) : Json(a.value), a,
-            mac ? "ether_addr" : "ipv4_addr");
+            type);
     return;
   }
   o.push(op_match(nh(offset, mac ? 48 : 32), mac ? mac_number(a.value) : ipv4_number(a.value), a));

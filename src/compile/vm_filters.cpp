@@ -87,7 +87,7 @@ struct FilterCache {
   struct Program {
     std::shared_ptr<const nft::Chain> chain;
     std::shared_ptr<const ChainParts> parts;
-    // Per group of rules (see ChainBuild): the set its values go to ("" if none) and the
+    // Per group of rules (see build_chain): the set its values go to ("" if none) and the
     // compiled rule that says which attributes give them.
     struct Group {
       std::string set;

@@ -50,20 +50,23 @@ constexpr const char* kStatements = R"(<filter name='stmts'>
   <rule action='accept' direction='in'><tcp state='NEW,ESTABLISHED' dstportstart='443'/></rule>
 </filter>)";
 
-// Filters written per VM, as the bench writes them: the same rules, each naming its own VM's
-// management address and service port as literals.
-constexpr const char* kOwnA = R"(<filter name='own-a'>
-  <rule action='accept' direction='in' priority='100'><tcp srcipaddr='192.168.0.1' dstportstart='22'/></rule>
-  <rule action='accept' direction='in' priority='100'><udp dstportstart='20001'/></rule>
-  <rule action='accept' direction='in' priority='100'><udp dstportstart='9000' dstportend='9099'/></rule>
-  <rule action='drop' direction='inout' priority='900'><all/></rule>
-</filter>)";
-constexpr const char* kOwnB = R"(<filter name='own-b'>
-  <rule action='accept' direction='in' priority='100'><tcp srcipaddr='192.168.0.2' dstportstart='22'/></rule>
-  <rule action='accept' direction='in' priority='100'><udp dstportstart='20002'/></rule>
-  <rule action='accept' direction='in' priority='100'><udp dstportstart='9000' dstportend='9099'/></rule>
-  <rule action='drop' direction='inout' priority='900'><all/></rule>
-</filter>)";
+// A filter written per VM, as the bench writes them: the same rules in each, naming its own
+// VM's management address and service port as literals.
+std::string own_filter(const std::string& name, const std::string& mgmt, int port) {
+  return "<filter name='" + name +
+         "'>\n"
+         "  <rule action='accept' direction='in' priority='100'><tcp srcipaddr='" +
+         mgmt +
+         "' dstportstart='22'/></rule>\n"
+         "  <rule action='accept' direction='in' priority='100'><udp dstportstart='" +
+         std::to_string(port) +
+         "'/></rule>\n"
+         "  <rule action='accept' direction='in' priority='100'><udp dstportstart='9000' "
+         "dstportend='9099'/></rule>\n"
+         "  <rule action='drop' direction='inout' priority='900'><all/></rule>\n"
+         "</filter>";
+}
+
 // A parameter, possibly a list.
 constexpr const char* kPorts = R"(<filter name='ports'>
   <rule action='accept' direction='in'><tcp dstportstart='$PORT'/></rule>
@@ -78,8 +81,10 @@ constexpr const char* kNeedsGateway = R"(<filter name='needs-gw'>
 
 filter::FilterCatalog catalog() {
   filter::FilterCatalog c = filter::builtin_catalog();
-  for (const char* xml : {kShared, kStatements, kNeedsGateway, kOwnA, kOwnB, kPorts})
+  for (const char* xml : {kShared, kStatements, kNeedsGateway, kPorts})
     c.add_or_replace(filter::testing::parse_ok(xml, "test.xml"));
+  c.add_or_replace(filter::testing::parse_ok(own_filter("own-a", "192.168.0.1", 20001), "a.xml"));
+  c.add_or_replace(filter::testing::parse_ok(own_filter("own-b", "192.168.0.2", 20002), "b.xml"));
   return c;
 }
 
