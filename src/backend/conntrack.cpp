@@ -332,15 +332,20 @@ void dump(nfct_handle* h, const std::string& what, Visitor visit) {
 
 class NetlinkConntrack : public Conntrack {
  public:
-  size_t delete_matching(const ConntrackFilter& f) override {
-    refuse_empty(f);
-    const std::string what = "conntrack: delete " + describe(f);
+  using Conntrack::delete_matching;
+  size_t delete_matching(const std::vector<ConntrackFilter>& filters) override {
+    for (const auto& f : filters) refuse_empty(f);
+    if (filters.empty()) return 0;
+    std::string what = "conntrack: delete " + describe(filters[0]);
+    for (size_t i = 1; i < filters.size(); ++i) what += " or " + describe(filters[i]);
     Handle h = open_handle(what);
 
     std::vector<Entry> matched;
     dump(h.get(), what, [&](const nlmsghdr*, nf_conntrack* ct) {
       auto e = addresses(ct);
-      if (!e || !matches(f, *e)) return true;
+      if (!e || std::none_of(filters.begin(), filters.end(),
+                             [&](const ConntrackFilter& f) { return matches(f, *e); }))
+        return true;
       Entry copy(nfct_clone(ct));
       if (!copy) return false;
       matched.push_back(std::move(copy));
@@ -404,13 +409,17 @@ std::unique_ptr<Conntrack> make_netlink_conntrack() {
   return std::make_unique<NetlinkConntrack>();
 }
 
-size_t FakeConntrack::delete_matching(const ConntrackFilter& f) {
-  filters.push_back(f);
-  refuse_empty(f);
+size_t FakeConntrack::delete_matching(const std::vector<ConntrackFilter>& any_of) {
+  filters.insert(filters.end(), any_of.begin(), any_of.end());
+  for (const auto& f : any_of) refuse_empty(f);
+  auto matched = [&](const ConntrackEntry& e) {
+    return std::any_of(any_of.begin(), any_of.end(),
+                       [&](const ConntrackFilter& f) { return matches(f, e); });
+  };
   size_t before = entries.size() + flows.size();
-  std::erase_if(entries, [&](const ConntrackEntry& e) { return matches(f, e); });
+  std::erase_if(entries, matched);
   std::erase_if(flows, [&](const ConntrackFlow& fl) {
-    return matches(f, ConntrackEntry{fl.orig_src, fl.orig_dst, fl.reply_src, fl.reply_dst});
+    return matched(ConntrackEntry{fl.orig_src, fl.orig_dst, fl.reply_src, fl.reply_dst});
   });
   return before - entries.size() - flows.size();
 }

@@ -95,10 +95,13 @@ nlohmann::json to_json(const ConntrackFlow& f);
 class Conntrack {
  public:
   virtual ~Conntrack() = default;
-  // Deletes every entry matching `f` and returns how many were deleted. Entries that vanish
-  // between the dump and the delete (ENOENT) are not errors and are not counted. Throws
-  // ConntrackError for an empty filter, a socket failure or a kernel refusal.
-  virtual size_t delete_matching(const ConntrackFilter& f) = 0;
+  // Deletes every entry matching any of `filters`, in one walk of the table (the kernel walks
+  // every bucket of its hash table for a dump, milliseconds however few entries there are), and
+  // returns how many were deleted. Entries that vanish between the dump and the delete (ENOENT)
+  // are not errors and are not counted. Throws ConntrackError for an empty filter, a socket
+  // failure or a kernel refusal.
+  virtual size_t delete_matching(const std::vector<ConntrackFilter>& filters) = 0;
+  size_t delete_matching(const ConntrackFilter& f) { return delete_matching(std::vector{f}); }
   // Every IPv4 flow with `address` as orig_src, orig_dst, reply_src or reply_dst; every IPv4
   // flow for nullopt. In no particular order. Throws ConntrackError on a socket failure.
   virtual std::vector<ConntrackFlow> list(std::optional<Ipv4> address) = 0;
@@ -118,13 +121,15 @@ std::unique_ptr<Conntrack> make_netlink_conntrack();
 // deletes from `flows` only (entries have no ports to identify a flow by).
 class FakeConntrack : public Conntrack {
  public:
-  size_t delete_matching(const ConntrackFilter& f) override;
+  using Conntrack::delete_matching;
+  size_t delete_matching(const std::vector<ConntrackFilter>& filters) override;
   std::vector<ConntrackFlow> list(std::optional<Ipv4> address) override;
   size_t delete_flows(const std::vector<ConntrackFlow>& flows) override;
 
-  std::vector<ConntrackFilter> filters;  // every delete_matching call, in order (even if it threw)
-  std::vector<ConntrackEntry> entries;   // the "table" of delete_matching
-  std::vector<ConntrackFlow> flows;      // the "table" of list and delete_flows, in table order
+  // Every filter of every delete_matching call, in order (even of a call that threw).
+  std::vector<ConntrackFilter> filters;
+  std::vector<ConntrackEntry> entries;  // the "table" of delete_matching
+  std::vector<ConntrackFlow> flows;     // the "table" of list and delete_flows, in table order
   // Every flow delete_flows was asked to delete, in order (even those not in the table, and
   // those of a call that threw).
   std::vector<ConntrackFlow> deletions;

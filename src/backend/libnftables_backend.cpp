@@ -77,13 +77,15 @@ bool is_missing(const std::string& err) {
   return err.find("No such file or directory") != std::string::npos;
 }
 
+// One context, and so one netlink socket, for the backend's life: closing an nfnetlink socket
+// after a transaction that deleted anything waits for the kernel (7-26 ms measured, against
+// 0.1 ms for the deletion itself), which a context per batch paid on every change.
 class LibnftablesBackend : public NftBackend {
  public:
   std::optional<nft::Table> read_table(const std::string& family,
                                        const std::string& name) override {
-    auto ctx = make_ctx(true);
     nft::Json cmd = {{"nftables", {{{"list", {{"table", {{"family", family}, {"name", name}}}}}}}}};
-    auto r = run(ctx.get(), cmd.dump());
+    auto r = run(ctx(), cmd.dump());
     if (!r.ok) {
       if (is_missing(r.err)) return std::nullopt;
       throw NftError("reading table " + family + " " + name + ": " + r.err);
@@ -92,8 +94,7 @@ class LibnftablesBackend : public NftBackend {
   }
 
   void apply(const nft::Json& batch) override {
-    auto ctx = make_ctx(true);
-    auto r = run(ctx.get(), batch.dump());
+    auto r = run(ctx(), batch.dump());
     if (r.ok) return;
     const std::string reason = r.err.empty() ? "the kernel refused the batch" : first_line(r.err);
     long at = first_refused(batch);
@@ -113,6 +114,13 @@ class LibnftablesBackend : public NftBackend {
     }
     return r.out;
   }
+
+ private:
+  nft_ctx* ctx() {
+    if (!json_) json_ = make_ctx(true);
+    return json_.get();
+  }
+  Ctx json_;
 };
 
 }  // namespace

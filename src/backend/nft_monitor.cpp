@@ -73,7 +73,10 @@ class Monitor : public NftMonitor {
     changes_.lost(generation());
     changes_.take();
   }
-  ~Monitor() override { mnl_socket_close(nl_); }
+  ~Monitor() override {
+    mnl_socket_close(nl_);
+    close_generation_socket();
+  }
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
 
@@ -112,32 +115,42 @@ class Monitor : public NftMonitor {
   }
 
   uint32_t generation() override {
-    // A socket of its own: the request's answer must not mix with the events.
-    mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-    if (!s)
-      throw std::runtime_error(std::string("nftables generation: socket: ") + strerror(errno));
+    // A socket of its own, so that the answer does not mix with the events, kept open: closing
+    // an nfnetlink socket right after a transaction that deleted anything waits for the kernel
+    // (7-26 ms), and vmgwd reads the generation around every batch it sends.
+    if (!gen_) {
+      gen_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+      if (!gen_)
+        throw std::runtime_error(std::string("nftables generation: socket: ") + strerror(errno));
+      if (mnl_socket_bind(gen_, 0, MNL_SOCKET_AUTOPID) != 0) {
+        const int e = errno;
+        close_generation_socket();
+        throw std::runtime_error(std::string("nftables generation: bind: ") + strerror(e));
+      }
+    }
     std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
     auto* nlh = mnl_nlmsg_put_header(buf.data());
     nlh->nlmsg_type = static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN);
     nlh->nlmsg_flags = NLM_F_REQUEST;
-    nlh->nlmsg_seq = 1;
+    nlh->nlmsg_seq = ++gen_seq_;
     auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
     nfg->nfgen_family = AF_UNSPEC;
     nfg->version = NFNETLINK_V0;
     std::optional<uint32_t> gen;
-    if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) == 0 &&
-        mnl_socket_sendto(s, nlh, nlh->nlmsg_len) >= 0) {
-      ssize_t n = mnl_socket_recvfrom(s, buf.data(), buf.size());
+    if (mnl_socket_sendto(gen_, nlh, nlh->nlmsg_len) >= 0) {
+      ssize_t n = mnl_socket_recvfrom(gen_, buf.data(), buf.size());
       if (n > 0) {
         const auto* r = reinterpret_cast<const nlmsghdr*>(buf.data());
-        if (mnl_nlmsg_ok(r, static_cast<int>(n))) {
+        if (mnl_nlmsg_ok(r, static_cast<int>(n)) && r->nlmsg_seq == gen_seq_) {
           auto e = decode_nft_event({buf.data(), static_cast<size_t>(r->nlmsg_len)});
           if (e && e->kind == NftEvent::Kind::generation) gen = e->generation;
         }
       }
     }
-    mnl_socket_close(s);
-    if (!gen) throw std::runtime_error("nftables generation: no answer to GETGEN");
+    if (!gen) {
+      close_generation_socket();  // a fresh one next time: nothing stale is left to read
+      throw std::runtime_error("nftables generation: no answer to GETGEN");
+    }
     return *gen;
   }
 
@@ -146,7 +159,14 @@ class Monitor : public NftMonitor {
   }
 
  private:
+  void close_generation_socket() {
+    if (gen_) mnl_socket_close(gen_);
+    gen_ = nullptr;
+  }
+
   mnl_socket* nl_ = nullptr;
+  mnl_socket* gen_ = nullptr;  // GETGEN requests and their answers
+  uint32_t gen_seq_ = 0;
   ForeignChanges changes_;
 };
 

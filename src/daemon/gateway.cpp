@@ -258,10 +258,11 @@ store::ForwardRecord Gateway::remove_forward(Ipv4 address, Proto proto, uint32_t
 
 void Gateway::cut_flows(Ipv4 eip, Ipv4 vm_ip) {
   try {
+    // Both directions in one walk of the conntrack table: inbound through the elastic IP's
+    // DNAT, outbound through its SNAT.
     counters_.conntrack_deleted +=
-        deps_.conntrack.delete_matching({eip, vm_ip, std::nullopt, std::nullopt});
-    counters_.conntrack_deleted +=
-        deps_.conntrack.delete_matching({std::nullopt, std::nullopt, vm_ip, eip});
+        deps_.conntrack.delete_matching(std::vector<backend::ConntrackFilter>{
+            {eip, vm_ip, std::nullopt, std::nullopt}, {std::nullopt, std::nullopt, vm_ip, eip}});
   } catch (const std::exception&) {
     // The binding is already gone from the kernel's NAT maps; stale flows time out.
   }
