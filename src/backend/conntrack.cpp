@@ -330,6 +330,24 @@ void dump(nfct_handle* h, const std::string& what, Visitor visit) {
     throw ConntrackError(what + ": dump: " + error_text(state.out_of_memory ? ENOMEM : e));
 }
 
+// Closes the handle when the scope is left by an exception: a dump stopped half-way leaves its
+// rest in the socket, which the next query must not read.
+class DropOnThrow {
+ public:
+  explicit DropOnThrow(Handle& h) : h_(h), exceptions_(std::uncaught_exceptions()) {}
+  ~DropOnThrow() {
+    if (std::uncaught_exceptions() > exceptions_) h_.reset();
+  }
+  DropOnThrow(const DropOnThrow&) = delete;
+  DropOnThrow& operator=(const DropOnThrow&) = delete;
+
+ private:
+  Handle& h_;
+  int exceptions_;
+};
+
+// One ctnetlink socket for the object's life: closing it after a dump waits for the kernel
+// (2-5 ms measured), on every change that cuts flows.
 class NetlinkConntrack : public Conntrack {
  public:
   using Conntrack::delete_matching;
@@ -338,10 +356,11 @@ class NetlinkConntrack : public Conntrack {
     if (filters.empty()) return 0;
     std::string what = "conntrack: delete " + describe(filters[0]);
     for (size_t i = 1; i < filters.size(); ++i) what += " or " + describe(filters[i]);
-    Handle h = open_handle(what);
+    nfct_handle* h = handle(what);
+    DropOnThrow drop(handle_);
 
     std::vector<Entry> matched;
-    dump(h.get(), what, [&](const nlmsghdr*, nf_conntrack* ct) {
+    dump(h, what, [&](const nlmsghdr*, nf_conntrack* ct) {
       auto e = addresses(ct);
       if (!e || std::none_of(filters.begin(), filters.end(),
                              [&](const ConntrackFilter& f) { return matches(f, *e); }))
@@ -354,7 +373,7 @@ class NetlinkConntrack : public Conntrack {
 
     size_t deleted = 0;
     for (const auto& ct : matched) {
-      if (nfct_query(h.get(), NFCT_Q_DESTROY, ct.get()) == 0) {
+      if (nfct_query(h, NFCT_Q_DESTROY, ct.get()) == 0) {
         ++deleted;
         continue;
       }
@@ -370,9 +389,10 @@ class NetlinkConntrack : public Conntrack {
   std::vector<ConntrackFlow> list(std::optional<Ipv4> address) override {
     const std::string what =
         "conntrack: list " + (address ? "flows of " + address->str() : std::string("flows"));
-    Handle h = open_handle(what);
+    nfct_handle* h = handle(what);
+    DropOnThrow drop(handle_);
     std::vector<ConntrackFlow> out;
-    dump(h.get(), what, [&](const nlmsghdr* nlh, nf_conntrack* ct) {
+    dump(h, what, [&](const nlmsghdr* nlh, nf_conntrack* ct) {
       auto f = flow_of(nlh, ct);
       if (f && (!address || involves(*f, *address))) out.push_back(std::move(*f));
       return true;
@@ -384,12 +404,13 @@ class NetlinkConntrack : public Conntrack {
     if (flows.empty()) return 0;
     const std::string what = "conntrack: delete " + std::to_string(flows.size()) + " flow" +
                              (flows.size() == 1 ? "" : "s");
-    Handle h = open_handle(what);
+    nfct_handle* h = handle(what);
+    DropOnThrow drop(handle_);
     size_t deleted = 0;
     for (size_t i = 0; i < flows.size(); ++i) {
       Entry ct = original_tuple(flows[i]);
       if (!ct) throw ConntrackError(what + ": " + error_text(ENOMEM));
-      if (nfct_query(h.get(), NFCT_Q_DESTROY, ct.get()) == 0) {
+      if (nfct_query(h, NFCT_Q_DESTROY, ct.get()) == 0) {
         ++deleted;
         continue;
       }
@@ -401,6 +422,13 @@ class NetlinkConntrack : public Conntrack {
     }
     return deleted;
   }
+
+ private:
+  nfct_handle* handle(const std::string& what) {
+    if (!handle_) handle_ = open_handle(what);
+    return handle_.get();
+  }
+  Handle handle_;
 };
 
 }  // namespace

