@@ -229,6 +229,9 @@ class Gateway {
   Objects objects_;                // the stored state and the desired config, with lookups
   filter::FilterCatalog catalog_;  // built-ins + the stored filters
   LivePlan live_;                  // the plan in force
+  // The objects (object_key) whose nftables footprint the last commit changed: the VMs whose
+  // flows a filter change may revoke.
+  std::vector<std::string> changed_by_last_commit_;
   Counters counters_;
   std::string last_apply_;
   UplinkConditions health_;  // by uplink name; what the bases are compiled with

@@ -212,7 +212,7 @@ ApplyReport Gateway::commit(const StateChange& c,
       if (written) undo(c, recompiled, changes, next_base);
       throw;
     }
-    live_.commit(changes, next_base);
+    changed_by_last_commit_ = live_.commit(changes, next_base);
     objects_.apply(c);
     objects_.set_generation(generation);
   } catch (const ServiceError&) {

@@ -208,36 +208,52 @@ void Gateway::unquarantine(const std::string& vm) {
 size_t Gateway::cut_revoked_flows(const std::vector<Vm>& before,
                                   const filter::FilterCatalog& before_catalog,
                                   std::vector<std::string>* changed_vms) {
-  // The VMs whose IP rules changed, with the rules now in force.
-  std::vector<std::pair<Ipv4, filter::Program>> revoking;
+  // The VMs whose rules the change made different in the kernel (what the last commit reported),
+  // without instantiating anything: a redefinition touches every VM of a filter, and few have
+  // flows.
+  const std::set<std::string> changed(changed_by_last_commit_.begin(),
+                                      changed_by_last_commit_.end());
+  std::vector<std::pair<const Vm*, const Vm*>> candidates;  // (as it was, as it is)
   for (const Vm& old : before) {
     const Vm* vm = find_vm(old.name);
-    if (!vm) continue;
-    filter::Program was, now;
-    if (!old.filters.empty()) was = instantiate_vm(desired(), old, before_catalog).program;
-    if (!vm->filters.empty()) now = instantiate_vm(desired(), *vm, catalog_).program;
-    if (was == now) continue;
+    if (!vm || !changed.count(object_key(*vm))) continue;
     if (changed_vms) changed_vms->push_back(vm->name);
-    filter::Program ip_now = ip_rules_only(now);
-    if (ip_now == ip_rules_only(was) || !vm->ip) continue;
-    revoking.emplace_back(*vm->ip, std::move(ip_now));
+    if (vm->ip) candidates.emplace_back(&old, vm);
   }
-  if (revoking.empty()) return 0;
+  if (candidates.empty()) return 0;
   size_t cut = 0;
   try {
     // One VM: its flows; many (a shared filter redefined): one listing of every flow, not one
     // per VM.
     std::vector<backend::ConntrackFlow> flows = deps_.conntrack.list(
-        revoking.size() == 1 ? std::optional<Ipv4>(revoking[0].first) : std::nullopt);
-    std::unordered_map<uint32_t, const filter::Program*> rules;
-    for (const auto& [ip, prog] : revoking) rules.emplace(ip.value, &prog);
+        candidates.size() == 1 ? std::optional<Ipv4>(*candidates[0].second->ip) : std::nullopt);
+    if (flows.empty()) return 0;
+    std::unordered_map<uint32_t, std::pair<const Vm*, const Vm*>> by_ip;
+    for (const auto& c : candidates) by_ip.emplace(c.second->ip->value, c);
+    // The IP rules now in force of the VMs that have flows, when they differ from before
+    // (nullptr: unchanged, nothing to revoke).
+    std::unordered_map<uint32_t, std::optional<filter::Program>> rules;
+    auto rules_of = [&](uint32_t ip) -> const filter::Program* {
+      auto it = rules.find(ip);
+      if (it == rules.end()) {
+        const auto& [old, vm] = by_ip.at(ip);
+        filter::Program was, now;
+        if (!old->filters.empty()) was = instantiate_vm(desired(), *old, before_catalog).program;
+        if (!vm->filters.empty()) now = instantiate_vm(desired(), *vm, catalog_).program;
+        std::optional<filter::Program> ip_now = ip_rules_only(now);
+        if (*ip_now == ip_rules_only(was)) ip_now.reset();
+        it = rules.emplace(ip, std::move(ip_now)).first;
+      }
+      return it->second ? &*it->second : nullptr;
+    };
     std::vector<backend::ConntrackFlow> revoked;
     for (const auto& f : flows) {
       for (Ipv4 a : {f.orig_src, f.reply_src}) {
-        auto it = rules.find(a.value);
-        if (it == rules.end()) continue;
+        if (!by_ip.count(a.value)) continue;
+        const filter::Program* prog = rules_of(a.value);
+        if (!prog) continue;
         auto p = first_packet(f, a);
-        if (p && filter::evaluate(*it->second, *p).verdict != filter::Verdict::accept) {
+        if (p && filter::evaluate(*prog, *p).verdict != filter::Verdict::accept) {
           revoked.push_back(f);
           break;
         }

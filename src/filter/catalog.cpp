@@ -19,7 +19,7 @@ std::string chain_text(const std::vector<std::string>& names) {
 }
 
 struct Walk {
-  const std::map<std::string, Filter, std::less<>>& filters;
+  const std::map<std::string, std::shared_ptr<const Filter>, std::less<>>& filters;
   Diagnostics& out;
   std::set<std::string, std::less<>>& done;  // fully explored, shared across roots
   std::vector<std::string> stack;
@@ -49,7 +49,7 @@ struct Walk {
             {where, path, "unknown filter '" + ref->filter + "' (" + chain_text(chain) + ")"});
         continue;
       }
-      visit(it->second);
+      visit(*it->second);
     }
     stack.pop_back();
     done.insert(f.name);
@@ -60,7 +60,8 @@ struct Walk {
 
 bool FilterCatalog::add_or_replace(Filter f) {
   std::string name = f.name;
-  auto [it, inserted] = filters_.insert_or_assign(std::move(name), std::move(f));
+  auto [it, inserted] =
+      filters_.insert_or_assign(std::move(name), std::make_shared<const Filter>(std::move(f)));
   return !inserted;
 }
 
@@ -73,7 +74,7 @@ bool FilterCatalog::remove(std::string_view name) {
 
 const Filter* FilterCatalog::lookup(std::string_view name) const {
   auto it = filters_.find(name);
-  return it == filters_.end() ? nullptr : &it->second;
+  return it == filters_.end() ? nullptr : it->second.get();
 }
 
 std::vector<std::string> FilterCatalog::names() const {
@@ -98,14 +99,14 @@ Diagnostics FilterCatalog::check_all() const {
   Diagnostics out;
   std::set<std::string, std::less<>> done;
   for (const auto& [n, f] : filters_)
-    if (!done.contains(n)) Walk{filters_, out, done, {}}.visit(f);
+    if (!done.contains(n)) Walk{filters_, out, done, {}}.visit(*f);
   return out;
 }
 
 std::vector<std::string> FilterCatalog::users_of(std::string_view name) const {
   std::vector<std::string> out;
   for (const auto& [n, f] : filters_)
-    for (const auto& e : f.entries)
+    for (const auto& e : f->entries)
       if (const auto* ref = std::get_if<FilterRef>(&e); ref && ref->filter == name) {
         out.push_back(n);
         break;

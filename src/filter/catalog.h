@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,8 @@
 
 namespace vmgw::filter {
 
+// Filters are held immutable and shared: a copy of the catalog (a change prepares the catalog it
+// would make, beside the one in force) copies pointers, not 10 000 filters.
 class FilterCatalog {
  public:
   // Defines a filter, replacing one of the same name. Returns true if it replaced one.
@@ -34,7 +37,8 @@ class FilterCatalog {
   std::vector<std::string> users_of(std::string_view name) const;
 
  private:
-  std::map<std::string, Filter, std::less<>> filters_;
+  using Filters = std::map<std::string, std::shared_ptr<const Filter>, std::less<>>;
+  Filters filters_;
 };
 
 }  // namespace vmgw::filter

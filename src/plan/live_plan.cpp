@@ -1,6 +1,7 @@
 #include "plan/live_plan.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <tuple>
@@ -90,6 +91,20 @@ Footprint footprint_of(const Contribution& c) {
   f.filtered = c.filtered;
   f.quarantined = c.quarantined;
   return f;
+}
+
+// Whether two footprints hold the same nftables objects (elements, chains), in the same order
+// (compile order is deterministic).
+bool same_nft(const Footprint& a, const Footprint& b) {
+  auto same_elem = [](const Footprint::Elem& x, const Footprint::Elem& y) {
+    return x.table == y.table && x.set == y.set && x.key == y.key && x.value == y.value;
+  };
+  auto same_chain = [](const Footprint::ChainName& x, const Footprint::ChainName& y) {
+    return x.table == y.table && x.name == y.name;
+  };
+  return std::equal(a.elements.begin(), a.elements.end(), b.elements.begin(), b.elements.end(),
+                    same_elem) &&
+         std::equal(a.chains.begin(), a.chains.end(), b.chains.begin(), b.chains.end(), same_chain);
 }
 
 std::string address_key(const PlannedAddress& a) {
@@ -320,7 +335,9 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
   return d;
 }
 
-void LivePlan::commit(const std::vector<ObjectChange>& changes, const Plan* next_base) {
+std::vector<std::string> LivePlan::commit(const std::vector<ObjectChange>& changes,
+                                          const Plan* next_base) {
+  std::vector<std::string> changed;
   if (next_base) {
     auto dhcp = std::move(dhcp_);
     base_ = *next_base;
@@ -329,6 +346,7 @@ void LivePlan::commit(const std::vector<ObjectChange>& changes, const Plan* next
   std::map<std::string, std::pair<std::vector<DhcpReservation>, std::vector<DhcpReservation>>>
       reservations;
   for (const auto& ch : changes) {
+    std::optional<Footprint> before;
     if (auto it = objects_.find(ch.key); it != objects_.end()) {
       const Footprint& old = it->second;
       for (const auto& c : old.chains) {
@@ -341,10 +359,15 @@ void LivePlan::commit(const std::vector<ObjectChange>& changes, const Plan* next
       for (const auto& [net, r] : old.reservations) reservations[net].first.push_back(r);
       filtered_ -= old.filtered;
       quarantined_ -= old.quarantined;
+      before = std::move(it->second);
       objects_.erase(it);
     }
-    if (!ch.after) continue;
+    if (!ch.after) {
+      if (before) changed.push_back(ch.key);
+      continue;
+    }
     Footprint f = footprint_of(*ch.after);
+    if (!before || !same_nft(*before, f)) changed.push_back(ch.key);
     for (const auto& c : ch.after->chains) {
       if (++holders_[{c.table, c.chain->name}] == 1 && c.parts)
         parts_[{c.table, c.chain->name}] = c.parts;
@@ -358,6 +381,7 @@ void LivePlan::commit(const std::vector<ObjectChange>& changes, const Plan* next
     auto it = reservations.find(s.network);
     if (it != reservations.end()) patch(s, it->second.first, it->second.second);
   }
+  return changed;
 }
 
 }  // namespace vmgw

@@ -67,7 +67,10 @@ class LivePlan {
   // base stays). Throws std::logic_error if an object appears twice in `changes`.
   PlanDelta step(const std::vector<ObjectChange>& changes, const Plan* next_base = nullptr) const;
   // Makes `changes` (and `next_base`) the plan in force, once the host took step()'s delta.
-  void commit(const std::vector<ObjectChange>& changes, const Plan* next_base = nullptr);
+  // Returns the keys of the objects whose nftables footprint (elements, chains) the change
+  // made different: those that came, went, or whose rules or values changed.
+  std::vector<std::string> commit(const std::vector<ObjectChange>& changes,
+                                  const Plan* next_base = nullptr);
 
   // Every DHCP server with its reservations, as in force.
   const std::vector<DhcpServer>& dhcp() const { return dhcp_; }

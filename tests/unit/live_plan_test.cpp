@@ -229,6 +229,27 @@ TEST(LivePlan, ARedefinedSharedFilterChangesTheVmsValuesNotTheChains) {
   EXPECT_EQ(d.nft.elements_removed, 2);
 }
 
+TEST(LivePlan, CommitNamesTheObjectsWhoseRulesOrValuesChanged) {
+  State s;
+  s.vms = {{true, 2, false}, {true, 2, false}, {true, 0, false}};
+  const Compiled a = compiled(s, catalog(22));
+  const Compiled b = compiled(s, catalog(2222));
+  LivePlan live;
+  live.reset(a.base, a.all);
+  // Every object is handed over, changed or not: only the two VMs of the redefined filter are
+  // named (the daemon looks for flows to revoke among those alone).
+  auto changed = live.commit(changes(a, b, true));
+  std::sort(changed.begin(), changed.end());
+  ASSERT_EQ(changed.size(), 2U);
+  for (const auto& key : changed) EXPECT_EQ(key.rfind("vm/", 0), 0U) << key;
+  EXPECT_TRUE(live.commit(changes(b, b, true)).empty());
+  // A VM that goes is named too.
+  State t = s;
+  t.vms[2].present = false;
+  const Compiled c = compiled(t, catalog(2222));
+  EXPECT_EQ(live.commit(changes(b, c, false)).size(), 1U);
+}
+
 TEST(LivePlan, HostObjectsFollowTheChange) {
   State s;
   s.vms = {{true, 0, false}, {false, 0, false}};
