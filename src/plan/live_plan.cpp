@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 #include <tuple>
+#include <unordered_map>
 
 namespace vmgw {
 namespace {
@@ -182,13 +183,36 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     nft::Element element;
   };
   std::vector<Pending> elements;  // placed once the sets of the chains that come and go are known
+  // Each element by its identity (table, set, key and value as compact JSON), with where it
+  // is held before and after the step: only those on one side reach the diff, and only those
+  // of the footprints are parsed back (a redefinition hands over every VM of a filter, most of
+  // whose elements stay as they are).
+  struct Held {
+    const Footprint::Elem* before = nullptr;
+    const PlacedElement* after = nullptr;
+  };
+  std::vector<Held> held;
+  std::unordered_map<std::string, size_t> held_at;
+  auto hold = [&](NftTable table, const std::string& set, const std::string& key,
+                  const std::string& value) -> Held& {
+    std::string id;
+    id.reserve(set.size() + key.size() + value.size() + 4);
+    id += table == NftTable::inet ? 'i' : 'b';
+    id += set;
+    id += '\n';
+    id += key;
+    id += '\n';
+    id += value;
+    auto [it, fresh] = held_at.emplace(std::move(id), held.size());
+    if (fresh) held.emplace_back();
+    return held[it->second];
+  };
   for (const auto& ch : changes) {
     if (!seen.insert(ch.key).second)
       throw std::logic_error("live plan: " + ch.key + " changes twice in one step");
     const Footprint* old = footprint(ch.key);
     if (old) {
-      for (const auto& e : old->elements)
-        elements.push_back({true, e.table, &e.set, {Json::parse(e.key), Json::parse(e.value)}});
+      for (const auto& e : old->elements) hold(e.table, e.set, e.key, e.value).before = &e;
       for (const auto& c : old->chains) --holders_delta[{c.table, c.name}];
       for (const auto& a : old->addresses) {
         auto& [n, addr] = addresses[address_key(a)];
@@ -199,7 +223,8 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
     }
     if (!ch.after) continue;
     const Contribution& c = *ch.after;
-    for (const auto& e : c.elements) elements.push_back({false, e.table, &e.set, e.element});
+    for (const auto& e : c.elements)
+      hold(e.table, e.set, e.element.key.dump(), e.element.value.dump()).after = &e;
     for (const auto& x : c.chains) {
       ++holders_delta[{x.table, x.chain->name}];
       content[{x.table, x.chain->name}] = &x;
@@ -216,6 +241,16 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
       addr = a;
     }
     for (const auto& [net, r] : c.reservations) reservations[net].second.push_back(r);
+  }
+
+  for (const auto& h : held) {
+    if (h.before && !h.after)
+      elements.push_back({true,
+                          h.before->table,
+                          &h.before->set,
+                          {Json::parse(h.before->key), Json::parse(h.before->value)}});
+    if (h.after && !h.before)
+      elements.push_back({false, h.after->table, &h.after->set, h.after->element});
   }
 
   // The sets the chains bring, before and after the step; the programs' dispatch rules, by
