@@ -39,8 +39,9 @@ bench_vm_mac() { awk -v i="$1" "$BENCH_AWK_LIB"'BEGIN { print mac(i) }'; }
 bench_vm_name() { awk -v i="$1" "$BENCH_AWK_LIB"'BEGIN { print name(i) }'; }
 
 # The 10 rules of VM i's own filter, as nwfilter XML lines. Rules 1 and 4 name values of the VM
-# alone (its management source and service port), so no two VMs share these chains: the worst
-# case for vmgw (no sharing) and what per-VM policies look like.
+# alone (its management source and service port, which wraps after 40 000 VMs since ports end at
+# 65535): what per-VM policies look like. vmgw hoists those values into sets, so that all VMs
+# share one program; before, no two VMs shared chains.
 # shellcheck disable=SC2016
 BENCH_AWK_RULES='
 function rules(i) {
@@ -48,7 +49,7 @@ function rules(i) {
   "  <rule action=\"accept\" direction=\"in\" priority=\"100\"><tcp srcipaddr=\"" mgmt(i) "\" dstportstart=\"22\"/></rule>\n" \
   "  <rule action=\"accept\" direction=\"in\" priority=\"100\"><tcp dstportstart=\"80\"/></rule>\n" \
   "  <rule action=\"accept\" direction=\"in\" priority=\"100\"><tcp dstportstart=\"443\"/></rule>\n" \
-  "  <rule action=\"accept\" direction=\"in\" priority=\"100\"><udp dstportstart=\"" (20000 + i) "\"/></rule>\n" \
+  "  <rule action=\"accept\" direction=\"in\" priority=\"100\"><udp dstportstart=\"" (20000 + i % 40000) "\"/></rule>\n" \
   "  <rule action=\"accept\" direction=\"in\" priority=\"100\"><icmp/></rule>\n" \
   "  <rule action=\"drop\" direction=\"out\" priority=\"200\"><tcp dstportstart=\"25\"/></rule>\n" \
   "  <rule action=\"accept\" direction=\"out\" priority=\"300\"><udp dstportstart=\"53\"/></rule>\n" \

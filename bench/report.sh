@@ -4,31 +4,50 @@
 # the JSON is the one record of a run and the report can be made again from it:
 #   bash -c 'source bench/report.sh; bench_report DIR'
 
-# The goals of issue 6, evaluated from the JSON (measured against, never asserted). Each goal is
-# {goal, measured, met}; met is null when the run did not measure it (a quick run's small N).
+# The goals of the control plane (issue 13; B3's from issue 5), evaluated from the JSON (measured
+# against, never asserted). Each goal is {goal, measured, met}; met is null when the run did not
+# measure it (a quick run's small N).
 BENCH_JQ_GOALS='
 def r3: (. * 1000 | round) / 1000;
+def ms: . * 1000 | r3 | tostring + " ms";
 def b1(n; v): [.b1.results[]? | select(.n == n and .variant == v) | .pps] | first;
 def b1r(n; v): [.b1.results[]? | select(.n == n and .variant == v) | .ratio_to_none] | first;
 def apply(n): [.b2.apply.summary[]? | select(.n == n)] | first;
 def daemon(n): [.b2.daemon[]? | select(.n == n)] | first;
+def singles: [.ops | to_entries[] | select(.key != "redefine_filter")];
 [
+  (b1r(1; "vmgw") as $a | b1r(10000; "vmgw") as $b |
+   {goal: "B1: vmgw >= 0.8 x no filtering at N=1 and at N=10 000",
+    measured: (if $a and $b then "\($a) at N=1, \($b) at N=10 000" else "not measured (N=1 and 10 000 not both in this run)" end),
+    met: (if $a and $b then ([$a, $b] | min) >= 0.8 else null end)}),
   (b1(10000; "vmgw") as $a | b1(1; "vmgw") as $b | b1r(10000; "vmgw") as $ra | b1r(1; "vmgw") as $rb |
    {goal: "B1: vmgw at N=10 000 >= 0.9 x vmgw at N=1",
     measured: (if $a and $b then "\($a / $b | r3) raw; \($ra / $rb | r3) with each N normalised by its no-filter figure" else "not measured (N=10 000 not in this run)" end),
     met: (if $a and $b then (([$a / $b, $ra / $rb] | min) >= 0.9) else null end)}),
   (apply(10000) as $x |
-   {goal: "B2: full apply at N=10 000 within 1.5 s",
-    measured: (if $x then "\($x.vmgw_apply_s | r3) s" else "not measured (N=10 000 not in this run)" end),
-    met: (if $x then $x.vmgw_apply_s <= 1.5 else null end)}),
+   {goal: "B2: full apply at N=10 000 within 1.5 s and 0.5 x the linear baseline",
+    measured: (if $x then "\($x.vmgw_apply_s | r3) s, \($x.ratio_to_linear_total) x" else "not measured (N=10 000 not in this run)" end),
+    met: (if $x then ($x.vmgw_apply_s <= 1.5 and $x.ratio_to_linear_total <= 0.5) else null end)}),
+  (apply(10000) as $x |
+   {goal: "B2: vmgw apply with nothing to change at N=10 000 within 0.5 s; its peak RSS within 512 MiB",
+    measured: (if $x then "\($x.vmgw_reapply_s | r3) s; peak \($x.vmgw_apply_maxrss_kib / 1024 | round) MiB" else "not measured (N=10 000 not in this run)" end),
+    met: (if $x then ($x.vmgw_reapply_s <= 0.5 and $x.vmgw_apply_maxrss_kib <= 524288) else null end)}),
   (daemon(10000) as $d |
-   {goal: "B2: single operations at N=10 000, p50 within 10 ms",
-    measured: (if $d then ([$d.ops | to_entries[] | select(.key != "redefine_filter") | "\(.key) \(if .value.p50_s then (.value.p50_s * 1000 | r3 | tostring) + " ms" else "-" end)"] | join(", ")) else "not measured (N=10 000 not in this run)" end),
-    met: (if $d then ([$d.ops | to_entries[] | select(.key != "redefine_filter") | .value.p50_s] | all(. != null and . <= 0.010)) else null end)}),
+   {goal: "B2: single operations at N=10 000, p50 within 5 ms and p99 within 20 ms",
+    measured: (if $d then ([$d | singles[] | "\(.key) \(if .value.p50_s then (.value.p50_s | ms) + " / " + (.value.p99_s | ms) else "-" end)"] | join(", ")) else "not measured (N=10 000 not in this run)" end),
+    met: (if $d then ([$d | singles[] | .value | (.p50_s != null and .p50_s <= 0.005 and .p99_s <= 0.020)] | all) else null end)}),
+  ([.b2.daemon[]?.n] | max) as $top | daemon(1000) as $small | daemon($top) as $big |
+   {goal: "B2: single operations at the largest N within 1.5 x their p50 at N=1 000",
+    measured: (if $small and $big and $top > 1000 then "N=\($top): " + ([$big | singles[] | .key as $k | "\($k) \((.value.p50_s / $small.ops[$k].p50_s) | r3) x"] | join(", ")) else "not measured (N=1 000 and a larger N not both in this run)" end),
+    met: (if $small and $big and $top > 1000 then ([$big | singles[] | .key as $k | .value.p50_s <= 1.5 * $small.ops[$k].p50_s] | all) else null end)},
   (daemon(10000) as $d |
-   {goal: "B2: redefining a filter used by 10 000 VMs within 1 s",
+   {goal: "B2: redefining a filter used by 10 000 VMs within 200 ms, p50",
     measured: (if $d and $d.ops.redefine_filter.p50_s then "p50 \($d.ops.redefine_filter.p50_s | r3) s" else "not measured" end),
-    met: (if $d and $d.ops.redefine_filter.p50_s then $d.ops.redefine_filter.p50_s <= 1 else null end)}),
+    met: (if $d and $d.ops.redefine_filter.p50_s then $d.ops.redefine_filter.p50_s <= 0.2 else null end)}),
+  (daemon(10000) as $d |
+   {goal: "B2: vmgwd start (converge from an empty kernel) at N=10 000 within 3 s",
+    measured: (if $d then "\($d.start_s | r3) s" else "not measured" end),
+    met: (if $d then $d.start_s <= 3 else null end)}),
   (.b3 as $f |
    {goal: "B3: failover (silent drop, probes alone) within 1 s, p50",
     measured: (if $f.silent_p50_ms then "p50 \($f.silent_p50_ms) ms (link down: \($f.linkdown_p50_ms) ms)" else "not measured" end),
@@ -38,9 +57,9 @@ def daemon(n): [.b2.daemon[]? | select(.n == n)] | first;
     measured: (if $f.loss_seconds then "\($f.false_failovers) in \($f.loss_seconds) s" else "not measured" end),
     met: (if $f.loss_seconds then $f.false_failovers == 0 else null end)}),
   (.b4 as $b |
-   {goal: "B4: daemon RSS within 64 MiB (10 000 VMs)",
+   {goal: "B4: vmgwd at 10 000 VMs: idle within 64 MiB, peak within 512 MiB",
     measured: (if $b then "idle \($b.rss_idle_kib / 1024 | round) MiB, peak \(([$b.hwm_kib, $b.hwm_after_ops_kib // 0] | max) / 1024 | round) MiB at N=\($b.n)" else "not measured" end),
-    met: (if $b and $b.n == 10000 then ([$b.rss_idle_kib, $b.hwm_kib, $b.hwm_after_ops_kib // 0] | max) <= 65536 else null end)})
+    met: (if $b and $b.n == 10000 then ($b.rss_idle_kib <= 65536 and ([$b.hwm_kib, $b.hwm_after_ops_kib // 0] | max) <= 524288) else null end)})
 ]'
 
 # bench_report DIR: write DIR/results.md and DIR/b1.png from DIR/results.json.
