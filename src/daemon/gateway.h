@@ -27,6 +27,10 @@
 
 namespace vmgw::daemon {
 
+// The most set elements (a VM's addresses, its filters' own values, forwards, bindings) the
+// gateway holds in total: at about 1 KiB each in vmgwd and the kernel, 1 GiB. docs/config.md.
+inline constexpr size_t kMaxSetElementsTotal = 1'000'000;
+
 // An error for the API: HTTP status and every (field, reason).
 struct ServiceError : std::runtime_error {
   ServiceError(int code, std::vector<std::pair<std::string, std::string>> errors);
@@ -120,6 +124,9 @@ class Gateway {
   store::EipRecord release_eip(Ipv4 address);
   store::ForwardRecord add_forward(const store::ForwardRecord& f);
   store::ForwardRecord remove_forward(Ipv4 address, Proto proto, uint32_t first_port);
+
+  // The bound on set elements in total (kMaxSetElementsTotal; tests lower it).
+  void limit_set_elements(size_t n) { max_set_elements_ = n; }
 
   const store::StoredState& state() const { return objects_.state(); }
   const Config& topology() const { return topology_; }
@@ -232,6 +239,7 @@ class Gateway {
   // The objects (object_key) whose nftables footprint the last commit changed: the VMs whose
   // flows a filter change may revoke.
   std::vector<std::string> changed_by_last_commit_;
+  size_t max_set_elements_ = kMaxSetElementsTotal;
   Counters counters_;
   std::string last_apply_;
   UplinkConditions health_;  // by uplink name; what the bases are compiled with

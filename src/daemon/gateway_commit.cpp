@@ -194,6 +194,15 @@ ApplyReport Gateway::commit(const StateChange& c,
     auto compiled = contributions(*valid, catalog, &scope.keys, &filter_errors);
     if (!filter_errors.empty()) throw ServiceError(400, as_errors(filter_errors, subject));
     const auto changes = object_changes(std::move(compiled), scope.keys);
+    // The total the kernel and vmgwd hold for VMs, forwards and bindings is bounded too: a change
+    // that grows it past the limit is refused (one that shrinks it always passes).
+    if (const size_t after = live_.elements_after(changes);
+        after > max_set_elements_ && after > live_.elements())
+      throw ServiceError(413, subject.empty() ? "change" : subject,
+                         "over the limit set_elements_total (" +
+                             std::to_string(max_set_elements_) + "): the gateway would hold " +
+                             std::to_string(after) +
+                             " set elements for its VMs, forwards and elastic IPs");
 
     const CompileFlags flags = live_.flags_after(changes);
     const Plan* next_base = flags == live_.flags() ? nullptr : &base_for(flags);

@@ -23,13 +23,48 @@ std::string iteration_key(const VariableRef& v) {
   return "";
 }
 
+// "over the limit rules_per_vm (8192): ..." — the operator can find the limit in docs/config.md.
+std::string over(const char* limit, std::size_t value, const std::string& what) {
+  return "over the limit " + std::string(limit) + " (" + std::to_string(value) + "): " + what;
+}
+
 struct Expander {
   const FilterCatalog& catalog;
   const std::string& where;
+  const ExpansionLimits& limits;
   Program& program;
   Diagnostics& errors;
   std::set<std::string> chains_seen;
   size_t binding = 0;
+  std::size_t rules_of_binding = 0;  // rules this binding expanded into so far
+  std::size_t* visits = nullptr;     // filters entered through references, all bindings
+  bool stopped = false;              // a limit was hit: expand no further
+
+  // Whether `n` more rules fit in the binding's and the VM's budgets; reports the limit if not.
+  bool room_for(std::size_t n, const Filter& f, int line, const std::string& path) {
+    if (rules_of_binding + n > limits.rules_per_filter) {
+      error(f, line, path,
+            over("rules_per_filter", limits.rules_per_filter,
+                 "this filter's rules, with list variables expanded, come to more than that"));
+      stopped = true;
+    } else if (program.rules.size() + n > limits.rules_per_vm) {
+      error(f, line, path,
+            over("rules_per_vm", limits.rules_per_vm,
+                 "the VM's filters, with list variables expanded, come to more than that"));
+      stopped = true;
+    }
+    return !stopped;
+  }
+
+  bool variable_fits(const Filter& f, int line, const std::string& path, const std::string& name,
+                     const std::vector<std::string>& values) {
+    if (values.size() <= limits.values_per_variable) return true;
+    error(f, line, path,
+          over("values_per_variable", limits.values_per_variable,
+               "$" + name + " has " + std::to_string(values.size()) + " values"));
+    stopped = true;
+    return false;
+  }
 
   void error(const Filter& f, int line, const std::string& path, const std::string& reason) {
     errors.push_back({{f.file.path, line, 0}, where + ": " + path, reason});
@@ -51,15 +86,28 @@ struct Expander {
     add_chain(f);
     int rule_index = 0;
     for (const auto& e : f.entries) {
+      if (stopped) return;
       if (const auto* ref = std::get_if<FilterRef>(&e)) {
         const Filter* child = catalog.lookup(ref->filter);
         if (!child) continue;  // reported by check_references
+        if (++*visits > limits.filter_visits_per_vm) {
+          error(f, f.where.line, "filter[name=" + f.name + "]/filterref[filter=" + ref->filter + "]",
+                over("filter_visits_per_vm", limits.filter_visits_per_vm,
+                     "filter references enter filters more often than that (a filter referred "
+                     "to several times is entered each time)"));
+          stopped = true;
+          return;
+        }
         Variables child_vars = vars;
         std::set<std::string> overridden;
         for (const auto& p : ref->parameters) {
           if (overridden.insert(p.name).second) child_vars[p.name].clear();
           child_vars[p.name].push_back(p.value);
         }
+        for (const auto& p : ref->parameters)
+          if (!variable_fits(f, f.where.line, "filter[name=" + f.name + "]", p.name,
+                             child_vars[p.name]))
+            return;
         expand(*child, child_vars, origin + "/" + child->name, depth + 1);
         continue;
       }
@@ -87,7 +135,9 @@ struct Expander {
     }
     if (base.layer == Layer::l3) base.chain = "root";
     if (!m) {
+      if (!room_for(1, f, r.where.line, path)) return;
       program.rules.push_back(base);
+      ++rules_of_binding;
       return;
     }
 
@@ -109,6 +159,7 @@ struct Expander {
           continue;
         }
         const std::size_t n = it->second.size();
+        if (!variable_fits(f, m->where.line, path + "@" + name, v.name, it->second)) return;
         if (v.access == VariableRef::Access::index) {
           if (v.number >= n) {
             error(f, m->where.line, path + "@" + name,
@@ -154,16 +205,14 @@ struct Expander {
     }
     if (!ok) return;
 
+    // Counted before a rule is made, without overflow: each factor is at most values_per_variable.
     std::size_t combos = 1;
     for (const auto& k : keys) {
       combos *= lengths[k];
-      if (combos > kMaxRulesPerRule) {
-        error(f, m->where.line, path,
-              "list variables expand this rule into more than " + std::to_string(kMaxRulesPerRule) +
-                  " rules");
-        return;
-      }
+      if (combos > limits.rules_per_filter) break;
     }
+    if (!room_for(combos, f, m->where.line, path)) return;
+    rules_of_binding += combos;
     for (std::size_t c = 0; c < combos; ++c) {
       // Mixed-radix digits of c, one per key.
       std::map<std::string, std::size_t> pick;
@@ -233,8 +282,17 @@ std::string unsupported_attribute(Protocol p, std::string_view attr) {
 }
 
 Instantiation instantiate(const FilterCatalog& catalog, const std::vector<Binding>& bindings,
-                          const Variables& defaults, const std::string& where) {
+                          const Variables& defaults, const std::string& where,
+                          const ExpansionLimits& limits) {
   Instantiation out;
+  if (bindings.size() > limits.filters_per_vm) {
+    out.errors.push_back({{},
+                          where + " filters",
+                          over("filters_per_vm", limits.filters_per_vm,
+                               "the VM has " + std::to_string(bindings.size()) + " filters")});
+    return out;
+  }
+  std::size_t visits = 0;
   for (std::size_t i = 0; i < bindings.size(); ++i) {
     const Binding& b = bindings[i];
     const std::string at = where + " filter[" + std::to_string(i + 1) + "]";
@@ -252,9 +310,15 @@ Instantiation instantiate(const FilterCatalog& catalog, const std::vector<Bindin
       out.errors.push_back(std::move(d));
     }
     if (!out.errors.empty()) continue;
-    Expander x{catalog, at, out.program, out.errors, {}, i + 1};
+    Expander x{catalog, at, limits, out.program, out.errors, {}, i + 1};
+    x.visits = &visits;
     for (const auto& c : out.program.chains) x.chains_seen.insert(c.name);
-    x.expand(*f, with_params(defaults, b), f->name, 0);
+    Variables vars = with_params(defaults, b);
+    for (const auto& [name, values] : vars)
+      if (!x.variable_fits(*f, f->where.line, "params", name, values)) break;
+    if (x.stopped) break;
+    x.expand(*f, vars, f->name, 0);
+    if (x.stopped) break;
   }
   if (!out.errors.empty()) out.program = {};
   sort_program(out.program);

@@ -20,12 +20,24 @@ struct Instantiation {
   bool ok() const { return errors.empty(); }
 };
 
-// The most rules one <rule> may expand into through list variables (bounds hostile input).
-inline constexpr std::size_t kMaxRulesPerRule = 4096;
+// Bounds on the work one VM's filters can cause (docs/config.md, "Limits"). A small request must
+// not be able to make vmgwd compile millions of rules: list variables multiply (two 64-value
+// lists in one rule are 4 096 rules), and filter references can fan out (a filter that refers to
+// another twice, nested 20 deep, is a million visits). Each bound is checked before the rules it
+// guards are materialised, and the error names the limit.
+struct ExpansionLimits {
+  std::size_t filters_per_vm = 32;          // bindings of one VM
+  std::size_t values_per_variable = 1024;   // values of one list variable ($IP, a parameter)
+  std::size_t rules_per_filter = 4096;      // rules one binding expands into
+  std::size_t rules_per_vm = 8192;          // rules all of a VM's bindings expand into
+  std::size_t filter_visits_per_vm = 1024;  // filters entered through <filterref>, all bindings
+};
+inline constexpr ExpansionLimits kExpansionLimits{};
 
 // `where` names the binding in messages ("vm 'web' filter[1]").
 Instantiation instantiate(const FilterCatalog& catalog, const std::vector<Binding>& bindings,
-                          const Variables& defaults, const std::string& where);
+                          const Variables& defaults, const std::string& where,
+                          const ExpansionLimits& limits = kExpansionLimits);
 
 // Why vmgw cannot enforce an attribute, or "" if it can. (ipset: nftables has no ipsets.)
 std::string unsupported_attribute(Protocol p, std::string_view attr);

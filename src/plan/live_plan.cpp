@@ -121,10 +121,20 @@ void LivePlan::reset(Plan base, const std::vector<KeyedContribution>& all) {
   holders_.clear();
   parts_.clear();
   filtered_ = quarantined_ = 0;
+  elements_ = 0;
   std::vector<ObjectChange> changes;
   changes.reserve(all.size());
   for (const auto& k : all) changes.push_back({k.key, k.contribution});
   commit(changes);
+}
+
+std::size_t LivePlan::elements_after(const std::vector<ObjectChange>& changes) const {
+  std::size_t n = elements_;
+  for (const auto& ch : changes) {
+    if (auto it = objects_.find(ch.key); it != objects_.end()) n -= it->second.elements.size();
+    if (ch.after) n += ch.after->elements.size();
+  }
+  return n;
 }
 
 CompileFlags LivePlan::flags() const {
@@ -394,6 +404,7 @@ std::vector<std::string> LivePlan::commit(const std::vector<ObjectChange>& chang
       for (const auto& [net, r] : old.reservations) reservations[net].first.push_back(r);
       filtered_ -= old.filtered;
       quarantined_ -= old.quarantined;
+      elements_ -= old.elements.size();
       before = std::move(it->second);
       objects_.erase(it);
     }
@@ -410,6 +421,7 @@ std::vector<std::string> LivePlan::commit(const std::vector<ObjectChange>& chang
     for (const auto& [net, r] : f.reservations) reservations[net].second.push_back(r);
     filtered_ += f.filtered;
     quarantined_ += f.quarantined;
+    elements_ += f.elements.size();
     objects_.emplace(ch.key, std::move(f));
   }
   for (auto& s : dhcp_) {

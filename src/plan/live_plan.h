@@ -78,6 +78,10 @@ class LivePlan {
   // How many objects hold the chain (VMs sharing a filter group), 0 if none.
   int holders(NftTable table, const std::string& chain) const;
   size_t objects() const { return objects_.size(); }
+  // The set elements the objects hold (their share of the kernel's memory), now and after
+  // `changes`.
+  size_t elements() const { return elements_; }
+  size_t elements_after(const std::vector<ObjectChange>& changes) const;
 
  private:
   using ChainKey = std::pair<NftTable, std::string>;
@@ -88,6 +92,7 @@ class LivePlan {
   // What the chains in force bring (their sets, a program's dispatch rule), by chain.
   std::map<ChainKey, std::shared_ptr<const ChainParts>> parts_;
   int filtered_ = 0, quarantined_ = 0;
+  size_t elements_ = 0;
 };
 
 }  // namespace vmgw

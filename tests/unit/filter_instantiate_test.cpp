@@ -570,7 +570,82 @@ TEST(FilterInstantiate, ExpansionIsBounded) {
   }
   auto e = only_error(run(c, {{"f", params}}));  // 17^3 = 4913 rules
   EXPECT_EQ(e.path, "vm 'web' filter[1]: filter[name=f]/rule[1]");
-  EXPECT_TRUE(contains(e.reason, std::to_string(kMaxRulesPerRule))) << e.reason;
+  EXPECT_TRUE(contains(e.reason, "over the limit rules_per_filter (4096)")) << e.reason;
+}
+
+// Two 64-value lists in one rule: 4 096 rules. The 1 391-byte request of the hardening issue had
+// ten such rules (40 960 rules, 1.75 GB, no answer for 6 s): refused at the second, nothing kept.
+std::string lists_filter(const std::string& name, int rules) {
+  std::string x = "<filter name='" + name + "'>\n";
+  for (int i = 0; i < rules; ++i)
+    x += "  <rule action='accept' direction='in'><tcp srcipaddr='$A' dstportstart='$B'/></rule>\n";
+  return x + "</filter>";
+}
+
+Params two_lists(int n) {
+  Params params;
+  for (int i = 0; i < n; ++i) {
+    params.emplace_back("A", "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250));
+    params.emplace_back("B", std::to_string(1000 + i));
+  }
+  return params;
+}
+
+TEST(FilterInstantiate, ARuleAfterTheFilterBudgetIsRefusedAndNothingIsKept) {
+  auto c = catalog({lists_filter("f", 10)});
+  auto inst = run(c, {{"f", two_lists(64)}});
+  auto e = only_error(inst);
+  EXPECT_EQ(e.path, "vm 'web' filter[1]: filter[name=f]/rule[2]");
+  EXPECT_TRUE(contains(e.reason, "rules_per_filter")) << e.reason;
+  EXPECT_TRUE(inst.program.empty());
+}
+
+TEST(FilterInstantiate, AVmsBindingsShareOneBudget) {
+  auto c = catalog({lists_filter("f", 1)});
+  std::vector<Binding> b(3, Binding{"f", two_lists(64)});  // 4 096 rules each
+  auto e = only_error(run(c, b));
+  EXPECT_EQ(e.path, "vm 'web' filter[3]: filter[name=f]/rule[1]");
+  EXPECT_TRUE(contains(e.reason, "over the limit rules_per_vm (8192)")) << e.reason;
+  // Two fit.
+  b.pop_back();
+  EXPECT_EQ(program(c, b).rules.size(), 8192U);
+}
+
+TEST(FilterInstantiate, AListVariableHasABoundedNumberOfValues) {
+  auto c = catalog({one_rule("f", "<tcp srcipaddr='$A[0]'/>")});
+  Params params;
+  for (int i = 0; i <= 1024; ++i) params.emplace_back("A", "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250));
+  auto e = only_error(run(c, {{"f", params}}));
+  EXPECT_TRUE(contains(e.reason, "over the limit values_per_variable (1024): $A has 1025 values"))
+      << e.reason;
+  params.pop_back();
+  EXPECT_TRUE(run(c, {{"f", params}}).ok());
+}
+
+TEST(FilterInstantiate, AVmHasABoundedNumberOfFilters) {
+  auto c = catalog({one_rule("f", "<tcp dstportstart='22'/>")});
+  std::vector<Binding> b(33, Binding{"f", {}});
+  auto e = only_error(run(c, b));
+  EXPECT_EQ(e.path, "vm 'web' filters");
+  EXPECT_TRUE(contains(e.reason, "over the limit filters_per_vm (32)")) << e.reason;
+  b.pop_back();
+  EXPECT_TRUE(run(c, b).ok());
+}
+
+// Without any list: a filter referring to the next one twice, 30 deep, would be entered 2^30
+// times. The visits are counted, so this ends at once.
+TEST(FilterInstantiate, FilterReferencesThatFanOutAreBounded) {
+  std::vector<std::string> xmls;
+  for (int i = 0; i < 30; ++i) {
+    std::string next = "d" + std::to_string(i + 1);
+    xmls.push_back("<filter name='d" + std::to_string(i) + "'><filterref filter='" + next +
+                   "'/><filterref filter='" + next + "'/></filter>");
+  }
+  xmls.push_back(one_rule("d30", "<tcp dstportstart='22'/>"));
+  FilterCatalog c = builtin_catalog();
+  for (const auto& x : xmls) c.add_or_replace(parse_ok(x, "test.xml"));
+  auto e = only_error(run(c, {{"d0", {}}}));
+  EXPECT_TRUE(contains(e.reason, "over the limit filter_visits_per_vm (1024)")) << e.reason;
 }
 
 }  // namespace

@@ -93,6 +93,30 @@ TEST_F(Fixture, ConflictsAre409AndChangeNothing) {
   EXPECT_EQ(store->load().vms.size(), 1u);
 }
 
+// The gateway's total of set elements is bounded: the VM that would pass it is refused (413,
+// naming the limit) and changes nothing; removing a VM is always allowed.
+TEST_F(Fixture, AChangeThatPassesTheTotalOfSetElementsIs413AndChangesNothing) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  gw->limit_set_elements(1);  // one VM holds more than one element already
+  const auto batches = nft.batches_applied;
+  const std::string hosts = dhcp.servers[0].second;
+  try {
+    gw->add_vm(vm("db", "52:54:00:00:00:0b"));
+    ADD_FAILURE() << "the second VM was accepted";
+  } catch (const ServiceError& e) {
+    EXPECT_EQ(e.status, 413);
+    EXPECT_NE(e.errors.at(0).second.find("over the limit set_elements_total (1)"),
+              std::string::npos)
+        << e.errors.at(0).second;
+  }
+  EXPECT_EQ(nft.batches_applied, batches);
+  EXPECT_EQ(store->load().vms.size(), 1u);
+  EXPECT_EQ(dhcp.servers[0].second, hosts);
+  EXPECT_EQ(gw->find_vm("db"), nullptr);
+  gw->remove_vm("web", false);
+  EXPECT_EQ(store->load().vms.size(), 0u);
+}
+
 TEST_F(Fixture, InvalidAddressIs400NamingTheField) {
   auto outside = vm("x", "52:54:00:00:00:0d");
   outside.ip = Ipv4::parse("10.99.0.5");
