@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -119,9 +120,14 @@ struct DhcpServer {
   std::vector<Ipv4> dns_servers;
   std::vector<DhcpReservation> reservations;
 
-  // dnsmasq --dhcp-hostsfile content: "mac,ip,name" per line, sorted by IP.
+  // dnsmasq --dhcp-hostsfile content: "mac,ip,name" per line, sorted by IP; "mac,ip" for a VM
+  // whose name dnsmasq would read as a keyword (dnsmasq_reads_as_keyword).
   std::string hosts_file() const;
 };
+
+// Whether dnsmasq reads `name`, as a field of a dhcp-host line, as something other than a host
+// name: `ignore`, `infinite`, or a lease time (`3600`, `7d`, `45m`...).
+bool dnsmasq_reads_as_keyword(std::string_view name);
 
 struct Plan {
   nft::Table table;         // inet vmgw: NAT, the gateway's policy, per-VM IP filters

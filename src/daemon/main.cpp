@@ -16,6 +16,9 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <optional>
 
 #include "api/unix_server.h"
@@ -24,12 +27,14 @@
 #include "backend/nflog.h"
 #include "backend/nft_monitor.h"
 #include "backend/prober.h"
+#include "compile/compile.h"
 #include "compile/filter_rules.h"
 #include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
 #include "daemon/log.h"
 #include "daemon/log_book.h"
 #include "daemon/memory.h"
+#include "daemon/previous_state.h"
 #include "daemon/routes.h"
 #include "daemon/supervisor.h"
 #include "daemon/uplink_follower.h"
@@ -50,6 +55,7 @@ struct Options {
   std::string state_dir = "/var/lib/vmgw";
   std::string run_dir = "/run/vmgw";
   std::string group = "vmgw";
+  bool reset_host_state = false;  // start on an empty database even if the host holds vmgw state
 };
 
 // systemd's readiness protocol (Type=notify): one datagram to $NOTIFY_SOCKET.
@@ -129,6 +135,30 @@ void record_logged(const backend::LoggedPacket& pkt, const daemon::Gateway& gw,
   book.add(std::move(e));
 }
 
+// An empty database next to a live gateway: refuse (previous_state.h), saying what the host
+// holds and how to go on. True when refused.
+bool refuse_empty_database(const Config& topology, store::StateStore& store,
+                           backend::NftBackend& nft, backend::Rtnl& rtnl, const Options& o) {
+  if (!daemon::never_used(store.load())) return false;
+  std::map<std::string, std::string> hosts;
+  for (const auto& n : topology.networks) {
+    std::ifstream in(backend::dhcp_hosts_path(o.state_dir, n.name));
+    hosts[n.name] = std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  auto held = daemon::previous_state_on_host(topology, nft.read_table("inet", names::kTable),
+                                             rtnl.addresses(), hosts);
+  if (held.empty()) return false;
+  daemon::log_error("not starting: the database " + o.db +
+                    " is new or empty, but this host holds the state of an earlier vmgwd, which "
+                    "starting would remove:");
+  for (const auto& h : held) daemon::log_error("  " + h);
+  daemon::log_error(
+      "restore the database from a backup (docs/reliability.md, \"A new database next to a live "
+      "gateway\") and start again, or start once with --reset-host-state to remove that state "
+      "and begin empty");
+  return true;
+}
+
 int run(const Options& o) {
   auto topology = load_topology(o.config);
   if (!topology) {
@@ -145,12 +175,26 @@ int run(const Options& o) {
   std::filesystem::create_directories(std::filesystem::path(o.db).parent_path());
   std::filesystem::create_directories(std::filesystem::path(o.socket).parent_path());
   // One daemon per state database: a second one would fight the first over the kernel.
-  int lock = ::open((o.db + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+  int lock = ::open((o.db + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock < 0) {
+    const int e = errno;
+    daemon::log_error("not starting: cannot open " + o.db + ".lock: " + std::strerror(e) +
+                      (e == EROFS || e == EACCES ? " (the state directory must be writable)" : ""));
+    return 1;
+  }
+  if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
     daemon::log_error("not starting: another vmgwd is running on " + o.db);
     return 1;
   }
+  // The database holds the operator's whole intent: readable by root and the vmgw group only.
+  // (SQLite gives its -wal and -shm files the database's mode; one written by an older vmgwd
+  // with 0644 is narrowed too.)
+  const mode_t old_umask = ::umask(027);
   auto store = store::open_sqlite_store(o.db);
+  ::umask(old_umask);
+  for (const char* suffix : {"", "-wal", "-shm"})
+    if (::chmod((o.db + suffix).c_str(), 0640) != 0 && errno != ENOENT)
+      daemon::log_error("cannot make " + o.db + suffix + " 0640: " + std::strerror(errno));
   // Another program deleting or changing vmgw's tables (nft flush ruleset, a firewall reload)
   // is noticed through nftables' own events and undone at once. Opened before the first
   // transaction, so that the monitor knows which generations are vmgw's own.
@@ -178,6 +222,8 @@ int run(const Options& o) {
                           [&] { return supervisor.state(); },
                           [&] { return supervisor.restarts(); },
                           [&] { return uplinks.status(); }};
+  if (!o.reset_host_state && refuse_empty_database(*topology, *store, *kernel_nft, *rtnl, o))
+    return 1;
   try {
     auto report = gw.start();
     daemon::log_info("started at generation " + std::to_string(gw.state().generation) + ": " +
@@ -303,6 +349,9 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", o.state_dir, "DHCP hosts files and logs")->capture_default_str();
   app.add_option("--run-dir", o.run_dir, "dnsmasq pid files and hooks")->capture_default_str();
   app.add_option("--group", o.group, "group allowed to use the API socket")->capture_default_str();
+  app.add_flag("--reset-host-state", o.reset_host_state,
+               "start on a new or empty database even though the host holds the state of an "
+               "earlier vmgwd (elastic IPs, forwards, filters, reservations): that state is removed");
   bool version = false;
   app.add_flag("--version", version, "print the version");
   CLI11_PARSE(app, argc, argv);

@@ -551,7 +551,7 @@ vmgwc() {
 vmgw_daemon_running() { [[ -n ${VMGWD_PID:-} ]] && vmgw_is_proc "$VMGWD_PID" vmgwd; }
 
 # vmgw_daemon_up [CONFIG]: start vmgwd in the gateway namespace and wait (at most 20 s) until
-# "vmgw status" answers. Returns non-zero (and prints the log's tail) when it does not come up.
+# "vmgw status" answers. The array VMGWD_EXTRA_ARGS, if set, is added to vmgwd's arguments. Returns non-zero (and prints the log's tail) when it does not come up.
 vmgw_daemon_up() {
   local config=${1:-$VMGW_DAEMON_CONFIG} deadline
   [[ -x $VMGWD_BIN ]] || vmgw_die "vmgwd binary not found at $VMGWD_BIN"
@@ -560,7 +560,8 @@ vmgw_daemon_up() {
   # "ip netns exec" execs the daemon: $! is vmgwd's own pid. Disowned: a kill -9 on purpose is
   # not reported by bash, and bash still reaps it.
   ip netns exec "$NS_GW" "$VMGWD_BIN" --config "$config" --db "$VMGW_DB" --socket "$VMGW_SOCKET" \
-    --state-dir "$VMGW_LAB/state" --run-dir "$VMGW_LAB/run" </dev/null >>"$VMGWD_LOG" 2>&1 &
+    --state-dir "$VMGW_LAB/state" --run-dir "$VMGW_LAB/run" \
+    ${VMGWD_EXTRA_ARGS[@]+"${VMGWD_EXTRA_ARGS[@]}"} </dev/null >>"$VMGWD_LOG" 2>&1 &
   VMGWD_PID=$!
   disown "$VMGWD_PID" 2>/dev/null || true
   echo "$VMGWD_PID" >>"$VMGW_LAB/pids"

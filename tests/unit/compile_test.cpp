@@ -134,5 +134,22 @@ TEST(Compile, NetworkPartOfThePlan) {
             "52:54:00:00:00:0a,10.10.0.10,web\n52:54:00:00:00:0b,10.10.0.11,db\n");
 }
 
+// dnsmasq reads a dhcp-host field by its form: a VM named `ignore` would get no lease, `infinite`
+// an infinite one, `7d` a lease time and no name. Such names are left out of the hosts file.
+TEST(Compile, NamesDnsmasqWouldReadAsKeywordsAreNotWrittenAsHostNames) {
+  for (const char* name : {"ignore", "infinite", "3600", "7", "7d", "1w", "12h", "45m", "30s"}) {
+    EXPECT_TRUE(dnsmasq_reads_as_keyword(name)) << name;
+    DhcpServer s;
+    s.reservations.push_back({*Mac::parse("52:54:00:00:00:0a"), *Ipv4::parse("10.0.0.2"), name});
+    EXPECT_EQ(s.hosts_file(), "52:54:00:00:00:0a,10.0.0.2\n") << name;
+  }
+  for (const char* name : {"web", "d", "m", "7x", "m5", "ignored", "infinite-1", "7d1", "12-h"}) {
+    EXPECT_FALSE(dnsmasq_reads_as_keyword(name)) << name;
+    DhcpServer s;
+    s.reservations.push_back({*Mac::parse("52:54:00:00:00:0a"), *Ipv4::parse("10.0.0.2"), name});
+    EXPECT_EQ(s.hosts_file(), std::string("52:54:00:00:00:0a,10.0.0.2,") + name + "\n");
+  }
+}
+
 }  // namespace
 }  // namespace vmgw
