@@ -13,7 +13,8 @@ bool dnsmasq_reads_as_keyword(std::string_view name) {
   // (Forms with ':' or '.' -- id:, set:, tag:, addresses -- cannot be VM names.)
   if (name == "ignore" || name == "infinite") return true;
   std::string_view digits = name;
-  if (digits.size() > 1 && std::string_view("wdhmsWDHMS").find(digits.back()) != std::string_view::npos)
+  if (digits.size() > 1 &&
+      std::string_view("wdhmsWDHMS").find(digits.back()) != std::string_view::npos)
     digits.remove_suffix(1);
   return !digits.empty() &&
          std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });

@@ -199,9 +199,8 @@ ApplyReport Gateway::commit(const StateChange& c,
     if (const size_t after = live_.elements_after(changes);
         after > max_set_elements_ && after > live_.elements())
       throw ServiceError(413, subject.empty() ? "change" : subject,
-                         "over the limit set_elements_total (" +
-                             std::to_string(max_set_elements_) + "): the gateway would hold " +
-                             std::to_string(after) +
+                         "over the limit set_elements_total (" + std::to_string(max_set_elements_) +
+                             "): the gateway would hold " + std::to_string(after) +
                              " set elements for its VMs, forwards and elastic IPs");
 
     const CompileFlags flags = live_.flags_after(changes);

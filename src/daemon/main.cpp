@@ -349,9 +349,10 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", o.state_dir, "DHCP hosts files and logs")->capture_default_str();
   app.add_option("--run-dir", o.run_dir, "dnsmasq pid files and hooks")->capture_default_str();
   app.add_option("--group", o.group, "group allowed to use the API socket")->capture_default_str();
-  app.add_flag("--reset-host-state", o.reset_host_state,
-               "start on a new or empty database even though the host holds the state of an "
-               "earlier vmgwd (elastic IPs, forwards, filters, reservations): that state is removed");
+  app.add_flag(
+      "--reset-host-state", o.reset_host_state,
+      "start on a new or empty database even though the host holds the state of an "
+      "earlier vmgwd (elastic IPs, forwards, filters, reservations): that state is removed");
   bool version = false;
   app.add_flag("--version", version, "print the version");
   CLI11_PARSE(app, argc, argv);

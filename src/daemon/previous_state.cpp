@@ -61,8 +61,7 @@ std::vector<std::string> previous_state_on_host(
     size_t filtered = 0;
     for (const auto& s : inet->sets)
       if (s.name.size() > 4 && s.name.ends_with("-vms")) filtered += s.elements.size();
-    if (filtered)
-      out.push_back(count_of(filtered, "VM", "VMs") + " bound to filters in nftables");
+    if (filtered) out.push_back(count_of(filtered, "VM", "VMs") + " bound to filters in nftables");
   }
   for (const auto& [network, text] : hosts_files) {
     size_t n = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));

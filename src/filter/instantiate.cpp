@@ -91,7 +91,8 @@ struct Expander {
         const Filter* child = catalog.lookup(ref->filter);
         if (!child) continue;  // reported by check_references
         if (++*visits > limits.filter_visits_per_vm) {
-          error(f, f.where.line, "filter[name=" + f.name + "]/filterref[filter=" + ref->filter + "]",
+          error(f, f.where.line,
+                "filter[name=" + f.name + "]/filterref[filter=" + ref->filter + "]",
                 over("filter_visits_per_vm", limits.filter_visits_per_vm,
                      "filter references enter filters more often than that (a filter referred "
                      "to several times is entered each time)"));

@@ -614,7 +614,8 @@ TEST(FilterInstantiate, AVmsBindingsShareOneBudget) {
 TEST(FilterInstantiate, AListVariableHasABoundedNumberOfValues) {
   auto c = catalog({one_rule("f", "<tcp srcipaddr='$A[0]'/>")});
   Params params;
-  for (int i = 0; i <= 1024; ++i) params.emplace_back("A", "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250));
+  for (int i = 0; i <= 1024; ++i)
+    params.emplace_back("A", "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250));
   auto e = only_error(run(c, {{"f", params}}));
   EXPECT_TRUE(contains(e.reason, "over the limit values_per_variable (1024): $A has 1025 values"))
       << e.reason;

@@ -46,9 +46,9 @@ TEST(PreviousState, ANeverUsedDatabaseIsGenerationZeroWithoutObjects) {
 
 TEST(PreviousState, AFreshHostHoldsNothing) {
   // The uplink's own address and the bridge's gateway are the topology's, not an earlier state.
-  auto held = previous_state_on_host(topology(), std::nullopt,
-                                     {addr("wan0", "203.0.113.2/24"), addr("br-vm", "10.10.0.1/24")},
-                                     {{"vmnet", ""}});
+  auto held = previous_state_on_host(
+      topology(), std::nullopt, {addr("wan0", "203.0.113.2/24"), addr("br-vm", "10.10.0.1/24")},
+      {{"vmnet", ""}});
   EXPECT_TRUE(held.empty());
 }
 
@@ -56,17 +56,18 @@ TEST(PreviousState, EachKindOfEarlierStateIsNamed) {
   nft::Table t = table_with(names::kEipDnat, 2);
   t.sets.push_back(table_with(names::kForwardAddr, 1).sets[0]);
   t.sets.push_back(table_with("l3o-0123456789abcdef-vms", 3).sets[0]);
-  auto held = previous_state_on_host(
-      topology(), t,
-      {addr("wan0", "203.0.113.2/24"), addr("wan0", "203.0.113.16/32"),
-       addr("wan0", "203.0.113.17/32"), addr("wan1", "203.0.113.18/32"),
-       addr("wan0", "198.51.100.7/32")},
-      {{"vmnet", "52:54:00:00:00:0a,10.10.0.10,web\n"}});
-  EXPECT_EQ(held, (std::vector<std::string>{
-                      "2 elastic IP addresses on uplink isp1's device wan0 (203.0.113.16, "
-                      "203.0.113.17)",
-                      "2 elastic IP bindings in nftables", "1 forwarded port in nftables",
-                      "3 VMs bound to filters in nftables", "1 DHCP reservation of network vmnet"}));
+  auto held =
+      previous_state_on_host(topology(), t,
+                             {addr("wan0", "203.0.113.2/24"), addr("wan0", "203.0.113.16/32"),
+                              addr("wan0", "203.0.113.17/32"), addr("wan1", "203.0.113.18/32"),
+                              addr("wan0", "198.51.100.7/32")},
+                             {{"vmnet", "52:54:00:00:00:0a,10.10.0.10,web\n"}});
+  EXPECT_EQ(held,
+            (std::vector<std::string>{
+                "2 elastic IP addresses on uplink isp1's device wan0 (203.0.113.16, "
+                "203.0.113.17)",
+                "2 elastic IP bindings in nftables", "1 forwarded port in nftables",
+                "3 VMs bound to filters in nftables", "1 DHCP reservation of network vmnet"}));
 }
 
 }  // namespace
