@@ -132,7 +132,8 @@ ApplyReport apply(const Plan& plan, Backends& b) {
   return r;
 }
 
-ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written) {
+ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written,
+                        std::vector<std::string>* plugged) {
   ApplyReport r;
   r.nft = delta.nft;
   if (!r.nft.empty()) {
@@ -156,7 +157,10 @@ ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written) {
         ops.push_back({NetOp::Kind::delete_address, a.device, "", a.address, {}});
     }
   }
-  for (const auto& op : ops) r.net.push_back(op.str());
+  for (const auto& op : ops) {
+    r.net.push_back(op.str());
+    if (plugged && op.kind == NetOp::Kind::set_master) plugged->push_back(op.device);
+  }
   if (!ops.empty()) written = true;
   run_net_ops(ops, b.rtnl);
   for (const auto& s : delta.sysctls) {

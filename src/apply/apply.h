@@ -62,6 +62,9 @@ ApplyReport apply(const Plan& plan, Backends& b);
 // first (refused as a whole, it changes nothing), then the bridge ports, addresses, sysctls and
 // DHCP servers it names; only those are read back. `written` turns true once anything was
 // written, so that a caller whose later step fails knows there is something to undo.
-ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written);
+// `plugged` (if given) gets the ports the delta plugs into their bridges, before it does: a
+// change that fails later takes them out again.
+ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written,
+                        std::vector<std::string>* plugged = nullptr);
 
 }  // namespace vmgw

@@ -26,18 +26,62 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-// Temp file + rename: dnsmasq never reads a half-written hosts file.
+// Temp file + rename: dnsmasq never reads a half-written hosts file. The temp file is created
+// anew (O_EXCL) and never followed through a symlink (O_NOFOLLOW): someone able to write in the
+// directory cannot make vmgwd write elsewhere. On any failure (a full disk) it is removed and the
+// file stays as it was.
 void write_atomically(const std::string& path, const std::string& content, mode_t mode) {
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-    out.close();
-    if (!out) throw std::runtime_error("cannot write " + tmp);
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
+  const char* at = content.data();
+  size_t left = content.size();
+  int err = 0;
+  while (left > 0 && !err) {
+    ssize_t n = ::write(fd, at, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      err = n < 0 ? errno : EIO;
+    else
+      at += n, left -= static_cast<size_t>(n);
   }
-  ::chmod(tmp.c_str(), mode);
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
+  if (!err && (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0)) err = errno;
+  if (::close(fd) != 0 && !err) err = errno;
+  if (!err && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+  }
+}
+
+// The hosts file, replaced so that stepping back needs no free space: the file in force is kept
+// as `<hosts>.prev` (a second name, no new blocks), and a write of exactly that content renames
+// it back. A change refused because the disk is full is then undone on that full disk.
+void replace_hosts(const std::string& path, const std::string& content) {
+  const std::string prev = path + ".prev";
+  if (read_file(prev) == content && ::rename(prev.c_str(), path.c_str()) == 0) return;
+  ::unlink(prev.c_str());
+  if (::link(path.c_str(), prev.c_str()) != 0 && errno != ENOENT)
+    ::unlink(prev.c_str());  // no step back without space then; the write below still works
+  write_atomically(path, content, 0644);
+}
+
+// Paths dnsmasq hands to a shell: with --leasefile-ro it runs "<dhcp-script> init" through
+// popen(), so the hook's path must hold nothing a shell would read.
+bool shell_safe(const std::string& path) {
+  return !path.empty() && std::all_of(path.begin(), path.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' ||
+           c == '-' || c == '+' || c == ',' || c == ':' || c == '@' || c == '%';
+  });
+}
+
+// The arguments a running process was started with (/proc/PID/cmdline), one per line.
+std::string cmdline_of(pid_t pid) {
+  std::string raw = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string out;
+  for (char c : raw) out += c == '\0' ? '\n' : c;
+  return out;
 }
 
 std::string absolute(const std::string& path) {
@@ -99,6 +143,10 @@ class Dnsmasq : public Dhcp {
       if (path.find('\'') != std::string::npos)
         throw std::runtime_error("paths may not contain a quote: " + path);
     }
+    if (!shell_safe(absolute(p_.run_dir)))
+      throw std::runtime_error("--run-dir " + p_.run_dir +
+                               ": dnsmasq runs the lease hook in it through a shell; use only "
+                               "letters, digits and / . _ - + , : @ %");
     for (const auto& dir : {p_.state_dir, p_.state_dir + "/dhcp", p_.run_dir}) make_dir(dir);
     // Rather than serve no addresses, dnsmasq then keeps root, and every start says why.
     unprivileged_blocker_ = unsearchable_reason(absolute(p_.state_dir + "/dhcp"));
@@ -107,15 +155,15 @@ class Dnsmasq : public Dhcp {
   std::string ensure(const DhcpServer& s) override {
     const std::string hosts = dhcp_hosts_path(p_.state_dir, s.network);
     const bool hosts_changed = read_file(hosts) != s.hosts_file();
-    if (hosts_changed) write_atomically(hosts, s.hosts_file(), 0644);
+    if (hosts_changed) replace_hosts(hosts, s.hosts_file());
     write_hook(s.network);
 
     const auto args = argv(s);
     std::string joined;
     for (const auto& a : args) joined += a + "\n";
-    const std::string args_file = p_.run_dir + "/dnsmasq-" + s.network + ".args";
-    pid_t pid = read_pid(pid_path(s.network));
-    if (is_dnsmasq(pid) && read_file(args_file) == joined) {
+    const std::string args_file = args_path(s.network);
+    pid_t pid = server_pid(s.network);
+    if (pid > 0 && read_file(args_file) == joined) {
       if (!hosts_changed) return "";
       ::kill(pid, SIGHUP);  // re-reads --dhcp-hostsfile; leases and sockets stay
       return "reloaded";
@@ -131,9 +179,7 @@ class Dnsmasq : public Dhcp {
     return what;
   }
 
-  bool running(const std::string& network) override {
-    return is_dnsmasq(read_pid(pid_path(network)));
-  }
+  bool running(const std::string& network) override { return server_pid(network) > 0; }
 
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override {
     std::vector<std::string> stopped;
@@ -149,15 +195,27 @@ class Dnsmasq : public Dhcp {
         continue;
       std::string net = n.substr(prefix.size(), n.size() - prefix.size() - suffix.size());
       if (std::find(keep.begin(), keep.end(), net) != keep.end()) continue;
-      stop(read_pid(p_.run_dir + "/" + n));
+      stop(server_pid(net));
       ::unlink((p_.run_dir + "/" + n).c_str());
-      ::unlink((p_.run_dir + "/dnsmasq-" + net + ".args").c_str());
+      ::unlink(args_path(net).c_str());
       stopped.push_back(net);
     }
     return stopped;
   }
 
  private:
+  // The network's dnsmasq, or 0. Its pid file is written by dnsmasq (as its unprivileged user):
+  // the pid in it is trusted only when that process is a dnsmasq running exactly the arguments
+  // vmgwd started it with (kept in a file of vmgwd's own), never to signal anything else.
+  pid_t server_pid(const std::string& net) const {
+    pid_t pid = read_pid(pid_path(net));
+    const std::string args = read_file(args_path(net));
+    if (!is_dnsmasq(pid) || args.empty() || cmdline_of(pid) != args) return 0;
+    return pid;
+  }
+  std::string args_path(const std::string& net) const {
+    return p_.run_dir + "/dnsmasq-" + net + ".args";
+  }
   std::string pid_path(const std::string& net) const {
     return p_.run_dir + "/dnsmasq-" + net + ".pid";
   }

@@ -117,6 +117,11 @@ void FakeRtnl::set_master(const std::string& port, const std::string& bridge) {
   writes.push_back("set_master " + port + " " + bridge);
 }
 
+void FakeRtnl::release_port(const std::string& port) {
+  find(port).master = 0;
+  writes.push_back("release_port " + port);
+}
+
 void FakeRtnl::add_address(const AddressInfo& a) {
   const std::string what = "add address " + a.address.str() + " on " + a.device;
   const LinkInfo& link = find(a.device);

@@ -17,6 +17,7 @@ class FakeRtnl : public Rtnl {
   void create_bridge(const std::string& name) override;
   void set_up(const std::string& name) override;
   void set_master(const std::string& port, const std::string& bridge) override;
+  void release_port(const std::string& port) override;
   void add_address(const AddressInfo& a) override;
   void delete_address(const AddressInfo& a) override;
   void replace_route(const RouteInfo& r) override;

@@ -138,6 +138,10 @@ class MnlRtnl : public Rtnl {
           msg::set_master(next_seq(), port_index, bridge_index));
   }
 
+  void release_port(const std::string& port) override {
+    write("release " + port + " from its bridge", msg::set_master(next_seq(), ifindex(port), 0));
+  }
+
   void add_address(const AddressInfo& a) override {
     int index = ifindex(a.device);
     write("add address " + a.address.str() + " on " + a.device,

@@ -104,6 +104,8 @@ class Rtnl {
   virtual void set_up(const std::string& name) = 0;
   // Makes `port` a port of `bridge`.
   virtual void set_master(const std::string& port, const std::string& bridge) = 0;
+  // Takes `port` out of its bridge (a change that plugged it in was refused).
+  virtual void release_port(const std::string& port) = 0;
   // Adds an IPv4 address; /32 addresses are added with IFA_F_NOPREFIXROUTE.
   virtual void add_address(const AddressInfo& a) = 0;
   virtual void delete_address(const AddressInfo& a) = 0;

@@ -148,6 +148,9 @@ class Gateway {
   // Self-healing: converges the host back to the plan in force (after another program changed
   // nftables, links or addresses). Writes nothing when the kernel already holds it.
   ApplyReport heal();
+  // Whether the host may differ from the plan in force: a failed change could not be stepped
+  // back at once (a full disk, a vanished device). The daemon's loop heals until it is not.
+  bool host_behind() const { return host_behind_; }
 
   // Several uplinks (gateway_uplinks.cpp). The nexthop groups follow `health` (from the probes
   // and the links); flows pinned to an uplink taken out are cut, and with `failback:
@@ -201,9 +204,17 @@ class Gateway {
   ApplyReport commit(const StateChange& c, const std::function<void(store::StoreTxn&)>& write,
                      const std::string& change, const std::string& subject = "",
                      filter::FilterCatalog* previous_catalog = nullptr);
-  // Puts the host back to the plan in force after a change went in part of the way.
-  void undo(const StateChange& c, const std::vector<std::string>& recompiled,
-            const std::vector<ObjectChange>& changes, const Plan* next_base);
+  // Puts the host back to the plan in force after a change went in part of the way. Whatever
+  // happens, the plan in memory is the objects in force again; when the host cannot be put back
+  // now, host_behind() says so and "" is not returned: the reason it could not.
+  std::string undo(const StateChange& c, const std::vector<std::string>& recompiled,
+                   const std::vector<ObjectChange>& changes, const Plan* next_base,
+                   const std::vector<std::string>& plugged);
+  // The whole plan of `topology` and `state`: its base and each object's contribution. Throws
+  // ServiceError (400) when they do not validate or instantiate.
+  std::pair<Plan, std::vector<KeyedContribution>> whole_plan(const Config& topology,
+                                                             const store::StoredState& state,
+                                                             const filter::FilterCatalog& catalog);
   // start(), reload(), heal(): the whole plan of `topology` and `state`, diffed against what the
   // kernel holds, and the plan in force reset to it.
   ApplyReport converge(const Config& topology, const store::StoredState& state,
@@ -240,6 +251,7 @@ class Gateway {
   // flows a filter change may revoke.
   std::vector<std::string> changed_by_last_commit_;
   size_t max_set_elements_ = kMaxSetElementsTotal;
+  bool host_behind_ = false;
   Counters counters_;
   std::string last_apply_;
   UplinkConditions health_;  // by uplink name; what the bases are compiled with

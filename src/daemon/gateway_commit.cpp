@@ -88,22 +88,28 @@ const Plan& Gateway::base_for(CompileFlags flags) {
   return it->second;
 }
 
-ApplyReport Gateway::converge(const Config& topology, const store::StoredState& state,
-                              const filter::FilterCatalog& catalog) {
+std::pair<Plan, std::vector<KeyedContribution>> Gateway::whole_plan(
+    const Config& topology, const store::StoredState& state, const filter::FilterCatalog& catalog) {
   auto valid_topology = valid_or_400(topology, "");
   auto config = valid_or_400(desired_config(topology, state), "");
   Diagnostics filter_errors;
   auto all = contributions(config, catalog, nullptr, &filter_errors);
   if (!filter_errors.empty()) throw ServiceError(400, as_errors(filter_errors, ""));
-  Plan base = compile_base(valid_topology, flags_of(all), health_);
+  return {compile_base(valid_topology, flags_of(all), health_), std::move(all)};
+}
+
+ApplyReport Gateway::converge(const Config& topology, const store::StoredState& state,
+                              const filter::FilterCatalog& catalog) {
+  auto [base, all] = whole_plan(topology, state, catalog);
   Plan whole = base;
   add_contributions(whole, in_order(all));
   auto report = apply(whole, deps_.backends);
   // The host holds the whole plan: it is the plan in force.
+  valid_topology_ = valid_or_400(topology, "");
   topology_ = topology;
-  valid_topology_ = std::move(valid_topology);
   bases_.clear();
   live_.reset(std::move(base), all);
+  host_behind_ = false;
   return report;
 }
 
@@ -160,6 +166,9 @@ ApplyReport Gateway::commit(const StateChange& c,
   ApplyReport report;
   std::optional<filter::FilterCatalog> next_catalog;
   try {
+    // A step assumes the host holds the plan in force: after a change that could not be put
+    // back, the host is converged first (and the change refused while it cannot be).
+    if (host_behind_) heal();
     // The filters after the change, and the VMs whose rules it may change (a copy of the
     // catalog only when filters change).
     std::vector<std::string> recompiled;
@@ -212,13 +221,21 @@ ApplyReport Gateway::commit(const StateChange& c,
     write(*txn);
     txn->set_generation(generation);
     bool written = false;
+    std::vector<std::string> plugged;
     try {
-      report = apply_delta(delta, deps_.backends, written);
+      report = apply_delta(delta, deps_.backends, written, &plugged);
       txn->commit();
-    } catch (...) {
+    } catch (const std::exception& e) {
       // A refused batch changed nothing; a later failure leaves part of the change on the host.
-      if (written) undo(c, recompiled, changes, next_base);
-      throw;
+      if (!written) throw;
+      const std::string behind = undo(c, recompiled, changes, next_base, plugged);
+      if (behind.empty()) throw;
+      ++counters_.apply_errors;
+      throw ServiceError(500, "",
+                         "could not " + change + ": " + e.what() +
+                             "; the previous state is in force in vmgwd, and the host is being "
+                             "put back to it (not yet: " +
+                             behind + ")");
     }
     changed_by_last_commit_ = live_.commit(changes, next_base);
     objects_.apply(c);
@@ -252,9 +269,21 @@ ApplyReport Gateway::commit(const StateChange& c,
   return report;
 }
 
-void Gateway::undo(const StateChange& c, const std::vector<std::string>& recompiled,
-                   const std::vector<ObjectChange>& changes, const Plan* next_base) {
+std::string Gateway::undo(const StateChange& c, const std::vector<std::string>& recompiled,
+                          const std::vector<ObjectChange>& changes, const Plan* next_base,
+                          const std::vector<std::string>& plugged) {
   const CompileFlags flags_in_force = live_.flags();
+  std::string why;
+  // A port the change plugged into a bridge leaves it: a refused VM's tap must not be on the
+  // VM network, unfiltered. (Removing a VM leaves its port alone: the port is the VM's own.)
+  for (const auto& port : plugged) {
+    if (!vm_of_port(port).empty()) continue;
+    try {
+      deps_.backends.rtnl.release_port(port);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+  }
   try {
     // The host holds (some of) the change: make it the plan, then step back to the objects in
     // force, compiled again (their footprints do not keep their rules).
@@ -266,16 +295,33 @@ void Gateway::undo(const StateChange& c, const std::vector<std::string>& recompi
     auto back_changes = object_changes(contributions(*valid, catalog_, &back.keys), back.keys);
     const Plan* base = next_base ? &base_for(flags_in_force) : nullptr;
     bool written = false;
-    apply_delta(live_.step(back_changes, base), deps_.backends, written);
+    const PlanDelta delta = live_.step(back_changes, base);
+    // The plan in memory is the objects in force from here on, whether the host takes the
+    // step back or not: a refused change must not live on in it (its reservation would be
+    // handed to the next change).
     live_.commit(back_changes, base);
-  } catch (...) {
-    // Last resort: the whole plan in force, diffed against what the kernel holds. The next
-    // change or reconcile retries if this fails too; the original error is what matters.
-    try {
-      converge(topology_, objects_.state(), catalog_);
-    } catch (...) {
-    }
+    apply_delta(delta, deps_.backends, written);
+    return "";
+  } catch (const std::exception& e) {
+    why = e.what();
   }
+  // Last resort: the whole plan in force, diffed against what the host holds. Should that fail
+  // too (the disk is still full), the plan in memory is still put back, and the daemon's loop
+  // retries the host (host_behind()).
+  host_behind_ = true;
+  try {
+    converge(topology_, objects_.state(), catalog_);
+    return "";
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  try {
+    auto [base, all] = whole_plan(topology_, objects_.state(), catalog_);
+    live_.reset(std::move(base), all);
+  } catch (const std::exception& e) {
+    why += "; and the plan in force does not compile: " + std::string(e.what());
+  }
+  return why;
 }
 
 }  // namespace vmgw::daemon

@@ -135,6 +135,23 @@ void record_logged(const backend::LoggedPacket& pkt, const daemon::Gateway& gw,
   book.add(std::move(e));
 }
 
+// A change failed and could not be stepped back at once (a full disk): the host is put back to
+// the plan in force as soon as it can be, retried every pass of the loop (at most a second).
+void retry_host(daemon::Gateway& gw) {
+  static std::string last_error;
+  try {
+    auto report = gw.heal();
+    daemon::log_info("the host is back to the plan in force: " + report.summary());
+    last_error.clear();
+  } catch (const std::exception& e) {
+    if (e.what() != last_error)
+      daemon::log_error(std::string("the host is not yet back to the "
+                                    "plan in force: ") +
+                        e.what());
+    last_error = e.what();
+  }
+}
+
 // An empty database next to a live gateway: refuse (previous_state.h), saying what the host
 // holds and how to go on. True when refused.
 bool refuse_empty_database(const Config& topology, store::StateStore& store,
@@ -329,6 +346,7 @@ int run(const Options& o) {
         }
       }
     }
+    if (gw.host_behind()) retry_host(gw);
     supervisor.tick(gw.dhcp_servers(), daemon::DhcpSupervisor::Clock::now());
     if (worked && std::chrono::steady_clock::now() - *worked >= quiet_before_trim) {
       daemon::return_free_memory();
