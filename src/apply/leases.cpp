@@ -4,8 +4,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -29,6 +33,24 @@ std::vector<std::string> networks_with(const std::string& state_dir, const std::
   return out;
 }
 
+// Guests drive this file (a DHCP client in a loop): past kMaxEventsFileBytes, the newest half
+// (from a line start) replaces it. An event another hook appends meanwhile may be lost: it is a
+// log, and bounded matters more.
+void keep_newest_half(const std::string& path) {
+  std::ifstream in(path);
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  size_t from = all.find('\n', all.size() / 2);
+  if (from == std::string::npos) return;
+  const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  const std::string tail = all.substr(from + 1);
+  const bool ok = ::write(fd, tail.data(), tail.size()) == static_cast<ssize_t>(tail.size());
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+}
+
 }  // namespace
 
 void record_lease_event(const std::string& state_dir, const LeaseEvent& e) {
@@ -39,8 +61,11 @@ void record_lease_event(const std::string& state_dir, const LeaseEvent& e) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot open " + path);
   ssize_t n = ::write(fd, line.data(), line.size());
+  struct stat st {};
+  const bool big = ::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxEventsFileBytes;
   ::close(fd);
   if (n != static_cast<ssize_t>(line.size())) throw std::runtime_error("cannot write " + path);
+  if (big) keep_newest_half(path);
 }
 
 std::vector<LeaseEvent> read_lease_events(const std::string& state_dir) {

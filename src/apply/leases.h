@@ -2,6 +2,7 @@
 // in the state directory: <state>/dhcp/<network>.events (JSON lines) and <network>.hosts.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct Reservation {
   std::string ip;
   std::string name;
 };
+
+// The most an events file holds before its older half is dropped (record_lease_event).
+inline constexpr uint64_t kMaxEventsFileBytes = 4 * 1024 * 1024;
 
 // Appends one event (O_APPEND, one write: concurrent hooks do not interleave).
 void record_lease_event(const std::string& state_dir, const LeaseEvent& e);

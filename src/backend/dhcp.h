@@ -2,6 +2,8 @@
 // tested without processes.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,7 +22,13 @@ class Dhcp {
   virtual std::vector<std::string> stop_except(const std::vector<std::string>& keep) = 0;
   // True if the server of `network` is running now (for supervision and status).
   virtual bool running(const std::string& network) = 0;
+  // Bounds the server's log: past `max_bytes`, it moves to "<log>.1" (replacing the one there)
+  // and the log starts empty. True when it did.
+  virtual bool trim_log(const std::string& network, uint64_t max_bytes) = 0;
 };
+
+// The most a dnsmasq log (--log-dhcp: about 3 KB per DHCP exchange) holds before trim_log.
+inline constexpr uint64_t kMaxDhcpLogBytes = 8 * 1024 * 1024;
 
 struct DnsmasqPaths {
   std::string state_dir;    // hosts files, lease events, logs: <state>/dhcp/
@@ -42,7 +50,9 @@ class FakeDhcp : public Dhcp {
   std::string ensure(const DhcpServer& s) override;
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override;
   bool running(const std::string& network) override;
+  bool trim_log(const std::string& network, uint64_t max_bytes) override;
   std::vector<std::pair<std::string, std::string>> servers;  // network, hosts file
+  std::map<std::string, uint64_t> log_bytes;                 // test input: a log's size
   std::vector<std::string> actions;
 };
 

@@ -179,6 +179,17 @@ class Dnsmasq : public Dhcp {
     return what;
   }
 
+  // Copy and truncate, not rename and reopen: dnsmasq writes its log with O_APPEND through the
+  // descriptor it opened as root, and as its unprivileged user it could not create a new one.
+  bool trim_log(const std::string& network, uint64_t max_bytes) override {
+    const std::string log = log_path(network);
+    struct stat st {};
+    if (::stat(log.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) <= max_bytes)
+      return false;
+    write_atomically(log + ".1", read_file(log), 0640);
+    return ::truncate(log.c_str(), 0) == 0;
+  }
+
   bool running(const std::string& network) override { return server_pid(network) > 0; }
 
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override {
@@ -212,6 +223,9 @@ class Dnsmasq : public Dhcp {
     const std::string args = read_file(args_path(net));
     if (!is_dnsmasq(pid) || args.empty() || cmdline_of(pid) != args) return 0;
     return pid;
+  }
+  std::string log_path(const std::string& net) const {
+    return p_.state_dir + "/dhcp/" + net + ".log";
   }
   std::string args_path(const std::string& net) const {
     return p_.run_dir + "/dnsmasq-" + net + ".args";
@@ -248,7 +262,7 @@ class Dnsmasq : public Dhcp {
         "--dhcp-script=" + hook_path(s.network),
         "--dhcp-option=option:router," + s.gateway.str(),
         "--log-dhcp",
-        "--log-facility=" + p_.state_dir + "/dhcp/" + s.network + ".log",
+        "--log-facility=" + log_path(s.network),
     };
     if (!unprivileged_blocker_.empty()) a.push_back("--user=root");
     if (!s.dns_servers.empty()) {
@@ -338,6 +352,14 @@ std::vector<std::string> FakeDhcp::stop_except(const std::vector<std::string>& k
 }  // namespace vmgw::backend
 
 namespace vmgw::backend {
+bool FakeDhcp::trim_log(const std::string& network, uint64_t max_bytes) {
+  auto it = log_bytes.find(network);
+  if (it == log_bytes.end() || it->second <= max_bytes) return false;
+  it->second = 0;
+  actions.push_back("trim log " + network);
+  return true;
+}
+
 bool FakeDhcp::running(const std::string& network) {
   return std::any_of(servers.begin(), servers.end(),
                      [&](const auto& s) { return s.first == network; });

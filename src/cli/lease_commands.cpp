@@ -1,6 +1,7 @@
 // leases (what the operator reads) and lease-event (what dnsmasq's hook calls).
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "apply/leases.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "model/lease_event.h"
 #include "model/net.h"
 
 namespace vmgw::cli {
@@ -18,6 +20,22 @@ namespace {
 bool daemon_answers(const std::string& socket) {
   struct stat st {};
   return ::stat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+// What a guest or an old file put in a field, safe for a terminal: bytes outside printable ASCII
+// as \xNN (an escape sequence in a hostname must not drive the operator's terminal).
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
 }
 
 std::string now_utc() {
@@ -68,15 +86,16 @@ int cmd_leases(const Dirs& dirs, const std::string& output, const std::string& s
             << "IP"
             << "NAME\n";
   for (const auto& r : reservations)
-    std::cout << std::setw(12) << r.network << std::setw(20) << r.mac << std::setw(17) << r.ip
-              << r.name << "\n";
+    std::cout << std::setw(12) << printable(r.network) << std::setw(20) << printable(r.mac)
+              << std::setw(17) << printable(r.ip) << printable(r.name) << "\n";
   std::cout << "\nLEASE EVENTS\n";
   std::cout << std::setw(22) << "TIME" << std::setw(12) << "NETWORK" << std::setw(7) << "EVENT"
             << std::setw(20) << "MAC" << std::setw(17) << "IP"
             << "HOSTNAME\n";
   for (const auto& e : events)
-    std::cout << std::setw(22) << e.time << std::setw(12) << e.network << std::setw(7) << e.action
-              << std::setw(20) << e.mac << std::setw(17) << e.ip << e.hostname << "\n";
+    std::cout << std::setw(22) << printable(e.time) << std::setw(12) << printable(e.network)
+              << std::setw(7) << printable(e.action) << std::setw(20) << printable(e.mac)
+              << std::setw(17) << printable(e.ip) << printable(e.hostname) << "\n";
   if (events.empty()) std::cout << "(none yet)\n";
   return kOk;
 }
@@ -94,6 +113,9 @@ int cmd_lease_event(const Dirs& dirs, const std::string& socket, const std::stri
     return kInvalidInput;
   }
   LeaseEvent e{now_utc(), network, action, args[1], args[2], args.size() > 3 ? args[3] : ""};
+  // The hostname is the guest's word: one that is not a host name is not kept (the event is).
+  for (const auto& [field, reason] : lease_event_errors(e, std::time(nullptr)))
+    if (field == "hostname") e.hostname.clear();
   if (!socket.empty() && daemon_answers(socket)) {
     nlohmann::json body = {{"time", e.time}, {"network", e.network}, {"action", e.action},
                            {"mac", e.mac},   {"ip", e.ip},           {"hostname", e.hostname}};

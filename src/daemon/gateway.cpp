@@ -270,6 +270,23 @@ void Gateway::cut_flows(Ipv4 eip, Ipv4 vm_ip) {
 
 void Gateway::record_lease_event(const store::LeaseEventRecord& e) {
   deps_.store.append_lease_event(e);
+  // Pruned every so often rather than on each event: one DELETE per 100 events keeps the log
+  // within `keep` + 100 at a cost of nothing per event.
+  const size_t every = std::min<size_t>(kLeaseEventsBetweenPrunes, topology_.lease_events.keep);
+  if (++lease_events_since_prune_ >= every) prune_lease_events(std::time(nullptr));
+}
+
+size_t Gateway::prune_lease_events(std::time_t now) {
+  lease_events_since_prune_ = 0;
+  const auto& r = topology_.lease_events;
+  const std::time_t oldest = now - static_cast<std::time_t>(r.max_age_days) * 86400;
+  return deps_.store.prune_lease_events(r.keep, format_utc_time(oldest));
+}
+
+bool Gateway::serves_dhcp(const std::string& network) const {
+  for (const auto& n : topology_.networks)
+    if (n.name == network && n.dhcp) return true;
+  return false;
 }
 
 }  // namespace vmgw::daemon

@@ -5,6 +5,7 @@
 // start reverts (the store is the truth).
 #pragma once
 
+#include <ctime>
 #include <functional>
 #include <map>
 #include <optional>
@@ -30,6 +31,7 @@ namespace vmgw::daemon {
 // The most set elements (a VM's addresses, its filters' own values, forwards, bindings) the
 // gateway holds in total: at about 1 KiB each in vmgwd and the kernel, 1 GiB. docs/config.md.
 inline constexpr size_t kMaxSetElementsTotal = 1'000'000;
+inline constexpr size_t kLeaseEventsBetweenPrunes = 100;
 
 // An error for the API: HTTP status and every (field, reason).
 struct ServiceError : std::runtime_error {
@@ -164,7 +166,13 @@ class Gateway {
   std::map<std::string, size_t> flows_per_uplink();
 
   // Lease events reported by dnsmasq.
+  // Records one (validated) event; every kLeaseEventsBetweenPrunes events (or `keep`, if fewer),
+  // prunes the log to the config's lease_events retention.
   void record_lease_event(const store::LeaseEventRecord& e);
+  // Prunes the lease events to the retention (the newest `keep`, none older than max_age_days
+  // before `now`); returns how many went. Also at start.
+  size_t prune_lease_events(std::time_t now);
+  bool serves_dhcp(const std::string& network) const;
 
   // Per-VM filters (gateway_filters.cpp). Defining a filter that VMs use updates all of them in
   // one transaction and cuts the established flows the new rules no longer allow.
@@ -252,6 +260,7 @@ class Gateway {
   std::vector<std::string> changed_by_last_commit_;
   size_t max_set_elements_ = kMaxSetElementsTotal;
   bool host_behind_ = false;
+  size_t lease_events_since_prune_ = 0;
   Counters counters_;
   std::string last_apply_;
   UplinkConditions health_;  // by uplink name; what the bases are compiled with

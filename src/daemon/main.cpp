@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -246,6 +247,9 @@ int run(const Options& o) {
     daemon::log_info("started at generation " + std::to_string(gw.state().generation) + ": " +
                      report.summary());
     daemon::return_free_memory();  // the converge's transient plan and kernel listing
+    if (size_t pruned = gw.prune_lease_events(std::time(nullptr)))
+      daemon::log_info("pruned " + std::to_string(pruned) +
+                       " lease events (lease_events retention)");
   } catch (const daemon::ServiceError& e) {
     daemon::log_error(std::string("not starting: the stored objects do not fit ") + o.config +
                       ": " + e.what());

@@ -1,6 +1,9 @@
 #include "daemon/routes.h"
 
+#include <ctime>
+
 #include "daemon/resources.h"
+#include "model/lease_event.h"
 
 namespace vmgw::daemon {
 namespace {
@@ -227,11 +230,12 @@ void add_lease_routes(api::Router& r, Gateway& gw, store::StateStore& store) {
     auto text = [&](const char* key) { return optional_string(*body, key, "", errors); };
     store::LeaseEventRecord e{text("time"), text("network"), text("action"),
                               text("mac"),  text("ip"),      text("hostname")};
-    if (e.action != "add" && e.action != "old" && e.action != "del")
-      errors.emplace_back("action", "must be add, old or del");
-    if (!Mac::parse(e.mac)) errors.emplace_back("mac", "'" + e.mac + "' is not a MAC address");
-    if (!Ipv4::parse(e.ip)) errors.emplace_back("ip", "'" + e.ip + "' is not an IPv4 address");
-    if (!is_valid_object_name(e.network)) errors.emplace_back("network", "is not a network name");
+    if (!errors.empty()) return bad_request(errors);
+    // Guests drive these (through dnsmasq): checked field by field before they are kept.
+    for (auto& wrong : lease_event_errors(e, std::time(nullptr)))
+      errors.push_back(std::move(wrong));
+    if (errors.empty() && !gw.serves_dhcp(e.network))
+      errors.emplace_back("network", "no network '" + e.network + "' with DHCP");
     if (!errors.empty()) return bad_request(errors);
     gw.record_lease_event(e);
     return api::json_response(201, Json{{"recorded", true}});

@@ -12,6 +12,13 @@ void DhcpSupervisor::tick(const std::vector<DhcpServer>& servers, Clock::time_po
       // A server that stayed up for a minute has recovered: the next failure starts over.
       if (e.failures > 0 && now - e.up_since > std::chrono::seconds(60)) e.failures = 0;
       e.state = "running";
+      try {
+        if (dhcp_.trim_log(s.network, backend::kMaxDhcpLogBytes))
+          log_("dnsmasq log of network " + s.network + " moved to its .1 file (over " +
+               std::to_string(backend::kMaxDhcpLogBytes >> 20) + " MiB)");
+      } catch (const std::exception& ex) {
+        log_("dnsmasq log of network " + s.network + " could not be trimmed: " + ex.what());
+      }
     } else if (now >= e.next_try) {
       ++restarts_;
       try {

@@ -177,6 +177,15 @@ struct HostPolicy {
   uint32_t conntrack_max = 262144;
 };
 
+// How many DHCP lease events vmgwd keeps: guests drive this log (a DHCP client in a loop adds
+// ten a second), so it is pruned to the newest `keep` and to those younger than `max_age_days`.
+struct LeaseEventRetention {
+  uint32_t keep = 10000;
+  uint32_t max_age_days = 30;
+};
+inline constexpr uint32_t kMaxLeaseEventsKept = 1'000'000;
+inline constexpr uint32_t kMaxLeaseEventDays = 3650;
+
 struct Config {
   std::string source;  // file name, for messages
   std::vector<Uplink> uplinks;
@@ -186,6 +195,7 @@ struct Config {
   std::vector<ElasticIpPool> eip_pools;
   std::vector<ElasticIpBinding> eip_bindings;
   HostPolicy host;
+  LeaseEventRetention lease_events;
   std::vector<DscpRule> dscp;
   // nwfilter XML files defining filters (for `vmgw apply`/`plan`; the daemon keeps defined
   // filters in its store). Paths as written, relative to the config file's directory.

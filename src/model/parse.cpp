@@ -246,24 +246,38 @@ class Parser : public detail::YamlReader {
   void document(const YAML::Node& root, Config& c) {
     if (root.IsNull()) return;  // an empty file is an empty configuration
     Origin top;
-    fields(
-        root, "",
-        {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "dscp", "filters"},
-        top, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-          if (key == "filters") {
-            items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
-              if (auto s = scalar(item, ip, "the path of an nwfilter XML file"))
-                c.filter_files.push_back(*s);
-            });
-          }
-          if (key == "uplinks") list_of(v, p, c.uplinks, &Parser::uplink);
-          if (key == "networks") list_of(v, p, c.networks, &Parser::network);
-          if (key == "vms") list_of(v, p, c.vms, &Parser::vm);
-          if (key == "port_forwards") list_of(v, p, c.port_forwards, &Parser::port_forward);
-          if (key == "elastic_ips") elastic_ips(v, p, c);
-          if (key == "host") host(v, p, c.host);
-          if (key == "dscp") list_of(v, p, c.dscp, &Parser::dscp_rule);
-        });
+    fields(root, "",
+           {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "dscp", "filters",
+            "lease_events"},
+           top, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "filters") {
+               items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
+                 if (auto s = scalar(item, ip, "the path of an nwfilter XML file"))
+                   c.filter_files.push_back(*s);
+               });
+             }
+             if (key == "uplinks") list_of(v, p, c.uplinks, &Parser::uplink);
+             if (key == "networks") list_of(v, p, c.networks, &Parser::network);
+             if (key == "vms") list_of(v, p, c.vms, &Parser::vm);
+             if (key == "port_forwards") list_of(v, p, c.port_forwards, &Parser::port_forward);
+             if (key == "elastic_ips") elastic_ips(v, p, c);
+             if (key == "host") host(v, p, c.host);
+             if (key == "dscp") list_of(v, p, c.dscp, &Parser::dscp_rule);
+             if (key == "lease_events") lease_events(v, p, c.lease_events);
+           });
+  }
+
+  void lease_events(const YAML::Node& n, const std::string& path, LeaseEventRetention& r) {
+    if (n.IsNull()) return;
+    Origin o;
+    fields(n, path, {"keep", "max_age_days"}, o,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "keep")
+               if (auto k = number(v, p, "a number of events", 1, kMaxLeaseEventsKept)) r.keep = *k;
+             if (key == "max_age_days")
+               if (auto d = number(v, p, "a number of days", 1, kMaxLeaseEventDays))
+                 r.max_age_days = *d;
+           });
   }
 
   void elastic_ips(const YAML::Node& n, const std::string& path, Config& c) {

@@ -206,6 +206,16 @@ class MemoryStore final : public StateStore {
     shared_.events.push_back(e);
   }
 
+  size_t prune_lease_events(size_t keep, const std::string& oldest) override {
+    std::lock_guard<std::mutex> guard(shared_.mu);
+    if (shared_.txn_open) throw StoreError(detail::lease_event_in_txn());
+    auto& ev = shared_.events;
+    const size_t before = ev.size();
+    if (ev.size() > keep) ev.erase(ev.begin(), ev.end() - static_cast<std::ptrdiff_t>(keep));
+    std::erase_if(ev, [&](const LeaseEventRecord& e) { return e.time < oldest; });
+    return before - ev.size();
+  }
+
   std::vector<LeaseEventRecord> lease_events(size_t limit) override {
     std::lock_guard<std::mutex> guard(shared_.mu);
     size_t n = std::min(limit, shared_.events.size());

@@ -262,6 +262,7 @@ class SqliteStore final : public StateStore {
   std::unique_ptr<StoreTxn> begin() override;
   void append_lease_event(const LeaseEventRecord& e) override;
   std::vector<LeaseEventRecord> lease_events(size_t limit) override;
+  size_t prune_lease_events(size_t keep, const std::string& oldest) override;
 
  private:
   friend class SqliteTxn;
@@ -566,6 +567,17 @@ void SqliteStore::append_lease_event(const LeaseEventRecord& e) {
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   st.bind(1, e.time).bind(2, e.network).bind(3, e.action).bind(4, e.mac).bind(5, e.ip);
   st.bind(6, e.hostname).run();
+}
+
+size_t SqliteStore::prune_lease_events(size_t keep, const std::string& oldest) {
+  std::lock_guard<std::mutex> guard(write_mu_);
+  if (txn_open_) throw StoreError(detail::lease_event_in_txn());
+  constexpr auto kMax = static_cast<size_t>(std::numeric_limits<int64_t>::max());
+  Statement st(writer_,
+               "DELETE FROM lease_events WHERE time < ?1 OR id <= "
+               "(SELECT id FROM lease_events ORDER BY id DESC LIMIT 1 OFFSET ?2)");
+  st.bind(1, oldest).bind(2, static_cast<int64_t>(std::min(keep, kMax))).run();
+  return static_cast<size_t>(writer_.changes());
 }
 
 std::vector<LeaseEventRecord> SqliteStore::lease_events(size_t limit) {

@@ -67,6 +67,9 @@ class StateStore {
   virtual void append_lease_event(const LeaseEventRecord& e) = 0;
   // The newest `limit` events, oldest first.
   virtual std::vector<LeaseEventRecord> lease_events(size_t limit) = 0;
+  // Keeps the newest `keep` events and, of those, the ones at or after `oldest` (an ISO 8601
+  // UTC time: such times sort as text). Returns how many were removed.
+  virtual size_t prune_lease_events(size_t keep, const std::string& oldest) = 0;
 };
 
 // SQLite at `path` (created with its schema if missing), WAL journal, synchronous=FULL so a

@@ -100,6 +100,9 @@ struct FlakyStore : store::StateStore {
   std::vector<store::LeaseEventRecord> lease_events(size_t limit) override {
     return inner->lease_events(limit);
   }
+  size_t prune_lease_events(size_t keep, const std::string& oldest) override {
+    return inner->prune_lease_events(keep, oldest);
+  }
 };
 
 // Everything a change may touch, as one comparable value.

@@ -497,5 +497,18 @@ TEST(ParseHost, ConnectionCounts) {
                   "limit) to 10000000, got '-1'"});
 }
 
+TEST(ParseLeaseEvents, Retention) {
+  auto r = parse_config("lease_events:\n  keep: 500\n  max_age_days: 7\n", "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  EXPECT_EQ(r.config.lease_events.keep, 500U);
+  EXPECT_EQ(r.config.lease_events.max_age_days, 7U);
+  EXPECT_EQ(parse_config("", "t.yaml").config.lease_events.keep, 10000U);
+  EXPECT_EQ(errors_of("lease_events:\n  keep: 0\n"),
+            Lines{"t.yaml:2:9: lease_events.keep: expected a number of events from 1 to 1000000, "
+                  "got '0'"});
+  EXPECT_EQ(errors_of("lease_events:\n  days: 3\n"),
+            Lines{"t.yaml:2:3: lease_events.days: unknown field 'days'"});
+}
+
 }  // namespace
 }  // namespace vmgw

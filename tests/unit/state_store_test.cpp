@@ -397,6 +397,19 @@ TYPED_TEST(StateStoreTest, LeaseEventsNewestLimitOldestFirst) {
   EXPECT_EQ(this->store_->load(), StoredState{});
 }
 
+// Retention: the newest `keep`, none older than the given time.
+TYPED_TEST(StateStoreTest, LeaseEventsArePrunedByCountAndAge) {
+  for (int n = 1; n <= 8; ++n) this->store_->append_lease_event(lease(n));
+  EXPECT_EQ(this->store_->prune_lease_events(5, "2000-01-01T00:00:00Z"), 3U);
+  EXPECT_EQ(this->store_->lease_events(100),
+            (std::vector{lease(4), lease(5), lease(6), lease(7), lease(8)}));
+  EXPECT_EQ(this->store_->prune_lease_events(100, "2024-01-01T00:00:07Z"), 3U);
+  EXPECT_EQ(this->store_->lease_events(100), (std::vector{lease(7), lease(8)}));
+  EXPECT_EQ(this->store_->prune_lease_events(100, "2000-01-01T00:00:00Z"), 0U);
+  this->store_->append_lease_event(lease(9));  // ids go on after a prune
+  EXPECT_EQ(this->store_->lease_events(1), (std::vector{lease(9)}));
+}
+
 TYPED_TEST(StateStoreTest, LeaseEventsAreRefusedWhileATransactionIsOpen) {
   auto txn = this->store_->begin();
   EXPECT_THAT(error_of<StoreError>([&] { this->store_->append_lease_event(lease(1)); }),

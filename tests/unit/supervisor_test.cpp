@@ -26,6 +26,24 @@ DhcpServer server(const std::string& net) {
   return {net, "br-" + net, *Cidr::parse("10.0.0.0/24"), *Ipv4::parse("10.0.0.1"), {}, {}};
 }
 
+// dnsmasq's --log-dhcp log grows about 3 KB per exchange: past the bound it is trimmed, and
+// the daemon log says so.
+TEST(DhcpSupervisor, TrimsTheLogOfARunningServerPastItsBound) {
+  FlakyDhcp dhcp;
+  std::vector<std::string> log;
+  DhcpSupervisor sup(dhcp, [&](const std::string& m) { log.push_back(m); });
+  auto t = DhcpSupervisor::Clock::now();
+  dhcp.ensure(server("a"));
+  dhcp.log_bytes["a"] = backend::kMaxDhcpLogBytes;
+  sup.tick({server("a")}, t);
+  EXPECT_TRUE(log.empty());
+  dhcp.log_bytes["a"] = backend::kMaxDhcpLogBytes + 1;
+  sup.tick({server("a")}, t + 1s);
+  EXPECT_EQ(dhcp.log_bytes["a"], 0u);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("dnsmasq log of network a moved to its .1 file"), std::string::npos);
+}
+
 TEST(DhcpSupervisor, RestartsADeadServer) {
   FlakyDhcp dhcp;
   std::vector<std::string> log;
