@@ -1,5 +1,7 @@
 #include "compile/filter_rules.h"
 
+#include "nft/table.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -509,9 +511,7 @@ std::string own_origin(const std::string& origin, const std::vector<std::string>
 
 std::string log_prefix(const std::string& verdict, const std::string& direction,
                        const std::string& what) {
-  std::string p = "vmgw " + verdict + " " + direction + " " + what;
-  if (p.size() > 127) p.resize(127);
-  return p;
+  return nft::kernel_string("vmgw " + verdict + " " + direction + " " + what, 127);
 }
 
 Json log_to_daemon(const std::string& prefix) {

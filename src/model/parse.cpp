@@ -5,6 +5,7 @@
 
 #include "model/parse.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -348,6 +349,14 @@ ParseResult parse_config(const std::string& yaml_text, const std::string& file) 
     YAML::Parser events(in);
     for (int i = 0; i < 2 && events.HandleNextDocument(counter); ++i) {
     }
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp names this "bad file"; the operator needs to know what is wrong.
+    Location where{file, 0, 0};
+    if (e.mark.line >= 0) where = Location{file, e.mark.line + 1, e.mark.column + 1};
+    parser.error(where, "",
+                 "YAML nested too deeply (more than " + std::to_string(e.depth() - 1) +
+                     " levels of lists and maps); vmgw's configuration needs fewer than 10");
+    return result;
   } catch (const YAML::Exception& e) {
     Location where{file, 0, 0};
     if (e.mark.line >= 0) where = Location{file, e.mark.line + 1, e.mark.column + 1};

@@ -1,5 +1,6 @@
 #include "nft/table.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace vmgw::nft {
@@ -46,10 +47,24 @@ std::string Rule::id() const {
   return std::string(buf, kIdLength);
 }
 
+std::string kernel_string(std::string_view text, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out += c == '"' ? '\'' : c == '$' ? '_' : c == '\\' ? '/' : (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  if (out.size() <= max_bytes) return out;
+  size_t cut = max_bytes;
+  // Back to the first byte of a character (continuation bytes are 10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+  out.resize(cut);
+  return out;
+}
+
 std::string Rule::kernel_comment() const {
   std::string suffix = "#" + id();
-  std::string human = comment;
-  if (human.size() + 1 + suffix.size() > kMaxComment) human.resize(kMaxComment - 1 - suffix.size());
+  std::string human = kernel_string(comment, kMaxComment - 1 - suffix.size());
   return human.empty() ? suffix : human + " " + suffix;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nft/vocab.h"
@@ -89,6 +90,13 @@ uint64_t fnv1a(const std::string& s);
 
 // Splits a kernel rule comment into (human comment, id); id is empty if there is none.
 std::pair<std::string, std::string> split_kernel_comment(const std::string& comment);
+
+// Text for a rule comment or a log prefix (names of the operator's filters end up there), at
+// most `max_bytes`: what `nft list ruleset` would print in a way nft cannot read back is
+// replaced (`"` by `'`, `$` -- a variable to nft -- by `_`, `\` by `/`, control bytes by `?`),
+// and the cut falls between two UTF-8 characters, never inside one (the kernel keeps bytes, but
+// JSON refuses a cut character).
+std::string kernel_string(std::string_view text, size_t max_bytes);
 
 // JSON command objects ({"add": {...}}) for one object.
 Json add_table_cmd(const Table& t);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "nft/table.h"
 #include "plan/nft_state.h"
 
 namespace vmgw::nft {
@@ -97,6 +98,31 @@ TEST(NftState, ProtocolsCompareAsNumbersWhetherListedByNameOrNot) {
     EXPECT_EQ(t->sets[0].elements[0], ours) << proto;
     EXPECT_EQ(element_text(t->sets[0], t->sets[0].elements[0]), "203.0.113.2 . tcp . 8080 : 80");
   }
+}
+
+}  // namespace
+}  // namespace vmgw::nft
+
+namespace vmgw::nft {
+namespace {
+
+// Filter names reach rule comments and log prefixes: what nft could not read back is replaced,
+// and a cut never splits a UTF-8 character (60 x "é" answered 500: JSON refused the cut byte).
+TEST(KernelString, NothingNftCannotReadBackAndNoCutCharacter) {
+  EXPECT_EQ(kernel_string("web \"in\" $IP \\ x", 100), "web 'in' _IP / x");
+  EXPECT_EQ(kernel_string(std::string("a\x01\x7f"
+                                      "b"),
+                          100),
+            "a??b");
+  std::string e60;
+  for (int i = 0; i < 60; ++i) e60 += "\xc3\xa9";  // é: two bytes
+  const std::string cut = kernel_string(e60, 113);
+  EXPECT_EQ(cut.size(), 112U);                         // 56 whole characters, not 56 and a half
+  EXPECT_EQ(nlohmann::json(cut).dump().size(), 114U);  // valid UTF-8: dumps without throwing
+  Rule r;
+  r.comment = "filter " + e60 + " rule 1";
+  EXPECT_NO_THROW((void)nlohmann::json(r.kernel_comment()).dump());
+  EXPECT_LE(r.kernel_comment().size(), 127U);
 }
 
 }  // namespace

@@ -510,5 +510,15 @@ TEST(ParseLeaseEvents, Retention) {
             Lines{"t.yaml:2:3: lease_events.days: unknown field 'days'"});
 }
 
+// yaml-cpp calls a nesting past its depth guard "bad file": the message says what it is.
+TEST(Parse, DeepNestingIsNamed) {
+  std::string deep = "host: " + std::string(2100, '[') + std::string(2100, ']') + "\n";
+  auto errors = errors_of(deep);
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_NE(errors[0].find("YAML nested too deeply (more than 499 levels of lists and maps)"),
+            std::string::npos)
+      << errors[0];
+}
+
 }  // namespace
 }  // namespace vmgw
