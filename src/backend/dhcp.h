@@ -20,6 +20,10 @@ class Dhcp {
   virtual std::vector<std::string> stop_except(const std::vector<std::string>& keep) = 0;
   // True if the server of `network` is running now (for supervision and status).
   virtual bool running(const std::string& network) = 0;
+  // Self-healing: when the hosts file of `s` is missing or differs from its reservations
+  // (another program deleted or edited it), writes it again and has a running server re-read
+  // it. Starts nothing (a dead server is the supervisor's). True when the file was rewritten.
+  virtual bool restore_hosts(const DhcpServer& s) = 0;
 };
 
 struct DnsmasqPaths {
@@ -33,7 +37,8 @@ struct DnsmasqPaths {
 // dnsmasq processes that daemonize themselves (pid files in run_dir).
 std::unique_ptr<Dhcp> make_dnsmasq(const DnsmasqPaths& paths);
 
-// Files vmgw keeps per DHCP network (shared with `vmgw leases`).
+// Files vmgw keeps per DHCP network (shared with `vmgw leases`), all in dhcp_dir().
+std::string dhcp_dir(const std::string& state_dir);
 std::string dhcp_hosts_path(const std::string& state_dir, const std::string& network);
 std::string dhcp_events_path(const std::string& state_dir, const std::string& network);
 
@@ -42,6 +47,7 @@ class FakeDhcp : public Dhcp {
   std::string ensure(const DhcpServer& s) override;
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override;
   bool running(const std::string& network) override;
+  bool restore_hosts(const DhcpServer& s) override;
   std::vector<std::pair<std::string, std::string>> servers;  // network, hosts file
   std::vector<std::string> actions;
 };
