@@ -78,6 +78,13 @@ class LivePlan {
   // How many objects hold the chain (VMs sharing a filter group), 0 if none.
   int holders(NftTable table, const std::string& chain) const;
   size_t objects() const { return objects_.size(); }
+  // The host part of the plan in force: the base's links, addresses, routing and sysctls, every
+  // object's ports and addresses, the DHCP servers; no nftables. What self-healing diffs the
+  // kernel against. O(objects).
+  Plan host() const;
+  // Changes with every reset() and commit(), so that what is derived from the plan in force can
+  // be cached.
+  uint64_t version() const { return version_; }
 
  private:
   using ChainKey = std::pair<NftTable, std::string>;
@@ -88,6 +95,7 @@ class LivePlan {
   // What the chains in force bring (their sets, a program's dispatch rule), by chain.
   std::map<ChainKey, std::shared_ptr<const ChainParts>> parts_;
   int filtered_ = 0, quarantined_ = 0;
+  uint64_t version_ = 0;
 };
 
 }  // namespace vmgw
