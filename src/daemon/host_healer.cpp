@@ -102,7 +102,7 @@ bool HostHealer::poll(const std::vector<int>& ready, Clock::time_point now) {
     hosts_timer_.done();
   }
   if (sysctls_now_ || !next_sysctls_ || *next_sysctls_ <= now) {
-    if (!sysctls_now_) noticed_sysctls_ = "the check once a second";
+    if (!sysctls_now_) noticed_sysctls_ = "the check twice a second";
     parts.sysctls = true;
     sysctls_now_ = false;
     next_sysctls_ = now + kSysctlPeriod;

@@ -4,8 +4,8 @@
 // missing (Gateway::heal_host); each restore is logged with its kind and what was noticed, and
 // counted by kind in the Gateway's counters (/metrics).
 //
-// The sysctls vmgw sets have no notification but forwarding's (netconf): they are also read once
-// a second (a handful of small /proc reads).
+// The sysctls vmgw sets have no notification but forwarding's (netconf): they are also read twice
+// a second (a handful of small /proc reads), so that they too are back within a second.
 #pragma once
 
 #include <chrono>
@@ -42,7 +42,7 @@ class HostHealer {
   static constexpr auto kQuiet = std::chrono::milliseconds(20);
   static constexpr auto kLongest = std::chrono::milliseconds(200);
   // How often the sysctls are read, and how long after a failed heal it is tried again.
-  static constexpr auto kSysctlPeriod = std::chrono::seconds(1);
+  static constexpr auto kSysctlPeriod = std::chrono::milliseconds(500);
   static constexpr auto kRetry = std::chrono::seconds(5);
 
  private:

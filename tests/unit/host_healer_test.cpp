@@ -190,8 +190,8 @@ TEST_F(Healer, SysctlsOnNetconfAndOnTheTimer) {
   EXPECT_EQ(heals("sysctl"), 1u);
   // A sysctl without notification: read again within kSysctlPeriod.
   sysctl.values["net/ipv4/fib_multipath_hash_policy"] = "0";
-  EXPECT_FALSE(healer->poll({}, t0 + 500ms));
-  EXPECT_TRUE(healer->poll({}, t0 + 1001ms));
+  EXPECT_FALSE(healer->poll({}, t0 + 300ms));
+  EXPECT_TRUE(healer->poll({}, t0 + 1ms + HostHealer::kSysctlPeriod));
   EXPECT_EQ(sysctl.values["net/ipv4/fib_multipath_hash_policy"], "1");
   EXPECT_EQ(heals("sysctl"), 2u);
   ASSERT_EQ(info.size(), 2u);
