@@ -41,10 +41,12 @@ forwarding() { [[ $(ip netns exec "$NS_GW" cat /proc/sys/net/ipv4/ip_forward) ==
 HOSTS=$VMGW_LAB/state/dhcp/vmnet.hosts
 
 # back_within MS CHECK...: CHECK succeeds again within MS milliseconds of the break (measured
-# from just before it, by the caller's BROKE_AT); prints the time and keeps it in $T/figures.
+# from just before it, by BROKE_AT of `breaks`); prints the time and keeps it in $T/figures. A
+# break that failed fails here: nothing was broken, so nothing was shown to heal.
 back_within() {
   local limit=$1 now
   shift
+  [[ $BROKE == yes ]] || { echo "  the break failed"; return 1; }
   while :; do
     now=$(date +%s%N)
     if "$@" >/dev/null 2>&1; then
@@ -57,20 +59,25 @@ back_within() {
   done
 }
 same_as() { [[ $("$1") == "$2" ]]; }
-# logged PATTERN: the daemon's log has a self-heal line matching PATTERN (extended regex).
-logged() { grep -E "self-heal: restored $1" "$VMGWD_LOG" >/dev/null || { echo "  no log line '$1'"; return 1; }; }
+# logged PATTERN: a self-heal line matching PATTERN (extended regex) was logged since the break.
+logged() {
+  tail -n "+$((LOG_AT + 1))" "$VMGWD_LOG" | grep -E "self-heal: restored $1" >/dev/null \
+    || { echo "  no log line '$1' since the break"; return 1; }
+}
 moved() {
   local now
   now=$(heals "$1")
   ((now > $2)) || { echo "  vmgw_self_heals_total{kind=\"$1\"} $2 -> $now"; return 1; }
 }
-# breaks WHAT KIND CMD...: runs CMD (the break) and remembers the time and the counter before.
+# breaks WHAT KIND CMD...: runs CMD (the break), remembering the time, the log's length and the
+# kind's counter before it.
 breaks() {
   WHAT=$1 KIND=$2
   shift 2
   BEFORE=$(heals "$KIND")
+  LOG_AT=$(wc -l <"$VMGWD_LOG")
   BROKE_AT=$(date +%s%N)
-  "$@" || echo "  the break itself failed: $*"
+  if "$@"; then BROKE=yes; else BROKE=no; fi
 }
 
 assert "vm add web on vnet-web" rc_ok vmgwc vm add web --network vmnet --mac "$LAB_WEB_MAC" \
@@ -105,6 +112,18 @@ breaks "bridge gateway address" address gw addr del 10.10.0.1/24 dev br-vm
 assert "br-vm's 10.10.0.1/24 deleted: back within 1 s" back_within 1000 same_as addresses "$ADDRS"
 assert "  logged" logged "address: add address 10.10.0.1/24 on br-vm"
 assert "  counted" moved address "$BEFORE"
+
+# The uplink's own address: the kernel takes its secondaries (the elastic IP) and its subnet's
+# route along; vmgw puts back the addresses, and whatever routing went with them.
+breaks "uplink address" address gw addr del "$LAB_UPLINK_ADDR/24" dev wan0
+uplink_whole() {
+  [[ $(addresses) == "$ADDRS" && $(routes) == "$ROUTES" && $(nexthops) == "$NEXTHOPS" ]]
+}
+assert "wan0's $LAB_UPLINK_ADDR/24 deleted: back within 1 s, with the elastic IP and the routing" \
+  back_within 1000 uplink_whole
+assert "  logged" logged "address: add address $LAB_UPLINK_ADDR/24 on wan0"
+assert "  counted" moved address "$BEFORE"
+assert "  web reaches the internet again" reaches "$NS_WEB" "$LAB_INET_ADDR" 80 "seen-from="
 
 # A default route of vmgw's, by its key (table, metric): `ip` refuses its "nhid" in a deletion.
 route=$(routes | grep '^default' | head -n 1)
@@ -159,9 +178,12 @@ assert "vmnet's hosts file deleted: back within 1 s" \
   back_within 1000 bash -c "[[ \"\$(cat $HOSTS)\" == \"$HOSTS_CONTENT\" ]]"
 assert "  logged" logged "hosts_file: the DHCP reservations of network vmnet \(noticed: vmnet.hosts deleted"
 assert "  counted" moved hosts_file "$BEFORE"
-echo "junk" >"$HOSTS"
-assert "vmnet's hosts file overwritten: restored" \
-  vmgw_wait_for 1 bash -c "[[ \"\$(cat $HOSTS)\" == \"$HOSTS_CONTENT\" ]]"
+overwrite() { echo junk >"$HOSTS"; }
+breaks "hosts file overwritten" hosts_file overwrite
+assert "vmnet's hosts file overwritten: back within 1 s" \
+  back_within 1000 bash -c "[[ \"\$(cat $HOSTS)\" == \"$HOSTS_CONTENT\" ]]"
+assert "  logged" logged "hosts_file: the DHCP reservations of network vmnet \(noticed: vmnet.hosts written"
+assert "  counted" moved hosts_file "$BEFORE"
 
 breaks "bridge deleted" link gw link del br-vm
 bridge_whole() { bridge_up && [[ $(ports) == "$PORTS" && $(addresses) == "$ADDRS" ]]; }
@@ -169,12 +191,12 @@ assert "br-vm deleted: back within 1 s, up, with its port and its address" back_
 assert "  logged" logged "link: create bridge br-vm \(noticed: "
 assert "  counted" moved link "$BEFORE"
 
-# Everything at once (a burst): one re-diff puts it all back.
-BROKE_AT=$(date +%s%N) WHAT="burst of 4"
-gw addr del "$LAB_EIP_DB/32" dev wan0
-gw link set vnet-web nomaster
-gw rule del pref "$pref"
-del_route
+# Everything at once (a burst, which the quiet moment makes one re-diff as a rule).
+burst() {
+  gw addr del "$LAB_EIP_DB/32" dev wan0 && gw link set vnet-web nomaster &&
+    gw rule del pref "$pref" && del_route
+}
+breaks "burst of 4" address burst
 assert "a burst of four breaks: all back within 1 s" back_within 1000 bash -c \
   "[[ \"\$(ip -n $NS_GW -4 -o addr show | awk '{print \$2, \$4}' | sort)\" == \"$ADDRS\" && \
      \"\$(ip -n $NS_GW -o link show master br-vm | awk '{print \$2}')\" == \"$PORTS\" && \
