@@ -125,7 +125,23 @@ void HealTimer::noticed(Clock::time_point now) {
 
 std::optional<HealTimer::Clock::time_point> HealTimer::due() const {
   if (!first_) return std::nullopt;
-  return std::min(*last_ + quiet_, *first_ + longest_);
+  auto at = std::min(*last_ + quiet_, *first_ + longest_);
+  if (fighting()) at = std::max(at, heals_.back() + kFightPace);
+  return at;
+}
+
+bool HealTimer::fighting() const {
+  return heals_.size() == static_cast<size_t>(kFightHeals) &&
+         heals_.back() - heals_.front() <= kFightWindow;
+}
+
+bool HealTimer::healed(Clock::time_point now) {
+  heals_.push_back(now);
+  if (heals_.size() > static_cast<size_t>(kFightHeals)) heals_.pop_front();
+  const bool fighting_now = fighting();
+  const bool started = fighting_now && !was_fighting_;
+  was_fighting_ = fighting_now;
+  return started;
 }
 
 }  // namespace vmgw::daemon

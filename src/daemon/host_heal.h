@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -58,19 +59,31 @@ std::string heal_kind(NetOp::Kind k);
 
 // When to re-diff: after the first contradiction, once no other came for `quiet` (a burst is
 // one diff), and at the latest `longest` after the first (a steady stream does not starve it).
+// And not in a spin with another program that undoes every restore at once (a network manager
+// that removes addresses it does not know): after kFightHeals restores within kFightWindow, at
+// most one per kFightPace, until the other program stops.
 class HealTimer {
  public:
   using Clock = std::chrono::steady_clock;
+  static constexpr int kFightHeals = 5;
+  static constexpr auto kFightWindow = std::chrono::seconds(5);
+  static constexpr auto kFightPace = std::chrono::seconds(1);
+
   HealTimer(Clock::duration quiet, Clock::duration longest) : quiet_(quiet), longest_(longest) {}
   void noticed(Clock::time_point now);
   // The moment to re-diff, if one is pending.
   std::optional<Clock::time_point> due() const;
   bool ready(Clock::time_point now) const { return due() && *due() <= now; }
   void done() { first_.reset(); }
+  // The re-diff wrote something at `now`. True when that makes it a fight (the first time).
+  bool healed(Clock::time_point now);
+  bool fighting() const;
 
  private:
   Clock::duration quiet_, longest_;
   std::optional<Clock::time_point> first_, last_;
+  std::deque<Clock::time_point> heals_;  // the last kFightHeals restores
+  bool was_fighting_ = false;
 };
 
 }  // namespace vmgw::daemon

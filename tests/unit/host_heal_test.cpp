@@ -169,6 +169,29 @@ TEST(HostHeal, TimerWaitsForAQuietMomentButNotForever) {
   EXPECT_FALSE(t.due());
 }
 
+TEST(HostHeal, TimerPacesAFightWithAnotherProgram) {
+  using namespace std::chrono_literals;
+  HealTimer t(20ms, 200ms);
+  HealTimer::Clock::time_point t0{};
+  auto heal_at = [&](HealTimer::Clock::time_point at) {
+    t.noticed(at);
+    EXPECT_TRUE(t.ready(at + 20ms));
+    t.done();
+    return t.healed(at + 20ms);
+  };
+  for (int i = 0; i < HealTimer::kFightHeals - 1; ++i) EXPECT_FALSE(heal_at(t0 + i * 100ms));
+  EXPECT_TRUE(heal_at(t0 + 400ms));  // the fifth restore within 5 s: said once
+  EXPECT_TRUE(t.fighting());
+  t.noticed(t0 + 500ms);
+  EXPECT_FALSE(t.ready(t0 + 520ms));  // paced: a second after the last restore
+  EXPECT_EQ(*t.due(), t0 + 420ms + HealTimer::kFightPace);
+  t.done();
+  EXPECT_FALSE(t.healed(t0 + 1420ms));  // still fighting: not said again
+  // The other program stopped: a contradiction long after is restored at the usual pace.
+  t.noticed(t0 + 60s);
+  EXPECT_TRUE(t.ready(t0 + 60s + 20ms));
+}
+
 TEST(HostHeal, KindsAndHostsFiles) {
   EXPECT_EQ(heal_kind(NetOp::Kind::add_address), "address");
   EXPECT_EQ(heal_kind(NetOp::Kind::set_master), "bridge_port");

@@ -99,6 +99,29 @@ TEST_F(Healer, AnElasticIpsAddressIsPutBackAfterAQuietMoment) {
   EXPECT_EQ(heals("address"), 1u);
 }
 
+TEST_F(Healer, AFightIsSaidOnceAndPaced) {
+  // Another program deletes the address again as soon as it is back.
+  auto at = t0;
+  for (int i = 0; i < HealTimer::kFightHeals; ++i) {
+    address_removed("wan0", "203.0.113.16/32");
+    healer->poll({net->fd()}, at);
+    at += HostHealer::kQuiet;
+    EXPECT_TRUE(healer->poll({}, at));
+    EXPECT_TRUE(has("wan0", "203.0.113.16/32"));
+  }
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0],
+            "self-heal: address keeps being undone (5 restores within 5 s): another program fights "
+            "vmgw over it; restored at most once a second while that goes on");
+  address_removed("wan0", "203.0.113.16/32");
+  healer->poll({net->fd()}, at);
+  EXPECT_FALSE(healer->poll({}, at + HostHealer::kQuiet));
+  EXPECT_FALSE(has("wan0", "203.0.113.16/32"));
+  EXPECT_TRUE(healer->poll({}, at + HealTimer::kFightPace));
+  EXPECT_TRUE(has("wan0", "203.0.113.16/32"));
+  EXPECT_EQ(errors.size(), 1u);
+}
+
 TEST_F(Healer, ABurstIsOneRediff) {
   address_removed("wan0", "203.0.113.16/32");
   address_removed("br-vm", "10.10.0.1/29");
