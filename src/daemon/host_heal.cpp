@@ -126,21 +126,42 @@ void HealTimer::noticed(Clock::time_point now) {
 std::optional<HealTimer::Clock::time_point> HealTimer::due() const {
   if (!first_) return std::nullopt;
   auto at = std::min(*last_ + quiet_, *first_ + longest_);
-  if (fighting()) at = std::max(at, heals_.back() + kFightPace);
+  if (auto fought = last_fought()) at = std::max(at, *fought + kFightPace);
   return at;
 }
 
-bool HealTimer::fighting() const {
-  return heals_.size() == static_cast<size_t>(kFightHeals) &&
-         heals_.back() - heals_.front() <= kFightWindow;
+std::optional<HealTimer::Clock::time_point> HealTimer::last_fought() const {
+  std::optional<Clock::time_point> out;
+  for (const auto& [object, times] : restores_) {
+    bool fight = times.size() == kFightHeals && times.back() - times.front() <= kFightWindow;
+    if (fight && (!out || *out < times.back())) out = times.back();
+  }
+  return out;
 }
 
-bool HealTimer::healed(Clock::time_point now) {
-  heals_.push_back(now);
-  if (heals_.size() > static_cast<size_t>(kFightHeals)) heals_.pop_front();
-  const bool fighting_now = fighting();
-  const bool started = fighting_now && !was_fighting_;
-  was_fighting_ = fighting_now;
+bool HealTimer::fighting() const {
+  return last_fought().has_value();
+}
+
+std::optional<std::string> HealTimer::healed(Clock::time_point now,
+                                             const std::vector<std::string>& objects) {
+  // Objects not restored for a whole window are in no fight any more.
+  for (auto it = restores_.begin(); it != restores_.end();) {
+    if (now - it->second.back() > kFightWindow) {
+      said_.erase(it->first);
+      it = restores_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::optional<std::string> started;
+  for (const auto& object : objects) {
+    auto& times = restores_[object];
+    times.push_back(now);
+    if (times.size() > kFightHeals) times.pop_front();
+    bool fight = times.size() == kFightHeals && times.back() - times.front() <= kFightWindow;
+    if (fight && said_.insert(object).second && !started) started = object;
+  }
   return started;
 }
 

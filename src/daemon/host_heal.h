@@ -59,13 +59,13 @@ std::string heal_kind(NetOp::Kind k);
 
 // When to re-diff: after the first contradiction, once no other came for `quiet` (a burst is
 // one diff), and at the latest `longest` after the first (a steady stream does not starve it).
-// And not in a spin with another program that undoes every restore at once (a network manager
-// that removes addresses it does not know): after kFightHeals restores within kFightWindow, at
-// most one per kFightPace, until the other program stops.
+// And not in a spin with another program that undoes a restore at once, every time (a network
+// manager removing addresses it does not know): once one object was restored kFightHeals times
+// within kFightWindow, at most one re-diff per kFightPace, until that stops.
 class HealTimer {
  public:
   using Clock = std::chrono::steady_clock;
-  static constexpr int kFightHeals = 5;
+  static constexpr size_t kFightHeals = 5;
   static constexpr auto kFightWindow = std::chrono::seconds(5);
   static constexpr auto kFightPace = std::chrono::seconds(1);
 
@@ -75,15 +75,19 @@ class HealTimer {
   std::optional<Clock::time_point> due() const;
   bool ready(Clock::time_point now) const { return due() && *due() <= now; }
   void done() { first_.reset(); }
-  // The re-diff wrote something at `now`. True when that makes it a fight (the first time).
-  bool healed(Clock::time_point now);
+  // The re-diff restored `objects` ("add address 203.0.113.17/32 on wan0") at `now`. Returns the
+  // first of them this makes a fight, once per fight.
+  std::optional<std::string> healed(Clock::time_point now, const std::vector<std::string>& objects);
   bool fighting() const;
 
  private:
+  // The last restore of an object in a fight, if any.
+  std::optional<Clock::time_point> last_fought() const;
+
   Clock::duration quiet_, longest_;
   std::optional<Clock::time_point> first_, last_;
-  std::deque<Clock::time_point> heals_;  // the last kFightHeals restores
-  bool was_fighting_ = false;
+  std::map<std::string, std::deque<Clock::time_point>> restores_;  // the last kFightHeals
+  std::set<std::string> said_;                                     // the fights already logged
 };
 
 }  // namespace vmgw::daemon

@@ -139,14 +139,23 @@ bool HostHealer::heal(HealParts parts, Clock::time_point now) {
           " (noticed: " + noticed_hosts_ + ms_since(noticed_hosts_at_, now) + ")");
   if (parts.net) noticed_net_at_.reset();
   if (parts.hosts) noticed_hosts_at_.reset();
-  const std::string fight =
-      " keeps being undone (" + std::to_string(HealTimer::kFightHeals) +
-      " restores within 5 s): another program fights vmgw over it; restored at most once a "
-      "second while that goes on";
-  if (!done.net.empty() && net_timer_.healed(now))
-    error_("self-heal: " + heal_kind(done.net.front().kind) + fight);
-  if (!done.hosts_files.empty() && hosts_timer_.healed(now))
-    error_("self-heal: the hosts file of network " + done.hosts_files.front() + fight);
+  auto fight = [&](const std::optional<std::string>& object) {
+    if (object)
+      error_("self-heal: " + *object + ": undone again at once, " +
+             std::to_string(HealTimer::kFightHeals) +
+             " times within 5 s: another program fights vmgw over it; restoring at most once a "
+             "second while that goes on");
+  };
+  if (!done.net.empty()) {
+    std::vector<std::string> objects;
+    for (const auto& op : done.net) objects.push_back(op.str());
+    fight(net_timer_.healed(now, objects));
+  }
+  if (!done.hosts_files.empty()) {
+    std::vector<std::string> objects;
+    for (const auto& net : done.hosts_files) objects.push_back("the hosts file of network " + net);
+    fight(hosts_timer_.healed(now, objects));
+  }
   return !done.empty();
 }
 

@@ -173,23 +173,30 @@ TEST(HostHeal, TimerPacesAFightWithAnotherProgram) {
   using namespace std::chrono_literals;
   HealTimer t(20ms, 200ms);
   HealTimer::Clock::time_point t0{};
-  auto heal_at = [&](HealTimer::Clock::time_point at) {
+  auto heal_at = [&](HealTimer::Clock::time_point at, const std::string& object) {
     t.noticed(at);
     EXPECT_TRUE(t.ready(at + 20ms));
     t.done();
-    return t.healed(at + 20ms);
+    return t.healed(at + 20ms, {object});
   };
-  for (int i = 0; i < HealTimer::kFightHeals - 1; ++i) EXPECT_FALSE(heal_at(t0 + i * 100ms));
-  EXPECT_TRUE(heal_at(t0 + 400ms));  // the fifth restore within 5 s: said once
+  // Different objects restored one after the other: no fight.
+  for (int i = 0; i < 8; ++i) EXPECT_FALSE(heal_at(t0 + i * 100ms, "object " + std::to_string(i)));
+  EXPECT_FALSE(t.fighting());
+  // The same object, again and again.
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(heal_at(t0 + 1s + i * 100ms, "add address a"));
+  EXPECT_EQ(heal_at(t0 + 1400ms, "add address a"), "add address a");  // the fifth: said once
   EXPECT_TRUE(t.fighting());
-  t.noticed(t0 + 500ms);
-  EXPECT_FALSE(t.ready(t0 + 520ms));  // paced: a second after the last restore
-  EXPECT_EQ(*t.due(), t0 + 420ms + HealTimer::kFightPace);
+  t.noticed(t0 + 1500ms);
+  EXPECT_FALSE(t.ready(t0 + 1520ms));  // paced: a second after the last restore
+  EXPECT_EQ(*t.due(), t0 + 1420ms + HealTimer::kFightPace);
   t.done();
-  EXPECT_FALSE(t.healed(t0 + 1420ms));  // still fighting: not said again
+  EXPECT_FALSE(t.healed(t0 + 2420ms, {"add address a"}));  // still the same fight: not said again
   // The other program stopped: a contradiction long after is restored at the usual pace.
   t.noticed(t0 + 60s);
   EXPECT_TRUE(t.ready(t0 + 60s + 20ms));
+  t.done();
+  EXPECT_FALSE(t.healed(t0 + 60s + 20ms, {"add address a"}));
+  EXPECT_FALSE(t.fighting());
 }
 
 TEST(HostHeal, KindsAndHostsFiles) {

@@ -102,7 +102,7 @@ TEST_F(Healer, AnElasticIpsAddressIsPutBackAfterAQuietMoment) {
 TEST_F(Healer, AFightIsSaidOnceAndPaced) {
   // Another program deletes the address again as soon as it is back.
   auto at = t0;
-  for (int i = 0; i < HealTimer::kFightHeals; ++i) {
+  for (size_t i = 0; i < HealTimer::kFightHeals; ++i) {
     address_removed("wan0", "203.0.113.16/32");
     healer->poll({net->fd()}, at);
     at += HostHealer::kQuiet;
@@ -111,8 +111,9 @@ TEST_F(Healer, AFightIsSaidOnceAndPaced) {
   }
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0],
-            "self-heal: address keeps being undone (5 restores within 5 s): another program fights "
-            "vmgw over it; restored at most once a second while that goes on");
+            "self-heal: add address 203.0.113.16/32 on wan0: undone again at once, 5 times within "
+            "5 s: another program fights vmgw over it; restoring at most once a second while that "
+            "goes on");
   address_removed("wan0", "203.0.113.16/32");
   healer->poll({net->fd()}, at);
   EXPECT_FALSE(healer->poll({}, at + HostHealer::kQuiet));
