@@ -132,6 +132,23 @@ ApplyReport apply(const Plan& plan, Backends& b) {
   return r;
 }
 
+void restore_net(const Plan& host, backend::Rtnl& rtnl, std::vector<NetOp>& ran) {
+  for (auto& op : net_diff(host, read_net(rtnl))) {
+    run_net_ops({op}, rtnl);
+    ran.push_back(std::move(op));
+  }
+}
+
+std::vector<std::string> restore_sysctls(const Plan& host, backend::Sysctl& sysctl) {
+  std::vector<std::string> out;
+  for (const auto& s : host.sysctls) {
+    if (!needs_write(s, sysctl)) continue;
+    sysctl.set(s.key, s.value);
+    out.push_back(sysctl_name(s.key) + " = " + s.value);
+  }
+  return out;
+}
+
 ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written,
                         std::vector<std::string>* plugged) {
   ApplyReport r;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "apply/net_diff.h"
 #include "backend/dhcp.h"
 #include "backend/nft_backend.h"
 #include "backend/rtnl.h"
@@ -66,5 +67,13 @@ ApplyReport apply(const Plan& plan, Backends& b);
 // change that fails later takes them out again.
 ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written,
                         std::vector<std::string>* plugged = nullptr);
+
+// Self-healing (daemon/host_healer.h) of `host`, the host part of the plan in force: the links,
+// addresses and routing the kernel lost or another program changed, put back by the diff every
+// apply makes (net_diff). `ran` gets each operation once it ran, in order. Throws
+// backend::RtnlError on a refusal (`ran` then holds what ran before it).
+void restore_net(const Plan& host, backend::Rtnl& rtnl, std::vector<NetOp>& ran);
+// The sysctls of `host` whose value is no longer vmgw's, set again: "net.ipv4.ip_forward = 1".
+std::vector<std::string> restore_sysctls(const Plan& host, backend::Sysctl& sysctl);
 
 }  // namespace vmgw

@@ -1,23 +1,13 @@
 #include "apply/net_diff.h"
 
 #include <algorithm>
+#include <set>
+#include <unordered_map>
 
 #include "backend/rtnl_messages.h"
 
 namespace vmgw {
 namespace {
-
-const backend::LinkInfo* find_link(const NetState& s, const std::string& name) {
-  for (const auto& l : s.links)
-    if (l.name == name) return &l;
-  return nullptr;
-}
-
-const backend::LinkInfo* find_link(const NetState& s, int index) {
-  for (const auto& l : s.links)
-    if (l.index == index) return &l;
-  return nullptr;
-}
 
 bool planned(const Plan& p, const backend::AddressInfo& a) {
   return std::any_of(p.addresses.begin(), p.addresses.end(), [&](const PlannedAddress& x) {
@@ -103,22 +93,34 @@ bool contains(const std::vector<T>& v, const T& x) {
 
 void diff_links_and_addresses(const Plan& plan, const NetState& state, std::vector<NetOp>& ops) {
   using K = NetOp::Kind;
+  // Indexed: self-healing diffs the whole host at run time, with a port per VM.
+  std::unordered_map<std::string, const backend::LinkInfo*> by_name;
+  std::unordered_map<int, const backend::LinkInfo*> by_index;
+  for (const auto& l : state.links) {
+    by_name[l.name] = &l;
+    by_index[l.index] = &l;
+  }
+  auto named = [&](const std::string& name) {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  };
   for (const auto& b : plan.bridges) {
-    const auto* link = find_link(state, b.name);
+    const auto* link = named(b.name);
     if (!link) ops.push_back({K::create_bridge, b.name});
     if (!link || !link->up) ops.push_back({K::set_up, b.name});
   }
   for (const auto& port : plan.ports) {
-    const auto* link = find_link(state, port.device);
+    const auto* link = named(port.device);
     if (!link) continue;  // the VM is not running: its port appears when it starts
-    const auto* master = find_link(state, link->master);
-    if (!master || master->name != port.bridge)
+    auto master = by_index.find(link->master);
+    if (master == by_index.end() || master->second->name != port.bridge)
       ops.push_back({K::set_master, port.device, port.bridge});
     if (!link->up) ops.push_back({K::set_up, port.device});
   }
+  const std::set<backend::AddressInfo> have(state.addresses.begin(), state.addresses.end());
   for (const auto& a : plan.addresses) {
-    backend::AddressInfo want{a.device, a.address};
-    if (!contains(state.addresses, want)) ops.push_back({K::add_address, a.device, "", a.address});
+    if (!have.count({a.device, a.address}))
+      ops.push_back({K::add_address, a.device, "", a.address});
   }
 }
 

@@ -25,6 +25,10 @@ class Dhcp {
   // Bounds the server's log: past `max_bytes`, it moves to "<log>.1" (replacing the one there)
   // and the log starts empty. True when it did.
   virtual bool trim_log(const std::string& network, uint64_t max_bytes) = 0;
+  // Self-healing: when the hosts file of `s` is missing or differs from its reservations
+  // (another program deleted or edited it), writes it again and has a running server re-read
+  // it. Starts nothing (a dead server is the supervisor's). True when the file was rewritten.
+  virtual bool restore_hosts(const DhcpServer& s) = 0;
 };
 
 // The most a dnsmasq log (--log-dhcp: about 3 KB per DHCP exchange) holds before trim_log.
@@ -41,7 +45,8 @@ struct DnsmasqPaths {
 // dnsmasq processes that daemonize themselves (pid files in run_dir).
 std::unique_ptr<Dhcp> make_dnsmasq(const DnsmasqPaths& paths);
 
-// Files vmgw keeps per DHCP network (shared with `vmgw leases`).
+// Files vmgw keeps per DHCP network (shared with `vmgw leases`), all in dhcp_dir().
+std::string dhcp_dir(const std::string& state_dir);
 std::string dhcp_hosts_path(const std::string& state_dir, const std::string& network);
 std::string dhcp_events_path(const std::string& state_dir, const std::string& network);
 
@@ -51,6 +56,7 @@ class FakeDhcp : public Dhcp {
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override;
   bool running(const std::string& network) override;
   bool trim_log(const std::string& network, uint64_t max_bytes) override;
+  bool restore_hosts(const DhcpServer& s) override;
   std::vector<std::pair<std::string, std::string>> servers;  // network, hosts file
   std::map<std::string, uint64_t> log_bytes;                 // test input: a log's size
   std::vector<std::string> actions;

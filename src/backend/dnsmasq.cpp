@@ -192,6 +192,16 @@ class Dnsmasq : public Dhcp {
 
   bool running(const std::string& network) override { return server_pid(network) > 0; }
 
+  bool restore_hosts(const DhcpServer& s) override {
+    const std::string hosts = dhcp_hosts_path(p_.state_dir, s.network);
+    if (read_file(hosts) == s.hosts_file()) return false;
+    replace_hosts(hosts, s.hosts_file());
+    // The other program may have had dnsmasq read its version already (an edit and a SIGHUP):
+    // re-read, so that what it serves is the reservations again.
+    if (pid_t pid = server_pid(s.network); pid > 0) ::kill(pid, SIGHUP);
+    return true;
+  }
+
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override {
     std::vector<std::string> stopped;
     DIR* d = ::opendir(p_.run_dir.c_str());
@@ -314,11 +324,14 @@ class Dnsmasq : public Dhcp {
 
 }  // namespace
 
+std::string dhcp_dir(const std::string& state_dir) {
+  return state_dir + "/dhcp";
+}
 std::string dhcp_hosts_path(const std::string& state_dir, const std::string& network) {
-  return state_dir + "/dhcp/" + network + ".hosts";
+  return dhcp_dir(state_dir) + "/" + network + ".hosts";
 }
 std::string dhcp_events_path(const std::string& state_dir, const std::string& network) {
-  return state_dir + "/dhcp/" + network + ".events";
+  return dhcp_dir(state_dir) + "/" + network + ".events";
 }
 
 std::unique_ptr<Dhcp> make_dnsmasq(const DnsmasqPaths& paths) {
@@ -363,5 +376,15 @@ bool FakeDhcp::trim_log(const std::string& network, uint64_t max_bytes) {
 bool FakeDhcp::running(const std::string& network) {
   return std::any_of(servers.begin(), servers.end(),
                      [&](const auto& s) { return s.first == network; });
+}
+
+bool FakeDhcp::restore_hosts(const DhcpServer& s) {
+  for (auto& [net, hosts] : servers) {
+    if (net != s.network || hosts == s.hosts_file()) continue;
+    hosts = s.hosts_file();
+    actions.push_back("restore " + net);
+    return true;
+  }
+  return false;
 }
 }  // namespace vmgw::backend

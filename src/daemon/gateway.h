@@ -65,6 +65,21 @@ struct DefinedFilter {
   size_t flows_cut = 0;                  // established flows the new rules no longer allow
 };
 
+// What self-healing of the host part should look at again (daemon/host_heal.h says when).
+struct HealParts {
+  bool net = false;      // links, bridge ports, addresses, nexthops, routes, rules
+  bool sysctls = false;  // the sysctls the plan sets
+  bool hosts = false;    // the DHCP hosts files
+};
+
+// What it put back.
+struct HostHeal {
+  std::vector<NetOp> net;
+  std::vector<std::string> sysctls;      // "net.ipv4.ip_forward = 1"
+  std::vector<std::string> hosts_files;  // networks whose hosts file was rewritten
+  bool empty() const { return net.empty() && sysctls.empty() && hosts_files.empty(); }
+};
+
 // One rule's counters as the kernel holds them.
 struct RuleStats {
   std::string layer;      // "l2" or "l3"
@@ -96,6 +111,10 @@ struct UplinkHealthChange {
 };
 
 struct Counters {
+  // Objects put back after another program (or the kernel) changed them, by kind: "nftables"
+  // (a transaction), "address", "route", "rule", "nexthop", "bridge_port", "link", "sysctl",
+  // "hosts_file".
+  std::map<std::string, uint64_t> self_heals;
   uint64_t applies = 0;
   uint64_t apply_errors = 0;
   uint64_t nft_transactions = 0;
@@ -153,6 +172,13 @@ class Gateway {
   // Whether the host may differ from the plan in force: a failed change could not be stepped
   // back at once (a full disk, a vanished device). The daemon's loop heals until it is not.
   bool host_behind() const { return host_behind_; }
+  // Self-healing of the rest of the host (gateway_heal.cpp): the parts asked for, diffed against
+  // the host part of the plan in force and put back; counted in counters().self_heals. Throws
+  // backend::RtnlError / std::runtime_error when the kernel refuses (what ran before stays).
+  HostHeal heal_host(HealParts parts);
+  // The host part of the plan in force (LivePlan::host), and a number that changes with it.
+  Plan host_plan() const { return live_.host(); }
+  uint64_t plan_version() const { return live_.version(); }
 
   // Several uplinks (gateway_uplinks.cpp). The nexthop groups follow `health` (from the probes
   // and the links); flows pinned to an uplink taken out are cut, and with `failback:

@@ -134,6 +134,7 @@ ApplyReport Gateway::start() {
 ApplyReport Gateway::heal() {
   // The kernel changed behind our back: diff the whole plan against what it holds now.
   auto report = converge(topology_, objects_.state(), catalog_);
+  if (!report.nft.empty()) ++counters_.self_heals["nftables"];
   if (report.changed()) {
     count(report);
     last_apply_ = "restored: " + report.summary();

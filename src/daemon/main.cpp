@@ -32,6 +32,7 @@
 #include "compile/filter_rules.h"
 #include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
+#include "daemon/host_healer.h"
 #include "daemon/log.h"
 #include "daemon/log_book.h"
 #include "daemon/memory.h"
@@ -256,6 +257,9 @@ int run(const Options& o) {
     return 1;
   }
   uplinks.configure();
+  // Links, addresses, routing, sysctls and hosts files another program changes are put back too
+  // (nftables' own events cover the tables, above).
+  auto healer = daemon::make_host_healer(gw, backend::dhcp_dir(o.state_dir));
 
   std::string group = o.group;
   if (!group.empty() && !::getgrnam(group.c_str())) {
@@ -306,9 +310,15 @@ int run(const Options& o) {
     if (nflog) extra.push_back(nflog->fd());
     if (monitor) extra.push_back(monitor->fd());
     for (int fd : uplinks.fds()) extra.push_back(fd);
+    for (int fd : healer->fds()) extra.push_back(fd);
     // At most a second asleep: the trim after a quiet second needs the loop back.
-    auto ready = server.poll_once(uplinks.timeout_ms(1000), handle, extra);
+    auto ready = server.poll_once(
+        healer->timeout_ms(uplinks.timeout_ms(1000), std::chrono::steady_clock::now()), handle,
+        extra);
     if (uplinks.poll(ready)) worked = std::chrono::steady_clock::now();
+    // After the uplinks: routing follows a lost carrier before a re-diff looks at it.
+    if (healer->poll(ready, std::chrono::steady_clock::now()))
+      worked = std::chrono::steady_clock::now();
     for (int fd : ready) {
       if (monitor && fd == monitor->fd()) {
         auto changers = monitor->foreign_changes();

@@ -1,4 +1,5 @@
 // Prometheus text exposition (version 0.0.4) of the daemon's state and counters.
+#include <map>
 #include <sstream>
 
 #include "daemon/routes.h"
@@ -39,6 +40,16 @@ std::string metrics_text(const Gateway& gw, const DaemonInfo& info) {
   metric(os, "vmgw_conntrack_deleted_total", "counter",
          "Conntrack entries deleted because a binding moved or went away.",
          std::to_string(c.conntrack_deleted));
+  // Every kind from the start, so that a rate() over the first heal sees it move from 0.
+  std::map<std::string, uint64_t> heals;
+  for (const char* kind : {"nftables", "address", "route", "rule", "nexthop", "bridge_port", "link",
+                           "sysctl", "hosts_file"})
+    heals[kind] = 0;
+  for (const auto& [kind, n] : c.self_heals) heals[kind] = n;
+  os << "# HELP vmgw_self_heals_total Objects put back after another program or the kernel "
+        "changed them (nftables: transactions), by kind.\n# TYPE vmgw_self_heals_total counter\n";
+  for (const auto& [kind, n] : heals)
+    os << "vmgw_self_heals_total{kind=\"" << kind << "\"} " << n << "\n";
   os << "# HELP vmgw_dhcp_up Whether the network's dnsmasq runs.\n# TYPE vmgw_dhcp_up gauge\n";
   for (const auto& [net, state] : info.dhcp_state())
     os << "vmgw_dhcp_up{network=\"" << net << "\"} " << (state == "running" ? 1 : 0) << "\n";

@@ -137,6 +137,29 @@ std::size_t LivePlan::elements_after(const std::vector<ObjectChange>& changes) c
   return n;
 }
 
+Plan LivePlan::host() const {
+  Plan h;
+  h.uplink_devices = base_.uplink_devices;
+  h.sysctls = base_.sysctls;
+  h.bridges = base_.bridges;
+  h.ports = base_.ports;
+  h.addresses = base_.addresses;
+  h.managed_ranges = base_.managed_ranges;
+  h.routes = base_.routes;
+  h.nexthops = base_.nexthops;
+  h.rules = base_.rules;
+  h.dhcp = dhcp_;
+  // An address two objects hold (counted in step()) is planned once: net_diff would add it twice.
+  std::set<std::string> seen;
+  for (const auto& a : h.addresses) seen.insert(address_key(a));
+  for (const auto& [key, f] : objects_) {
+    h.ports.insert(h.ports.end(), f.ports.begin(), f.ports.end());
+    for (const auto& a : f.addresses)
+      if (seen.insert(address_key(a)).second) h.addresses.push_back(a);
+  }
+  return h;
+}
+
 CompileFlags LivePlan::flags() const {
   return {filtered_ > 0, quarantined_ > 0};
 }
@@ -382,6 +405,7 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
 
 std::vector<std::string> LivePlan::commit(const std::vector<ObjectChange>& changes,
                                           const Plan* next_base) {
+  ++version_;
   std::vector<std::string> changed;
   if (next_base) {
     auto dhcp = std::move(dhcp_);

@@ -82,6 +82,13 @@ class LivePlan {
   // `changes`.
   size_t elements() const { return elements_; }
   size_t elements_after(const std::vector<ObjectChange>& changes) const;
+  // The host part of the plan in force: the base's links, addresses, routing and sysctls, every
+  // object's ports and addresses, the DHCP servers; no nftables. What self-healing diffs the
+  // kernel against. O(objects).
+  Plan host() const;
+  // Changes with every reset() and commit(), so that what is derived from the plan in force can
+  // be cached.
+  uint64_t version() const { return version_; }
 
  private:
   using ChainKey = std::pair<NftTable, std::string>;
@@ -93,6 +100,7 @@ class LivePlan {
   std::map<ChainKey, std::shared_ptr<const ChainParts>> parts_;
   int filtered_ = 0, quarantined_ = 0;
   size_t elements_ = 0;
+  uint64_t version_ = 0;
 };
 
 }  // namespace vmgw

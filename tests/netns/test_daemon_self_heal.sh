@@ -8,7 +8,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-vmgw_require_env jq
+vmgw_require_env jq curl
 vmgw_test_begin daemon_self_heal
 vmgw_require_daemon
 T=$VMGW_LAB/tmp
@@ -42,6 +42,11 @@ assert "vm add web --filter clean-traffic" rc_ok vmgwc vm add web --network vmne
 vmgw_dhcp "$NS_WEB"
 assert "web reaches the internet" reaches "$NS_WEB" "$LAB_INET_ADDR" 80 "seen-from=$LAB_UPLINK_ADDR"
 assert "vmgw's own changes are not taken for foreign ones" not grep -q "self-heal" "$VMGWD_LOG"
+nft_heals() {
+  vmgw_http GET /metrics
+  awk '$1 == "vmgw_self_heals_total{kind=\"nftables\"}" {print $2}' <<<"$HTTP_BODY"
+}
+assert "vmgw_self_heals_total{kind=\"nftables\"} is 0" [ "$(nft_heals)" = 0 ]
 
 # Another program's table, next to vmgw's.
 gwnft add table inet other
@@ -51,6 +56,7 @@ gwnft delete table inet vmgw
 assert "nft delete table inet vmgw: restored within 1 s" back_within 1000 inet vmgw
 assert "  the other program's table is untouched" has_table inet other
 assert "  the daemon logged who did it" grep -E "self-heal: nft \(pid [0-9]+\) changed the ruleset" "$VMGWD_LOG"
+assert "  counted: vmgw_self_heals_total{kind=\"nftables\"} is 1" [ "$(nft_heals)" = 1 ]
 gwnft delete table bridge vmgw
 assert "nft delete table bridge vmgw: restored within 1 s" back_within 1000 bridge vmgw
 
