@@ -5,4 +5,4 @@ sanitizer_dir=${VMGW_SANITIZER_BUILD_DIR:-build-asan}
 # shellcheck source=scripts/ccache.sh
 . scripts/ccache.sh
 CC=clang CXX=clang++ cmake -S . -B "$sanitizer_dir" -DCMAKE_BUILD_TYPE=Debug -DVMGW_SANITIZE=ON \
-  -DVMGW_FUZZ=ON "${ccache_args[@]}" >/dev/null
+  -DVMGW_FUZZ=ON -DVMGW_WERROR=ON "${ccache_args[@]}" >/dev/null

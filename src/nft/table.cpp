@@ -63,9 +63,16 @@ std::string kernel_string(std::string_view text, size_t max_bytes) {
 }
 
 std::string Rule::kernel_comment() const {
-  std::string suffix = "#" + id();
-  std::string human = kernel_string(comment, kMaxComment - 1 - suffix.size());
-  return human.empty() ? suffix : human + " " + suffix;
+  // Built in place: GCC 12 at -O3 takes `"#" + id()` for an overlapping memcpy (-Werror=restrict,
+  // a false positive that stopped Release builds).
+  std::string suffix(1, '#');
+  suffix.append(id());
+  std::string out = kernel_string(comment, kMaxComment - 1 - suffix.size());
+  if (out.empty()) return suffix;
+  out.reserve(out.size() + 1 + suffix.size());
+  out.push_back(' ');
+  out.append(suffix);
+  return out;
 }
 
 std::pair<std::string, std::string> split_kernel_comment(const std::string& comment) {
