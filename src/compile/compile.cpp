@@ -36,6 +36,12 @@ Index::Index(const Config& c, const UplinkConditions& h) : config(c), health(h) 
             });
 }
 
+const Uplink* Index::pool_uplink(Ipv4 address) const {
+  for (const auto& [name, pool] : pools)
+    if (*pool->first <= address && address <= *pool->last) return uplinks.at(pool->uplink);
+  return nullptr;
+}
+
 const Uplink& Index::uplink_of_eip(Ipv4 eip) const {
   for (const auto& [name, pool] : pools) {
     if (*pool->first <= eip && eip <= *pool->last) return *uplinks.at(pool->uplink);
@@ -184,6 +190,12 @@ void add_contributions(Plan& plan, const std::vector<const Contribution*>& in_or
   std::sort(plan.addresses.begin(), plan.addresses.end(), [](const auto& a, const auto& b) {
     return std::tie(a.device, a.address) < std::tie(b.device, b.address);
   });
+  // An address two objects hold (an elastic IP bound and forwarded) is planned once.
+  plan.addresses.erase(std::unique(plan.addresses.begin(), plan.addresses.end(),
+                                   [](const auto& a, const auto& b) {
+                                     return a.device == b.device && a.address == b.address;
+                                   }),
+                       plan.addresses.end());
   for (auto& d : plan.dhcp)
     std::sort(d.reservations.begin(), d.reservations.end(),
               [](const auto& a, const auto& b) { return a.ip < b.ip; });

@@ -25,6 +25,12 @@ void contribute_forward(const Index& ix, const PortForward& f, Contribution& c) 
     c.elements.push_back({NftTable::inet, names::kForwardAddr, {key, vm.ip->str()}});
     c.elements.push_back({NftTable::inet, names::kForwardPort, {key, f.vm_ports->first + i}});
   }
+  // A forward on an elastic IP that is not bound (or not yet): the host must hold the address
+  // for the ISP's ARP to reach it, as for a bound one (the binding holds it too; LivePlan counts
+  // an address two objects hold once).
+  if (const Uplink* up = ix.pool_uplink(*f.public_address);
+      up && !(up->address && up->address->address == *f.public_address))
+    c.addresses.push_back({up->device, {*f.public_address, 32}});
 }
 
 void contribute_binding(const Index& ix, const ElasticIpBinding& b, Contribution& c) {

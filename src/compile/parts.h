@@ -31,6 +31,8 @@ struct Index {
 
   // The uplink whose pool holds `eip` (validation guarantees there is one).
   const Uplink& uplink_of_eip(Ipv4 eip) const;
+  // The uplink of the pool holding `address`, or nullptr when no pool holds it.
+  const Uplink* pool_uplink(Ipv4 address) const;
 
   // Filter rules and chains already compiled in this compile, by what they were compiled from
   // (the VMs' own values masked): VMs bound to the same filters share chains, built once

@@ -63,16 +63,9 @@ std::string kernel_string(std::string_view text, size_t max_bytes) {
 }
 
 std::string Rule::kernel_comment() const {
-  // Built in place: GCC 12 at -O3 takes `"#" + id()` for an overlapping memcpy (-Werror=restrict,
-  // a false positive that stopped Release builds).
-  std::string suffix(1, '#');
-  suffix.append(id());
-  std::string out = kernel_string(comment, kMaxComment - 1 - suffix.size());
-  if (out.empty()) return suffix;
-  out.reserve(out.size() + 1 + suffix.size());
-  out.push_back(' ');
-  out.append(suffix);
-  return out;
+  const std::string suffix = "#" + id();
+  const std::string human = kernel_string(comment, kMaxComment - 1 - suffix.size());
+  return human.empty() ? suffix : human + " " + suffix;
 }
 
 std::pair<std::string, std::string> split_kernel_comment(const std::string& comment) {

@@ -122,6 +122,7 @@ void LivePlan::reset(Plan base, const std::vector<KeyedContribution>& all) {
   parts_.clear();
   filtered_ = quarantined_ = 0;
   elements_ = 0;
+  address_holders_.clear();
   std::vector<ObjectChange> changes;
   changes.reserve(all.size());
   for (const auto& k : all) changes.push_back({k.key, k.contribution});
@@ -384,9 +385,13 @@ PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* n
   d.nft = diff_table(old_inet, new_inet);
   d.nft += diff_table(old_bridge, new_bridge);
 
+  // An address goes when the last object holding it goes, comes with the first (an elastic IP
+  // bound and forwarded is held twice).
   for (const auto& [key, entry] : addresses) {
-    if (entry.first < 0) d.remove_addresses.push_back(entry.second);
-    if (entry.first > 0) d.add_addresses.push_back(entry.second);
+    auto holders = address_holders_.find(key);
+    const int before = holders == address_holders_.end() ? 0 : holders->second;
+    if (before > 0 && before + entry.first <= 0) d.remove_addresses.push_back(entry.second);
+    if (before <= 0 && before + entry.first > 0) d.add_addresses.push_back(entry.second);
   }
   for (const auto& [net_name, change] : reservations) {
     // Structured bindings cannot be captured by lambdas in clang's C++20.
@@ -429,6 +434,10 @@ std::vector<std::string> LivePlan::commit(const std::vector<ObjectChange>& chang
       filtered_ -= old.filtered;
       quarantined_ -= old.quarantined;
       elements_ -= old.elements.size();
+      for (const auto& a : old.addresses)
+        if (auto h = address_holders_.find(address_key(a));
+            h != address_holders_.end() && --h->second <= 0)
+          address_holders_.erase(h);
       before = std::move(it->second);
       objects_.erase(it);
     }
@@ -446,6 +455,7 @@ std::vector<std::string> LivePlan::commit(const std::vector<ObjectChange>& chang
     filtered_ += f.filtered;
     quarantined_ += f.quarantined;
     elements_ += f.elements.size();
+    for (const auto& a : f.addresses) ++address_holders_[address_key(a)];
     objects_.emplace(ch.key, std::move(f));
   }
   for (auto& s : dhcp_) {

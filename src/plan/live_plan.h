@@ -100,6 +100,7 @@ class LivePlan {
   std::map<ChainKey, std::shared_ptr<const ChainParts>> parts_;
   int filtered_ = 0, quarantined_ = 0;
   size_t elements_ = 0;
+  std::unordered_map<std::string, int> address_holders_;  // "device address" -> objects
   uint64_t version_ = 0;
 };
 
