@@ -24,7 +24,7 @@
 #include "backend/nflog.h"
 #include "backend/nft_monitor.h"
 #include "backend/prober.h"
-#include "compile/filter_rules.h"
+#include "compile/drop_log.h"
 #include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
 #include "daemon/log.h"
@@ -199,7 +199,7 @@ int run(const Options& o) {
   api::Router router;
   daemon::add_routes(router, gw, info);
   daemon::LogBook log_book;
-  daemon::add_filter_routes(router, gw, log_book);
+  daemon::add_filter_routes(router, gw, log_book, &info);
   // Packets logged by vmgw's rules (filter rules with log='yes', default drops, quarantine).
   std::unique_ptr<backend::NflogSource> nflog;
   try {
@@ -207,6 +207,16 @@ int run(const Options& o) {
   } catch (const std::exception& e) {
     daemon::log_error(std::string("drop log unavailable: ") + e.what());
   }
+  info.drop_log = [&] {
+    daemon::DaemonInfo::DropLog d;
+    d.logged = log_book.last_seq();
+    d.overruns = nflog ? nflog->overruns() : 0;
+    try {
+      d.suppressed = gw.drop_log_suppressed();
+    } catch (const std::exception&) {  // left out of /metrics rather than a wrong 0
+    }
+    return d;
+  };
 
   sigset_t signals;
   sigemptyset(&signals);

@@ -280,7 +280,7 @@ class Parser : public detail::YamlReader {
     if (n.IsNull()) return;
     Origin o;
     fields(
-        n, path, {"allow", "allow_ping", "flows_per_vm", "conntrack_max"}, o,
+        n, path, {"allow", "allow_ping", "flows_per_vm", "conntrack_max", "drop_log"}, o,
         [&](const std::string& key, const YAML::Node& v, const std::string& p) {
           if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
           if (key == "allow_ping") boolean(v, p, h.allow_ping);
@@ -293,7 +293,25 @@ class Parser : public detail::YamlReader {
                     number(v, p, "a number of connections", 0, kMaxConntrackMax, "the host's"))
               h.conntrack_max = *count;
           }
+          if (key == "drop_log") drop_log(v, p, h.drop_log);
         });
+  }
+
+  void drop_log(const YAML::Node& n, const std::string& path, DropLogLimit& d) {
+    if (n.IsNull()) return;
+    Origin o;
+    fields(n, path, {"rate", "burst", "per_source"}, o,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             auto packets = [&](uint32_t min, std::string_view note) {
+               return number(v, p, "a number of packets per second", min, kMaxDropLogRate, note);
+             };
+             if (key == "rate")
+               if (auto r = packets(1, "")) d.rate = *r;
+             if (key == "burst")
+               if (auto b = number(v, p, "a number of packets", 1, kMaxDropLogRate)) d.burst = *b;
+             if (key == "per_source")
+               if (auto r = packets(0, "no per-source bound")) d.per_source = *r;
+           });
   }
 };
 

@@ -497,5 +497,18 @@ TEST(ParseHost, ConnectionCounts) {
                   "limit) to 10000000, got '-1'"});
 }
 
+TEST(ParseHost, DropLogLimits) {
+  auto defaults = parse_config("host: {}\n", "t.yaml").config.host.drop_log;
+  EXPECT_EQ(defaults, (DropLogLimit{100, 100, 20}));
+  auto r = parse_config("host:\n  drop_log: {rate: 50, burst: 10, per_source: 0}\n", "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  EXPECT_EQ(r.config.host.drop_log, (DropLogLimit{50, 10, 0}));
+  EXPECT_EQ(errors_of("host:\n  drop_log: {rate: 0}\n"),
+            Lines{"t.yaml:2:20: host.drop_log.rate: expected a number of packets per second from 1 "
+                  "to 1000000, got '0'"});
+  EXPECT_EQ(errors_of("host:\n  drop_log: {per_second: 5}\n"),
+            Lines{"t.yaml:2:14: host.drop_log.per_second: unknown field 'per_second'"});
+}
+
 }  // namespace
 }  // namespace vmgw
