@@ -192,6 +192,17 @@ struct HostPolicy {
   DropLogLimit drop_log;
 };
 
+inline constexpr uint32_t kMaxConnectionsPerUser = 224;  // 256 less the 32 kept for root
+
+// vmgwd's API socket (the config file's `api` section; `vmgw apply` ignores it). Groups are
+// names or numeric gids; a group that does not exist gives no access.
+struct ApiSettings {
+  std::string group = "vmgw";               // full control
+  std::string read_only_group = "vmgw-ro";  // GET endpoints (and trace) only
+  uint32_t connections_per_user = 64;       // the most one uid other than root may hold open
+  bool operator==(const ApiSettings&) const = default;
+};
+
 struct Config {
   std::string source;  // file name, for messages
   std::vector<Uplink> uplinks;
@@ -202,6 +213,7 @@ struct Config {
   std::vector<ElasticIpBinding> eip_bindings;
   HostPolicy host;
   std::vector<DscpRule> dscp;
+  ApiSettings api;
   // nwfilter XML files defining filters (for `vmgw apply`/`plan`; the daemon keeps defined
   // filters in its store). Paths as written, relative to the config file's directory.
   std::vector<std::string> filter_files;

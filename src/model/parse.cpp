@@ -246,24 +246,52 @@ class Parser : public detail::YamlReader {
   void document(const YAML::Node& root, Config& c) {
     if (root.IsNull()) return;  // an empty file is an empty configuration
     Origin top;
-    fields(
-        root, "",
-        {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "dscp", "filters"},
-        top, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-          if (key == "filters") {
-            items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
-              if (auto s = scalar(item, ip, "the path of an nwfilter XML file"))
-                c.filter_files.push_back(*s);
-            });
-          }
-          if (key == "uplinks") list_of(v, p, c.uplinks, &Parser::uplink);
-          if (key == "networks") list_of(v, p, c.networks, &Parser::network);
-          if (key == "vms") list_of(v, p, c.vms, &Parser::vm);
-          if (key == "port_forwards") list_of(v, p, c.port_forwards, &Parser::port_forward);
-          if (key == "elastic_ips") elastic_ips(v, p, c);
-          if (key == "host") host(v, p, c.host);
-          if (key == "dscp") list_of(v, p, c.dscp, &Parser::dscp_rule);
-        });
+    fields(root, "",
+           {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "dscp", "filters",
+            "api"},
+           top, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "filters") {
+               items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
+                 if (auto s = scalar(item, ip, "the path of an nwfilter XML file"))
+                   c.filter_files.push_back(*s);
+               });
+             }
+             if (key == "uplinks") list_of(v, p, c.uplinks, &Parser::uplink);
+             if (key == "networks") list_of(v, p, c.networks, &Parser::network);
+             if (key == "vms") list_of(v, p, c.vms, &Parser::vm);
+             if (key == "port_forwards") list_of(v, p, c.port_forwards, &Parser::port_forward);
+             if (key == "elastic_ips") elastic_ips(v, p, c);
+             if (key == "host") host(v, p, c.host);
+             if (key == "dscp") list_of(v, p, c.dscp, &Parser::dscp_rule);
+             if (key == "api") api(v, p, c.api);
+           });
+  }
+
+  void api(const YAML::Node& n, const std::string& path, ApiSettings& a) {
+    if (n.IsNull()) return;
+    Origin o;
+    // A group name as groupadd takes it, or a numeric gid.
+    auto group = [&](const YAML::Node& v, const std::string& p, std::string& out) {
+      auto s = scalar(v, p, "a group name or gid");
+      if (!s) return;
+      bool ok = !s->empty() && s->size() <= 32 && (*s)[0] != '-';
+      for (char ch : *s)
+        ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.');
+      if (!ok) {
+        error(loc(v), p, quote(*s) + " is not a group name or gid");
+        return;
+      }
+      out = *s;
+    };
+    fields(n, path, {"group", "read_only_group", "connections_per_user"}, o,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "group") group(v, p, a.group);
+             if (key == "read_only_group") group(v, p, a.read_only_group);
+             if (key == "connections_per_user")
+               if (auto n2 = number(v, p, "a number of connections", 1, kMaxConnectionsPerUser))
+                 a.connections_per_user = *n2;
+           });
   }
 
   void elastic_ips(const YAML::Node& n, const std::string& path, Config& c) {
