@@ -312,10 +312,11 @@ int run(const Options& o) {
             worked = std::chrono::steady_clock::now();
             daemon::log_info("reloaded " + o.config + ": " + gw.reload(*next).summary());
             uplinks.configure();
-            // The API's groups and share follow the file too (the socket's mode stays).
+            // The API's groups and share follow the file too, and the socket's mode with them.
             policy = access_policy(*next, o);
             server.set_access_policy(policy);
             server.set_limits(server_limits(*next));
+            ::chmod(o.socket.c_str(), policy.full || policy.read_only ? 0666 : 0660);
           } catch (const std::exception& e) {
             daemon::log_error(
                 std::string("reload refused; the previous configuration stays in force: ") +
