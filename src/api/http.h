@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "api/access.h"
+
 namespace vmgw::api {
 
 struct Request {
@@ -18,7 +20,8 @@ struct Request {
   std::map<std::string, std::string> query;    // decoded, '+' as space
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
-  int peer_uid = -1;  // SO_PEERCRED of the client, set by UnixServer; -1 when unknown
+  int peer_uid = -1;             // SO_PEERCRED of the client, set by UnixServer; -1 when unknown
+  Access access = Access::full;  // what the client may do (access.h), set by UnixServer
 };
 
 struct Response {

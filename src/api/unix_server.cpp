@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "api/connection_share.h"
 #include "api/router.h"
 
 namespace vmgw::api {
@@ -24,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 struct UnixServer::Conn {
   int fd = -1;
   int uid = -1;
+  Access access = Access::none;
   RequestParser parser;
   std::string out;  // bytes still to send (100 Continue, then the answer)
   std::size_t out_off = 0;
@@ -71,6 +73,38 @@ void remove_stale_socket(const std::string& path, const sockaddr_un& addr) {
     throw sys_error("cannot probe existing socket " + path);
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) throw sys_error("cannot remove stale " + path);
+}
+
+// What the kernel recorded of the connecting process: its uid, pid and groups (the primary one
+// and, with SO_PEERGROUPS, the supplementary ones) as they were at connect().
+PeerCredentials peer_credentials(int fd) {
+  PeerCredentials p;
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return p;
+  p.uid = cred.uid;
+  p.pid = cred.pid;
+  p.gids.push_back(cred.gid);
+  std::vector<gid_t> groups(64);
+  for (int tries = 0; tries < 4; ++tries) {
+    socklen_t size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) == 0) {
+      groups.resize(size / sizeof(gid_t));
+      p.gids.insert(p.gids.end(), groups.begin(), groups.end());
+      break;
+    }
+    if (errno != ERANGE) break;  // no supplementary groups known: the primary one only
+    groups.resize(size / sizeof(gid_t) + 1);
+  }
+  return p;
+}
+
+// One non-blocking send of a short answer on a connection we then close: best effort, it fits
+// an empty socket buffer.
+void refuse(int fd, int status, const std::string& reason) {
+  std::string answer = serialize(error_response(status, "", reason));
+  [[maybe_unused]] auto sent = send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(fd);
 }
 
 gid_t lookup_group(const std::string& name) {
@@ -195,19 +229,29 @@ void UnixServer::accept_all(const Handler& handle) {
         accept_paused_until_ = Clock::now() + std::chrono::milliseconds(100);
       return;  // EAGAIN: nothing more pending
     }
-    if (conns_.size() >= limits_.max_connections) {
-      // Small enough for an empty socket buffer: one non-blocking send, best effort.
-      std::string busy = serialize(error_response(503, "", "too many connections; retry later"));
-      [[maybe_unused]] auto sent = send(cfd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      close(cfd);
+    const PeerCredentials peer = peer_credentials(cfd);
+    const Access access = policy_ ? access_of(peer, *policy_) : Access::full;
+    if (access == Access::none) {
+      refuse(cfd, 403, no_access_reason(peer.uid, *policy_));
+      continue;
+    }
+    OpenConnections open;
+    for (const auto& c : conns_) {
+      if (c->fd < 0) continue;
+      ++open.total;
+      if (c->uid != 0) ++open.non_root;
+      if (c->uid == peer.uid) ++open.of_uid;
+    }
+    const Admission admission = admit(
+        peer.uid, open, {limits_.max_connections, limits_.reserved_for_root, limits_.per_uid});
+    if (!admission.admitted()) {
+      refuse(cfd, admission.status, admission.reason);
       continue;
     }
     auto c = std::make_unique<Conn>();
     c->fd = cfd;
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-      c->uid = static_cast<int>(cred.uid);
+    c->uid = static_cast<int>(peer.uid);
+    c->access = access;
     c->deadline = Clock::now() + limits_.timeout;
     conns_.push_back(std::move(c));
     on_readable(*conns_.back(), handle);  // the request is often already there
@@ -234,6 +278,7 @@ void UnixServer::on_readable(Conn& c, const Handler& handle) {
     } else if (state == RequestParser::State::complete) {
       Request req = c.parser.take_request();
       req.peer_uid = c.uid;
+      req.access = c.access;
       Response r;
       try {
         r = handle(req);

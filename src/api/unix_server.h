@@ -9,9 +9,11 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "api/access.h"
 #include "api/http.h"
 
 namespace vmgw::api {
@@ -20,6 +22,11 @@ namespace vmgw::api {
 struct ServerLimits {
   std::size_t max_connections = 256;         // beyond: accepted, answered 503, closed
   std::chrono::milliseconds timeout{10000};  // to send the request; again to read the answer
+  // The share of the connections (connection_share.h): kept for root, and the most one other
+  // uid may hold. By default none (the socket file's permissions are the only gate); vmgwd
+  // sets them.
+  std::size_t reserved_for_root = 0;
+  std::size_t per_uid = static_cast<std::size_t>(-1);
 };
 
 class UnixServer {
@@ -35,6 +42,12 @@ class UnixServer {
   ~UnixServer();  // closes every connection, unlinks the socket file if it is still ours
   UnixServer(const UnixServer&) = delete;
   UnixServer& operator=(const UnixServer&) = delete;
+
+  // What a connecting process may do, from its credentials (access.h): one with no access is
+  // answered 403 and closed before anything is read. Without a policy, everyone who can connect
+  // (the socket file's permissions decide) has full access.
+  void set_access_policy(std::optional<AccessPolicy> p) { policy_ = std::move(p); }
+  void set_limits(const Limits& l) { limits_ = l; }  // applies to connections accepted from now
 
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
@@ -63,6 +76,7 @@ class UnixServer {
   ino_t ino_ = 0;  // a successor's socket
   std::chrono::steady_clock::time_point accept_paused_until_{};
   std::vector<std::unique_ptr<Conn>> conns_;
+  std::optional<AccessPolicy> policy_;
 };
 
 }  // namespace vmgw::api

@@ -11,6 +11,8 @@ int exit_code_for_status(int status) {
   if (status >= 200 && status < 300) return kOk;
   if (status == 404) return kNotFound;
   if (status == 409) return kConflict;
+  if (status == 403) return kForbidden;
+  if (status == 429) return kEnvironment;  // this user holds its share of connections: retry
   if (status >= 400 && status < 500) return kInvalidInput;
   return kKernelRefused;
 }

@@ -14,6 +14,7 @@ enum ExitCode : int {
   kFailed = 4,         // a later step failed; re-running apply resumes
   kNotFound = 5,       // the daemon has no such object
   kConflict = 6,       // the daemon refused a conflicting change (address in use, pool exhausted)
+  kForbidden = 7,      // the daemon refused the client: no access, or read-only access (HTTP 403)
 };
 
 struct Dirs {

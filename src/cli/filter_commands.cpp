@@ -217,6 +217,11 @@ void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
     auto r = o.call("GET", "/v1/log", std::nullopt, q);
     if ((rc = r.exit_code) != kOk) return;
     print_log(r.body["entries"], o);
+    // On stderr: stdout stays one entry per line.
+    if (uint64_t n = r.body.value("suppressed", uint64_t{0}); n > 0 && o.output != "json")
+      std::cerr << n
+                << " packets were not logged (over host.drop_log) since the rules were "
+                   "created\n";
     uint64_t last = r.body.value("last_seq", uint64_t{0});
     while (*follow) {
       o.io->pause_between_polls();

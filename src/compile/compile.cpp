@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "compile/drop_log.h"
 #include "compile/parts.h"
 #include "filter/builtins.h"
 
@@ -70,6 +71,8 @@ void base_into(const compile_detail::Index& ix, CompileFlags flags, Plan& plan) 
   using namespace compile_detail;
   declare_table(plan.table);
   declare_bridge_table(plan.bridge_table);
+  declare_drop_log(plan.table, NftTable::inet, ix.config.host.drop_log);
+  declare_drop_log(plan.bridge_table, NftTable::bridge, ix.config.host.drop_log);
   compile_nat(ix, plan.table);
   compile_uplinks(ix, plan.table);
   compile_dscp(ix, plan.table);

@@ -18,7 +18,11 @@ void established_then_invalid(std::vector<nft::Rule>& rules) {
                    "packets conntrack cannot place"});
 }
 
-void compile_forward(nft::Table& t) {
+void compile_forward(const Index& ix, nft::Table& t) {
+  // Default drops go to the daemon's drop log (vmgw log): the rule that decided is the policy.
+  // (Its log chain first: adding a chain moves the table's chains.)
+  auto end = logged_drop(t, NftTable::inet, "log_forward",
+                         log_prefix("drop", "-", "gateway: forward"), ix.config.host.drop_log);
   auto& fwd = chain_named(t, names::kFilterForward).rules;
   established_then_invalid(fwd);
   fwd.push_back({{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kVmEgress))},
@@ -30,10 +34,7 @@ void compile_forward(nft::Table& t) {
                  "VM networks and LANs may open connections"});
   fwd.push_back({{nft::match(nft::ct("status"), "dnat", "in"), nft::counter(), nft::accept()},
                  "published by a port forward or an elastic IP"});
-  // Default drops go to the daemon's drop log (vmgw log): the rule that decided is the policy.
-  fwd.push_back(
-      {{nft::counter(), log_to_daemon(log_prefix("drop", "-", "gateway: forward")), nft::drop()},
-       "everything else"});
+  fwd.push_back({end, "everything else"});
 }
 
 std::vector<Json> host_service_match(const HostService& s) {
@@ -54,6 +55,8 @@ std::string host_service_comment(const HostService& s) {
 }
 
 void compile_input(const Index& ix, nft::Table& t) {
+  auto end = logged_drop(t, NftTable::inet, "log_input", log_prefix("drop", "-", "host: input"),
+                         ix.config.host.drop_log);
   auto& in = chain_named(t, names::kFilterInput).rules;
   established_then_invalid(in);
   in.push_back({{nft::match(nft::meta("iif"), "lo"), nft::accept()}, "the host talking to itself"});
@@ -77,9 +80,7 @@ void compile_input(const Index& ix, nft::Table& t) {
     m.push_back(nft::accept());
     in.push_back({m, host_service_comment(s)});
   }
-  in.push_back(
-      {{nft::counter(), log_to_daemon(log_prefix("drop", "-", "host: input")), nft::drop()},
-       "host: everything else"});
+  in.push_back({end, "host: everything else"});
 }
 
 void add_interface_elements(const Index& ix, nft::Table& t) {
@@ -104,7 +105,7 @@ void contribute_vm_counters(const Vm& vm, Contribution& c) {
 
 void compile_filter(const Index& ix, nft::Table& t) {
   add_interface_elements(ix, t);
-  compile_forward(t);
+  compile_forward(ix, t);
   compile_input(ix, t);
 }
 

@@ -509,31 +509,18 @@ std::string own_origin(const std::string& origin, const std::vector<std::string>
   return binding_filters[n - 1] + origin.substr(end);
 }
 
-std::string log_prefix(const std::string& verdict, const std::string& direction,
-                       const std::string& what) {
-  return nft::kernel_string("vmgw " + verdict + " " + direction + " " + what, 127);
-}
-
-Json log_to_daemon(const std::string& prefix) {
-  return {{"log", {{"prefix", prefix}, {"group", kNflogGroup}}}};
-}
-
-std::vector<Json> rule_statements(const ConcreteRule& r, filter::Direction d) {
-  std::vector<Json> s{nft::counter()};
-  const std::string dir(filter::to_string(d));
-  if (r.log)
-    s.push_back(log_to_daemon(
-        log_prefix(std::string(filter::to_string(r.action)), dir, program_origin(r))));
+RuleEnd rule_statements(const ConcreteRule& r, filter::Direction d, const DropLogLimit& limit) {
+  LogEnd end;
   switch (r.action) {
     case filter::Action::accept:
-      s.push_back(nft::accept());
+      end.verdict.push_back(nft::accept());
       break;
     case filter::Action::drop:
-      s.push_back(nft::drop());
+      end.verdict.push_back(nft::drop());
       break;
     case filter::Action::reject: {
       if (r.layer == filter::Layer::l2) {  // see filter_rule() in vm_filters.cpp
-        s.push_back(nft::drop());
+        end.verdict.push_back(nft::drop());
         break;
       }
       bool tcp = r.protocol == Protocol::tcp || r.protocol == Protocol::tcp_ipv6;
@@ -541,18 +528,31 @@ std::vector<Json> rule_statements(const ConcreteRule& r, filter::Direction d) {
       // A TCP reset for TCP, an ICMP(v6) unreachable for other IP; frames that are not IP are
       // dropped (nothing can be sent back for them). See docs/filters.md.
       if (tcp)
-        s.push_back({{"reject", {{"type", "tcp reset"}}}});
+        end.verdict.push_back({{"reject", {{"type", "tcp reset"}}}});
       else
-        s.push_back({{"reject", {{"type", "icmpx"}, {"expr", "port-unreachable"}}}});
+        end.verdict.push_back({{"reject", {{"type", "icmpx"}, {"expr", "port-unreachable"}}}});
       break;
     }
     case filter::Action::return_:
-      s.push_back({{"return", nullptr}});
+      end.leave_chain = true;
       break;
     case filter::Action::continue_:
       break;  // counted (and logged), then the next rule
   }
-  return s;
+  RuleEnd out;
+  out.statements.push_back(nft::counter());
+  if (!r.log) {
+    for (auto& v : end.verdict) out.statements.push_back(std::move(v));
+    if (end.leave_chain) out.statements.push_back(nft::return_());
+    return out;
+  }
+  const NftTable table = r.layer == filter::Layer::l2 ? NftTable::bridge : NftTable::inet;
+  const std::string prefix = log_prefix(std::string(filter::to_string(r.action)),
+                                        std::string(filter::to_string(d)), program_origin(r));
+  const std::string name = log_chain_name(table, prefix, end, limit);
+  out.statements.push_back(enter_log_chain(name, end));
+  out.log_chain = log_chain(name, table, prefix, end, limit);
+  return out;
 }
 
 }  // namespace vmgw::compile_detail

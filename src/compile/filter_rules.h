@@ -7,13 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "compile/drop_log.h"
 #include "filter/program.h"
 #include "nft/vocab.h"
 
 namespace vmgw::compile_detail {
-
-// The NFLOG group vmgwd reads; log statements of filters and default drops send there.
-inline constexpr int kNflogGroup = 7;
 
 // A field whose value is the VM's own (Attr::per_vm): the compiled rule looks it up, with the
 // VM's key, in a set of the rule, instead of naming the value.
@@ -51,12 +49,14 @@ std::string program_origin(const filter::ConcreteRule& r);
 std::string own_origin(const std::string& program_origin,
                        const std::vector<std::string>& binding_filters);
 
-// counter, log (if asked), verdict: the statements ending a filter rule.
-std::vector<nft::Json> rule_statements(const filter::ConcreteRule& r, filter::Direction d);
-
-// "vmgw <verdict> <direction> <what>", cut to the kernel's 127 characters.
-std::string log_prefix(const std::string& verdict, const std::string& direction,
-                       const std::string& what);
-nft::Json log_to_daemon(const std::string& prefix);
+// The statements ending a filter rule: its counter, then its verdict, or for a rule with
+// log='yes' the jump to its log chain (drop_log.h), which logs within host.drop_log and gives
+// the verdict.
+struct RuleEnd {
+  std::vector<nft::Json> statements;
+  std::optional<nft::Chain> log_chain;
+};
+RuleEnd rule_statements(const filter::ConcreteRule& r, filter::Direction d,
+                        const DropLogLimit& limit);
 
 }  // namespace vmgw::compile_detail

@@ -94,6 +94,8 @@ struct FilterCache {
       std::shared_ptr<const std::optional<CompiledRule>> rule;
     };
     std::vector<Group> groups;
+    // The log chains of its rules with log='yes' (drop_log.h), held with it.
+    std::vector<std::shared_ptr<const nft::Chain>> log_chains;
   };
   std::unordered_map<std::string, std::shared_ptr<const Program>> chains;
 };
@@ -136,8 +138,12 @@ struct Item {
   nft::Rule fixed;
 };
 
-nft::Rule filter_rule(const filter::ConcreteRule& r, Direction d, std::vector<Json> matches) {
-  for (auto& s : rule_statements(r, d)) matches.push_back(std::move(s));
+nft::Rule filter_rule(const filter::ConcreteRule& r, Direction d, std::vector<Json> matches,
+                      const DropLogLimit& limit,
+                      std::vector<std::shared_ptr<const nft::Chain>>& log_chains) {
+  RuleEnd end = rule_statements(r, d, limit);
+  for (auto& s : end.statements) matches.push_back(std::move(s));
+  if (end.log_chain) log_chains.push_back(std::make_shared<const nft::Chain>(*end.log_chain));
   // The bridge family can reject only in its prerouting and input hooks: layer-2 rules run in
   // forward and output too, so their reject is a drop (as libvirt's ebtables does); the
   // comment says so in `nft list` and `vmgw filter stats`.
@@ -161,6 +167,12 @@ std::string build_chain(const Index& ix, const std::string& kind, const std::str
   std::vector<std::pair<size_t, size_t>> groups;  // [begin, end) of items
   std::vector<Compiled> rules(items.size());
   std::string last;
+  const DropLogLimit& limit = ix.config.host.drop_log;
+  // A logging rule's jump names its log chain, which depends on the limits: a chain that logs
+  // must change its name with them, or a new limit would find it "unchanged".
+  if (std::any_of(items.begin(), items.end(), [](const Item& i) { return i.rule && i.rule->log; }))
+    chain_key += "log " + std::to_string(limit.rate) + "/" + std::to_string(limit.burst) + "/" +
+                 std::to_string(limit.per_source) + "|";
   for (size_t i = 0; i < items.size(); ++i) {
     std::string k;
     if (items[i].rule) {
@@ -216,7 +228,8 @@ std::string build_chain(const Index& ix, const std::string& kind, const std::str
             "the VMs' values of rule " + std::to_string(chain.rules.size() + 1) + " of " + name;
         parts->sets.push_back(std::move(s));
       }
-      chain.rules.push_back(filter_rule(*items[b].rule, d, std::move(matches)));
+      chain.rules.push_back(
+          filter_rule(*items[b].rule, d, std::move(matches), limit, program->log_chains));
       program->groups.push_back(std::move(g));
     }
     if (dispatch && !chain.rules.empty()) {
@@ -256,6 +269,7 @@ std::string build_chain(const Index& ix, const std::string& kind, const std::str
   }
   if (dispatch) c.elements.push_back({table, p.chain->name + "-vms", {key.value, nullptr}});
   c.chains.push_back({table, p.chain, p.parts});
+  for (const auto& lc : p.log_chains) c.chains.push_back({table, lc, nullptr});
   return p.chain->name;
 }
 
@@ -299,8 +313,18 @@ Json ifname_set() {
   return nft::set_ref(names::kInternalIfs);
 }
 
-void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows_per_vm) {
+void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows_per_vm,
+                  const DropLogLimit& limit) {
   using names::kQuarantineChain;
+  // Each log point's chain first: adding chains moves the table's chains.
+  auto quarantine_out = logged_drop(inet, NftTable::inet, "log_quarantine_out",
+                                    log_prefix("drop", "out", "quarantine"), limit);
+  auto quarantine_in = logged_drop(inet, NftTable::inet, "log_quarantine_in",
+                                   log_prefix("drop", "in", "quarantine"), limit);
+  std::vector<Json> flow_limit;
+  if (flows_per_vm > 0)
+    flow_limit = logged_drop(inet, NftTable::inet, "log_flow_limit",
+                             log_prefix("drop", "out", "flow limit"), limit);
   auto& q = chain_named(inet, kQuarantineChain).rules;
   Json pair_sd = nft::concat({nft::payload("ip", "saddr"), nft::payload("ip", "daddr")});
   Json pair_ds = nft::concat({nft::payload("ip", "daddr"), nft::payload("ip", "saddr")});
@@ -308,12 +332,15 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows
                "quarantine: management traffic from the VM"});
   q.push_back({{nft::match(pair_ds, nft::set_ref(names::kQuarantineAllow)), {{"return", nullptr}}},
                "quarantine: management traffic to the VM"});
-  q.push_back(
-      {{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kQuarantined)), nft::counter(),
-        log_to_daemon(log_prefix("drop", "out", "quarantine")), nft::drop()},
-       "quarantine: everything else from the VM"});
-  q.push_back({{nft::match(nft::payload("ip", "daddr"), nft::set_ref(names::kQuarantined)),
-                nft::counter(), log_to_daemon(log_prefix("drop", "in", "quarantine")), nft::drop()},
+  auto with = [](std::vector<Json> matches, const std::vector<Json>& end) {
+    matches.insert(matches.end(), end.begin(), end.end());
+    return matches;
+  };
+  q.push_back({with({nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kQuarantined))},
+                    quarantine_out),
+               "quarantine: everything else from the VM"});
+  q.push_back({with({nft::match(nft::payload("ip", "daddr"), nft::set_ref(names::kQuarantined))},
+                    quarantine_in),
                "quarantine: everything else to the VM"});
 
   auto established = [] {
@@ -333,11 +360,10 @@ void add_dispatch(nft::Table& inet, nft::Table& bridge, bool any, uint32_t flows
             {"elem", nft::payload("ip", "saddr")},
             {"set", nft::set_ref(names::kVmFlows)},
             {"stmt", Json::array({{{"ct count", {{"val", flows_per_vm}, {"inv", true}}}}})}}}};
-      rules.push_back(
-          {{nft::match(nft::meta("iifname"), ifname_set()),
-            nft::match(nft::ct("state"), Json::array({"new"}), "in"), count, nft::counter(),
-            log_to_daemon(log_prefix("drop", "out", "flow limit")), nft::drop()},
-           "host.flows_per_vm: connections of one VM"});
+      rules.push_back({with({nft::match(nft::meta("iifname"), ifname_set()),
+                             nft::match(nft::ct("state"), Json::array({"new"}), "in"), count},
+                            flow_limit),
+                       "host.flows_per_vm: connections of one VM"});
     }
     if (!any) return;
     rules.push_back(established());
@@ -429,7 +455,8 @@ void contribute_vm_filters(const Index& ix, const filter::FilterCatalog& catalog
 }
 
 void compile_vm_dispatch(const Index& ix, CompileFlags flags, Plan& p) {
-  add_dispatch(p.table, p.bridge_table, flags.filtered, ix.config.host.flows_per_vm);
+  add_dispatch(p.table, p.bridge_table, flags.filtered, ix.config.host.flows_per_vm,
+               ix.config.host.drop_log);
   // Bridged IPv4 between two VMs reaches the inet hooks (and conntrack) only through
   // br_netfilter; turned on only when filters or quarantine need it.
   if (flags.filtered || flags.quarantined) {

@@ -210,7 +210,7 @@ void add_vm_filter_routes(api::Router& r, Gateway& gw) {
   });
 }
 
-void add_visibility_routes(api::Router& r, Gateway& gw, LogBook& log) {
+void add_visibility_routes(api::Router& r, Gateway& gw, LogBook& log, const DaemonInfo* info) {
   r.add("POST", "/v1/trace", [&gw](const Request& req, const api::Params&) {
     Response err;
     auto body = api::parse_json_body(req, err);
@@ -231,7 +231,7 @@ void add_visibility_routes(api::Router& r, Gateway& gw, LogBook& log) {
           200, Json{{"verdict", t.verdict}, {"decided_by", t.decided_by}, {"steps", t.steps}});
     });
   });
-  r.add("GET", "/v1/log", [&log](const Request& req, const api::Params&) {
+  r.add("GET", "/v1/log", [&log, info](const Request& req, const api::Params&) {
     auto q = [&](const char* k) { return req.query.count(k) ? req.query.at(k) : std::string(); };
     std::string vm = q("vm");
     uint64_t after = 0;
@@ -245,17 +245,21 @@ void add_visibility_routes(api::Router& r, Gateway& gw, LogBook& log) {
     auto entries = q("after").empty() ? log.latest(vm, limit) : log.since(after, vm, limit);
     Json list = Json::array();
     for (const auto& e : entries) list.push_back(to_json(e));
-    return api::json_response(
-        200, Json{{"entries", list}, {"last_seq", log.last_seq()}, {"dropped", log.dropped()}});
+    Json body{{"entries", list}, {"last_seq", log.last_seq()}, {"dropped", log.dropped()}};
+    // What the kernel did not log (over host.drop_log), so that a quiet log is not mistaken
+    // for a quiet network.
+    if (info && info->drop_log)
+      if (auto d = info->drop_log(); d.suppressed) body["suppressed"] = *d.suppressed;
+    return api::json_response(200, body);
   });
 }
 
 }  // namespace
 
-void add_filter_routes(api::Router& router, Gateway& gw, LogBook& log) {
+void add_filter_routes(api::Router& router, Gateway& gw, LogBook& log, const DaemonInfo* info) {
   add_filter_definition_routes(router, gw);
   add_vm_filter_routes(router, gw);
-  add_visibility_routes(router, gw, log);
+  add_visibility_routes(router, gw, log, info);
 }
 
 }  // namespace vmgw::daemon

@@ -214,6 +214,9 @@ class Gateway {
   size_t quarantine(const std::string& vm, std::vector<Cidr> allow_from);
   void unquarantine(const std::string& vm);
   std::vector<RuleStats> filter_stats(const std::string& vm);
+  // Packets vmgw's log statements did not log, being over host.drop_log: the counter of the
+  // log_suppressed chain of both tables (compile/drop_log.h), read from the kernel.
+  uint64_t drop_log_suppressed();
   // What the filters, the quarantine and the gateway's policy decide for `p` of `vm`.
   TraceResult trace(const std::string& vm, filter::Packet p) const;
   // The VM owning an address, a MAC or a bridge port ("" if none): to name VMs in drop logs.

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "compile/compile.h"
+#include "compile/drop_log.h"
 #include "compile/filter_rules.h"
 #include "daemon/desired.h"
 #include "daemon/gateway.h"
@@ -266,6 +267,19 @@ size_t Gateway::cut_revoked_flows(const std::vector<Vm>& before,
   return cut;
 }
 
+uint64_t Gateway::drop_log_suppressed() {
+  uint64_t total = 0;
+  for (const char* family : {"inet", "bridge"}) {
+    auto chain = deps_.backends.nft.read_chain(family, names::kTable, names::kLogSuppressed);
+    if (!chain) continue;
+    for (const auto& rule : chain->rules)
+      for (const auto& x : rule.expr)
+        if (x.contains("counter") && x["counter"].is_object())
+          total += x["counter"].value("packets", uint64_t{0});
+  }
+  return total;
+}
+
 std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
   const Vm* vm = find_vm(vm_name);
   if (!vm) throw ServiceError(404, "name", "no vm '" + vm_name + "'");
@@ -321,7 +335,10 @@ std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
             st.packets = x["counter"].value("packets", uint64_t{0});
             st.bytes = x["counter"].value("bytes", uint64_t{0});
           }
-          if (x.contains("jump")) todo.push_back(x["jump"]["target"].get<std::string>());
+          // Not into a rule's log chain (compile/drop_log.h): its rules are the log's, not the
+          // filter's.
+          if (x.contains("jump") && x["jump"]["target"].get<std::string>().rfind("log-", 0) != 0)
+            todo.push_back(x["jump"]["target"].get<std::string>());
         }
         // A rule that looks the VM's values up counts per VM: its elements' counters.
         for (const auto& x : rule.expr) {

@@ -29,6 +29,7 @@
 #include "backend/nft_monitor.h"
 #include "backend/prober.h"
 #include "compile/compile.h"
+#include "compile/drop_log.h"
 #include "compile/filter_rules.h"
 #include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
@@ -56,7 +57,7 @@ struct Options {
   std::string socket = "/run/vmgw/vmgw.sock";
   std::string state_dir = "/var/lib/vmgw";
   std::string run_dir = "/run/vmgw";
-  std::string group = "vmgw";
+  std::string group;  // --group: overrides the config's api.group
   bool reset_host_state = false;  // start on an empty database even if the host holds vmgw state
 };
 
@@ -90,6 +91,33 @@ std::string self_vmgw() {
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   auto cli = self.parent_path() / "vmgw";
   return std::filesystem::exists(cli) ? cli.string() : "/usr/bin/vmgw";
+}
+
+// A group of the config (api.group, api.read_only_group): a numeric gid as it is, a name looked up;
+// nullopt (and a log line) when there is no such group: it then gives nobody access.
+std::optional<api::Group> resolve_group(const std::string& name, const char* what) {
+  if (name.empty()) return std::nullopt;
+  if (name.find_first_not_of("0123456789") == std::string::npos && name.size() <= 9)
+    return api::Group{static_cast<uint32_t>(std::stoul(name)), name};
+  if (const group* g = ::getgrnam(name.c_str())) return api::Group{g->gr_gid, name};
+  daemon::log_info(std::string(what) + " '" + name +
+                   "' does not exist: it gives no access to the API");
+  return std::nullopt;
+}
+
+api::AccessPolicy access_policy(const Config& c, const Options& o) {
+  api::AccessPolicy p;
+  p.owner_uid = ::geteuid();
+  p.full = resolve_group(o.group.empty() ? c.api.group : o.group, "group");
+  p.read_only = resolve_group(c.api.read_only_group, "read-only group");
+  return p;
+}
+
+api::ServerLimits server_limits(const Config& c) {
+  api::ServerLimits l;
+  l.reserved_for_root = 32;  // root is never locked out by other users' connections
+  l.per_uid = c.api.connections_per_user;
+  return l;
 }
 
 // Puts back what another program changed, and says who it was.
@@ -261,16 +289,18 @@ int run(const Options& o) {
   // (nftables' own events cover the tables, above).
   auto healer = daemon::make_host_healer(gw, backend::dhcp_dir(o.state_dir));
 
-  std::string group = o.group;
-  if (!group.empty() && !::getgrnam(group.c_str())) {
-    daemon::log_info("group '" + group + "' does not exist: the API socket is for root only");
-    group.clear();
-  }
-  api::UnixServer server(o.socket, 0660, group);
+  // Who may use the API is decided from the peer's credentials (api/access.h): the socket file
+  // is open to every local user when a group can be given access (others are answered 403 at
+  // once), else it is root's (0660 root:root; the policy refuses root's group too).
+  auto policy = access_policy(*topology, o);
+  const bool groups = policy.full || policy.read_only;
+  api::UnixServer server(o.socket, groups ? 0666 : 0660, "", server_limits(*topology));
+  server.set_access_policy(policy);
+  if (!groups) daemon::log_info("no API group exists: the API socket is for root only");
   api::Router router;
   daemon::add_routes(router, gw, info);
   daemon::LogBook log_book;
-  daemon::add_filter_routes(router, gw, log_book);
+  daemon::add_filter_routes(router, gw, log_book, &info);
   // Packets logged by vmgw's rules (filter rules with log='yes', default drops, quarantine).
   std::unique_ptr<backend::NflogSource> nflog;
   try {
@@ -278,6 +308,16 @@ int run(const Options& o) {
   } catch (const std::exception& e) {
     daemon::log_error(std::string("drop log unavailable: ") + e.what());
   }
+  info.drop_log = [&] {
+    daemon::DaemonInfo::DropLog d;
+    d.logged = log_book.last_seq();
+    d.overruns = nflog ? nflog->overruns() : 0;
+    try {
+      d.suppressed = gw.drop_log_suppressed();
+    } catch (const std::exception&) {  // left out of /metrics rather than a wrong 0
+    }
+    return d;
+  };
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -297,11 +337,15 @@ int run(const Options& o) {
   const auto quiet_before_trim = std::chrono::seconds(1);
   std::optional<std::chrono::steady_clock::time_point> worked;
   auto handle = [&](const api::Request& req) {
-    auto resp = router.dispatch(req);
-    if (req.method != "GET") {
+    // A read-only client's change is refused here, before any route runs.
+    auto refused = api::refusal(req.access, req.peer_uid, req.method, req.path, policy);
+    auto resp = refused ? api::error_response(403, "", *refused) : router.dispatch(req);
+    if (!api::is_read_only(req.method, req.path)) {
       worked = std::chrono::steady_clock::now();
-      daemon::log_info(req.method + " " + req.path + " -> " + std::to_string(resp.status) +
-                       " (generation " + std::to_string(gw.state().generation) + ")");
+      // The change log: who asked (the peer's uid, from the kernel), what, and what came of it.
+      daemon::log_info("uid " + std::to_string(req.peer_uid) + ": " + req.method + " " + req.path +
+                       " -> " + std::to_string(resp.status) + " (generation " +
+                       std::to_string(gw.state().generation) + ")");
     }
     return resp;
   };
@@ -346,6 +390,11 @@ int run(const Options& o) {
             worked = std::chrono::steady_clock::now();
             daemon::log_info("reloaded " + o.config + ": " + gw.reload(*next).summary());
             uplinks.configure();
+            // The API's groups and share follow the file too, and the socket's mode with them.
+            policy = access_policy(*next, o);
+            server.set_access_policy(policy);
+            server.set_limits(server_limits(*next));
+            ::chmod(o.socket.c_str(), policy.full || policy.read_only ? 0666 : 0660);
           } catch (const std::exception& e) {
             daemon::log_error(
                 std::string("reload refused; the previous configuration stays in force: ") +
@@ -380,7 +429,8 @@ int main(int argc, char** argv) {
   app.add_option("--socket", o.socket, "API socket")->capture_default_str();
   app.add_option("--state-dir", o.state_dir, "DHCP hosts files and logs")->capture_default_str();
   app.add_option("--run-dir", o.run_dir, "dnsmasq pid files and hooks")->capture_default_str();
-  app.add_option("--group", o.group, "group allowed to use the API socket")->capture_default_str();
+  app.add_option("--group", o.group,
+                 "group with full control of the API (default: the config's api.group, vmgw)");
   app.add_flag(
       "--reset-host-state", o.reset_host_state,
       "start on a new or empty database even though the host holds the state of an "

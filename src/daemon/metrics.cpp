@@ -55,6 +55,19 @@ std::string metrics_text(const Gateway& gw, const DaemonInfo& info) {
     os << "vmgw_dhcp_up{network=\"" << net << "\"} " << (state == "running" ? 1 : 0) << "\n";
   metric(os, "vmgw_dhcp_restarts_total", "counter", "dnsmasq restarts after it died.",
          std::to_string(info.dhcp_restarts()));
+  if (info.drop_log) {
+    const auto d = info.drop_log();
+    metric(os, "vmgw_drop_log_packets_total", "counter",
+           "Packets logged by vmgw's rules that vmgwd received (vmgw log).",
+           std::to_string(d.logged));
+    metric(os, "vmgw_drop_log_overruns_total", "counter",
+           "Times the NFLOG socket overran: logged packets were lost.", std::to_string(d.overruns));
+    if (d.suppressed)
+      metric(os, "vmgw_drop_log_suppressed_packets_total", "counter",
+             "Packets vmgw's rules dropped (or let through) without logging them: over "
+             "host.drop_log.",
+             std::to_string(*d.suppressed));
+  }
   // Uplinks: one series per uplink for each, the HELP and TYPE once.
   auto status = info.uplink_status ? info.uplink_status() : std::vector<UplinkStatus>{};
   auto series = [&](const char* name, const char* type, const char* help, auto value) {

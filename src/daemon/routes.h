@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "api/router.h"
@@ -19,6 +20,14 @@ struct DaemonInfo {
   std::function<uint64_t()> dhcp_restarts;
   // The uplinks' probe states and statistics (empty when probes are unavailable).
   std::function<std::vector<UplinkStatus>()> uplink_status;
+  // The drop log (vmgw log): packets logged by vmgw's rules and received, NFLOG socket overruns
+  // (packets lost, how many unknown), and packets not logged for being over host.drop_log
+  // (read from the kernel; nullopt when it cannot be read). Unset: no drop log.
+  struct DropLog {
+    uint64_t logged = 0, overruns = 0;
+    std::optional<uint64_t> suppressed;
+  };
+  std::function<DropLog()> drop_log;
 };
 
 // Runs `f`, turning a ServiceError into its JSON error response.

@@ -165,6 +165,20 @@ struct DscpRule {
 
 inline constexpr uint32_t kMaxFlowsPerVm = 10'000'000;
 inline constexpr uint32_t kMaxConntrackMax = 64'000'000;
+inline constexpr uint32_t kMaxDropLogRate = 1'000'000;
+
+// How many packets vmgw's log statements may hand vmgwd (host.drop_log). Every logged packet
+// costs the daemon a wake-up and a decode: without a bound, a flood at a closed port costs it a
+// CPU. The kernel enforces these before the log statement; what is over them is still dropped
+// (or accepted) as the rule says, only not logged, and counted.
+struct DropLogLimit {
+  uint32_t rate = 100;   // packets/s logged, per table (inet, bridge), all sources together
+  uint32_t burst = 100;  // packets above the rate that may pass at once after a quiet spell
+  // Packets/s one source (IPv4 address, or MAC at layer 2) may have logged, so that one noisy
+  // source cannot use up `rate` and hide the others. 0: no per-source bound.
+  uint32_t per_source = 20;
+  bool operator==(const DropLogLimit&) const = default;
+};
 
 struct HostPolicy {
   std::vector<HostService> allow;
@@ -175,6 +189,18 @@ struct HostPolicy {
   // The least nf_conntrack_max the host should have (host-wide): raised to it, never lowered.
   // 0: leave it to the host.
   uint32_t conntrack_max = 262144;
+  DropLogLimit drop_log;
+};
+
+inline constexpr uint32_t kMaxConnectionsPerUser = 224;  // 256 less the 32 kept for root
+
+// vmgwd's API socket (the config file's `api` section; `vmgw apply` ignores it). Groups are
+// names or numeric gids; a group that does not exist gives no access.
+struct ApiSettings {
+  std::string group = "vmgw";               // full control
+  std::string read_only_group = "vmgw-ro";  // GET endpoints (and trace) only
+  uint32_t connections_per_user = 64;       // the most one uid other than root may hold open
+  bool operator==(const ApiSettings&) const = default;
 };
 
 // How many DHCP lease events vmgwd keeps: guests drive this log (a DHCP client in a loop adds
@@ -197,6 +223,7 @@ struct Config {
   HostPolicy host;
   LeaseEventRetention lease_events;
   std::vector<DscpRule> dscp;
+  ApiSettings api;
   // nwfilter XML files defining filters (for `vmgw apply`/`plan`; the daemon keeps defined
   // filters in its store). Paths as written, relative to the config file's directory.
   std::vector<std::string> filter_files;

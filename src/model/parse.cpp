@@ -249,7 +249,7 @@ class Parser : public detail::YamlReader {
     Origin top;
     fields(root, "",
            {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "dscp", "filters",
-            "lease_events"},
+            "lease_events", "api"},
            top, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "filters") {
                items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
@@ -265,6 +265,7 @@ class Parser : public detail::YamlReader {
              if (key == "host") host(v, p, c.host);
              if (key == "dscp") list_of(v, p, c.dscp, &Parser::dscp_rule);
              if (key == "lease_events") lease_events(v, p, c.lease_events);
+             if (key == "api") api(v, p, c.api);
            });
   }
 
@@ -278,6 +279,33 @@ class Parser : public detail::YamlReader {
              if (key == "max_age_days")
                if (auto d = number(v, p, "a number of days", 1, kMaxLeaseEventDays))
                  r.max_age_days = *d;
+           });
+  }
+
+  void api(const YAML::Node& n, const std::string& path, ApiSettings& a) {
+    if (n.IsNull()) return;
+    Origin o;
+    // A group name as groupadd takes it, or a numeric gid.
+    auto group = [&](const YAML::Node& v, const std::string& p, std::string& out) {
+      auto s = scalar(v, p, "a group name or gid");
+      if (!s) return;
+      bool ok = !s->empty() && s->size() <= 32 && (*s)[0] != '-';
+      for (char ch : *s)
+        ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.');
+      if (!ok) {
+        error(loc(v), p, quote(*s) + " is not a group name or gid");
+        return;
+      }
+      out = *s;
+    };
+    fields(n, path, {"group", "read_only_group", "connections_per_user"}, o,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key == "group") group(v, p, a.group);
+             if (key == "read_only_group") group(v, p, a.read_only_group);
+             if (key == "connections_per_user")
+               if (auto n2 = number(v, p, "a number of connections", 1, kMaxConnectionsPerUser))
+                 a.connections_per_user = *n2;
            });
   }
 
@@ -295,7 +323,7 @@ class Parser : public detail::YamlReader {
     if (n.IsNull()) return;
     Origin o;
     fields(
-        n, path, {"allow", "allow_ping", "flows_per_vm", "conntrack_max"}, o,
+        n, path, {"allow", "allow_ping", "flows_per_vm", "conntrack_max", "drop_log"}, o,
         [&](const std::string& key, const YAML::Node& v, const std::string& p) {
           if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
           if (key == "allow_ping") boolean(v, p, h.allow_ping);
@@ -308,7 +336,25 @@ class Parser : public detail::YamlReader {
                     number(v, p, "a number of connections", 0, kMaxConntrackMax, "the host's"))
               h.conntrack_max = *count;
           }
+          if (key == "drop_log") drop_log(v, p, h.drop_log);
         });
+  }
+
+  void drop_log(const YAML::Node& n, const std::string& path, DropLogLimit& d) {
+    if (n.IsNull()) return;
+    Origin o;
+    fields(n, path, {"rate", "burst", "per_source"}, o,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             auto packets = [&](uint32_t min, std::string_view note) {
+               return number(v, p, "a number of packets per second", min, kMaxDropLogRate, note);
+             };
+             if (key == "rate")
+               if (auto r = packets(1, "")) d.rate = *r;
+             if (key == "burst")
+               if (auto b = number(v, p, "a number of packets", 1, kMaxDropLogRate)) d.burst = *b;
+             if (key == "per_source")
+               if (auto r = packets(0, "no per-source bound")) d.per_source = *r;
+           });
   }
 };
 

@@ -111,6 +111,18 @@ std::string expr_text(const Json& e) {
     for (const auto& x : st.value("stmt", Json::array())) out += " " + expr_text(x);
     return out + " }";
   }
+  if (e.contains("elem") && e["elem"].is_object() && e["elem"].contains("val")) {
+    // A dynamic set's key with its own timeout: ip saddr timeout 60s
+    std::string out = expr_text(e["elem"]["val"]);
+    if (e["elem"].contains("timeout")) out += " timeout " + e["elem"]["timeout"].dump() + "s";
+    return out;
+  }
+  if (e.contains("limit")) {
+    const auto& l = e["limit"];
+    std::string out = "limit rate " + l["rate"].dump() + "/" + l.value("per", "second");
+    if (l.contains("burst")) out += " burst " + l["burst"].dump() + " packets";
+    return out;
+  }
   if (e.contains("ct count")) {
     const auto& c = e["ct count"];
     return std::string("ct count ") + (c.value("inv", false) ? "over " : "") + c["val"].dump();

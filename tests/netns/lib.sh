@@ -358,7 +358,14 @@ vmgw_client() {
 # The vmgw nft table with counter values zeroed (for comparisons "identical except counters").
 vmgw_nft_table_normalized() {
   ip netns exec "$NS_GW" nft list table inet vmgw 2>/dev/null |
-    sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter packets 0 bytes 0/g'
+    sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter packets 0 bytes 0/g' | vmgw_nft_no_buckets
+}
+
+# Filter of an nft listing: leaves out the elements of the drop log's sets (drop_log_*), which
+# the kernel adds and expires as packets are logged: token buckets, state like counters.
+vmgw_nft_no_buckets() {
+  awk '/^\tset drop_log_/ { in_set = 1 } in_set && /^\t}/ { in_set = 0 }
+       in_set && /elements = \{/ { skip = 1 } !skip { print } skip && /\}/ { skip = 0 }'
 }
 
 # A snapshot of the gateway's kernel state that vmgw may touch: nft ruleset (stateless, so
@@ -366,7 +373,7 @@ vmgw_nft_table_normalized() {
 # operational state are left out: a bridge turns from UNKNOWN to UP on its own a moment after
 # its first port joins, which is not a change anyone made.
 vmgw_gw_snapshot() {
-  echo "## nft"; ip netns exec "$NS_GW" nft -s list ruleset
+  echo "## nft"; ip netns exec "$NS_GW" nft -s list ruleset | vmgw_nft_no_buckets
   echo "## addr"; ip -n "$NS_GW" addr | sed -E 's/<[^>]*>//; s/ state [A-Z]+//'
   echo "## route"; ip -n "$NS_GW" route show table all
 }

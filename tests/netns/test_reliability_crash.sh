@@ -241,14 +241,16 @@ kernel_snapshot() {
 }
 # Snapshots are compared normalized: no handles, counters zeroed, set elements sorted,
 # tables/sets/chains sorted, rules grouped by chain in their kernel order; the elements of
-# vm_flows are left out (the kernel fills that set: one element per source address with
-# tracked connections). Two snapshots are equal exactly when the kernel held the same ruleset.
+# vm_flows and of the drop log's drop_log_* sets are left out (the kernel fills those sets: one
+# element per source address with tracked connections, the drop log's token buckets). Two
+# snapshots are equal exactly when the kernel held the same ruleset.
 # shellcheck disable=SC2016  # jq's variables
 KERNEL_NORM='
   def norm:
     [.[].nftables[] | select(has("metainfo") | not)]
     | walk(if type == "object" then del(.handle) else . end)
-    | map(if .set.name == "vm_flows" then del(.set.elem) else . end)
+    | map(if .set.name == "vm_flows" or (.set.name // "" | startswith("drop_log_"))
+          then del(.set.elem) else . end)
     | walk(if type == "object" and (.counter | type) == "object"
            then .counter = {"packets": 0, "bytes": 0} else . end)
     | walk(if type == "object" and (.elem | type) == "array" then .elem |= sort else . end)

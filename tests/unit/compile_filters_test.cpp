@@ -290,10 +290,12 @@ TEST(CompileFilters, VmWithoutFiltersHasNoDispatchElements) {
     EXPECT_TRUE(plan.table.find_chain(map)->rules.empty()) << map;
   for (const auto* t : {&plan.table, &plan.bridge_table})
     for (const auto& c : t->chains) EXPECT_FALSE(is_filter_chain(c)) << c.name;
-  // ...and no IP-filter dispatch in the base chains (quarantine's jump only).
+  // ...and no IP-filter dispatch in the base chains (quarantine's jump and the flow limit's
+  // log chain only).
   for (const char* chain : {names::kVmOutForward, names::kVmInForward, names::kVmOutInput})
     for (const auto& r : plan.table.find_chain(chain)->rules)
-      EXPECT_FALSE(has(r, "jump") && statement(r, "jump")["target"] != names::kQuarantineChain)
+      EXPECT_FALSE(has(r, "jump") && statement(r, "jump")["target"] != names::kQuarantineChain &&
+                   statement(r, "jump")["target"] != "log_flow_limit")
           << chain << ": " << nft::rule_text(r);
 }
 
@@ -561,24 +563,93 @@ TEST(CompileFilters, EveryFilterRuleCounts) {
   EXPECT_GT(rules, 20);
 }
 
-TEST(CompileFilters, LoggedRuleLogsToTheDaemonsGroup) {
+std::string chain_text(const nft::Chain& c) {
+  std::string out;
+  for (const auto& r : c.rules) out += nft::rule_text(r) + "\n";
+  return out;
+}
+
+const nft::Chain& chain_of(const nft::Table& t, const std::string& name) {
+  const nft::Chain* c = t.find_chain(name);
+  if (!c) throw std::runtime_error("no chain " + name);
+  return *c;
+}
+
+TEST(CompileFilters, LoggedRuleLogsToTheDaemonsGroupThroughItsLogChain) {
   auto plan = compile_yaml(config(vm("web", 10, filters({"stmts"}))));
   const auto& r = l3_rule(plan, "l3i-", "stmts rule 1");
-  const Json& log = statement(r, "log");
-  EXPECT_EQ(log["group"], compile_detail::kNflogGroup);
-  EXPECT_EQ(log["group"], 7);
-  const auto prefix = log["prefix"].get<std::string>();
-  EXPECT_EQ(prefix.rfind("vmgw ", 0), 0U) << prefix;
-  // The program is shared by the VMs whose own filters have these rules: it names the binding's
-  // place; vmgwd puts the VM's filter name back (Gateway::own_rule).
-  EXPECT_EQ(prefix, "vmgw drop in filter 1 rule 1");
-  // counter, log, verdict: in that order, at the end of the rule.
-  ASSERT_GE(r.expr.size(), 3U);
-  EXPECT_TRUE(r.expr[r.expr.size() - 3].contains("counter"));
-  EXPECT_TRUE(r.expr[r.expr.size() - 2].contains("log"));
-  EXPECT_TRUE(r.expr.back().contains("drop"));
+  // counter, then the jump to its log chain, which logs and drops.
+  ASSERT_GE(r.expr.size(), 2U);
+  EXPECT_TRUE(r.expr[r.expr.size() - 2].contains("counter"));
+  ASSERT_TRUE(r.expr.back().contains("jump")) << nft::rule_text(r);
+  const auto target = r.expr.back()["jump"]["target"].get<std::string>();
+  EXPECT_EQ(target.rfind("log-", 0), 0U) << target;
+  const nft::Chain& lc = chain_of(plan.table, target);
+  // Logged within the limits (IPv4 per source and overall; other protocols overall), then the
+  // suppressed path, then the verdict.
+  ASSERT_EQ(lc.rules.size(), 4U) << chain_text(lc);
+  for (size_t i : {0, 1}) {
+    const Json& log = statement(lc.rules[i], "log");
+    EXPECT_EQ(log["group"], compile_detail::kNflogGroup);
+    EXPECT_EQ(log["group"], 7);
+    // The program is shared by the VMs whose own filters have these rules: it names the
+    // binding's place; vmgwd puts the VM's filter name back (Gateway::own_rule).
+    EXPECT_EQ(log["prefix"], "vmgw drop in filter 1 rule 1");
+    EXPECT_TRUE(lc.rules[i].expr.back().contains("drop"));
+    EXPECT_TRUE(has(lc.rules[i], "set")) << "limited: " << nft::rule_text(lc.rules[i]);
+  }
+  EXPECT_EQ(lc.rules[2].expr, (std::vector<Json>{nft::jump("log_suppressed")}));
+  EXPECT_EQ(lc.rules[3].expr, (std::vector<Json>{nft::drop()}));
   // Rules without log='yes' do not log.
   EXPECT_FALSE(has(l3_rule(plan, "l3i-", "stmts rule 6"), "log"));
+  EXPECT_FALSE(has(l3_rule(plan, "l3i-", "stmts rule 6"), "jump"));
+}
+
+TEST(CompileFilters, DropLogLimitsComeFromTheConfig) {
+  auto text = [](const std::string& host) {
+    auto plan = compile_yaml(config(vm("web", 10, filters({"stmts"}))) + host);
+    return chain_text(chain_of(plan.table, "log_input"));
+  };
+  const std::string by_default = text("");
+  EXPECT_NE(by_default.find("update @drop_log_sources-20 { ip saddr timeout 60s limit rate "
+                            "20/second burst 20 packets }"),
+            std::string::npos)
+      << by_default;
+  EXPECT_NE(by_default.find("update @drop_log_rate-100-100 { meta mark & 0x00000000 limit rate "
+                            "100/second burst 100 packets }"),
+            std::string::npos)
+      << by_default;
+  const std::string own = text("host:\n  drop_log: {rate: 7, burst: 9, per_source: 0}\n");
+  EXPECT_EQ(own.find("drop_log_sources"), std::string::npos) << own;     // 0: no per-source bound
+  EXPECT_NE(own.find("@drop_log_rate-7-9 "), std::string::npos) << own;  // new limit, new bucket
+  EXPECT_NE(own.find("limit rate 7/second burst 9 packets"), std::string::npos) << own;
+  // A new limit renames the programs' log chains (and so the programs): nothing stays stale.
+  auto target = [](const std::string& host) {
+    auto plan = compile_yaml(config(vm("web", 10, filters({"stmts"}))) + host);
+    return l3_rule(plan, "l3i-", "stmts rule 1").expr.back().dump();
+  };
+  EXPECT_NE(target(""), target("host:\n  drop_log: {rate: 7}\n"));
+}
+
+TEST(CompileFilters, LoggedReturnAndContinueLeaveTheLogChainByReturn) {
+  filter::ConcreteRule r;
+  r.layer = filter::Layer::l3;
+  r.log = true;
+  r.origin = "f rule 1";
+  r.action = filter::Action::return_;
+  auto ret = compile_detail::rule_statements(r, filter::Direction::out, {});
+  ASSERT_TRUE(ret.log_chain);
+  EXPECT_TRUE(ret.statements.back().contains("goto"));  // the chain's end leaves the caller
+  EXPECT_TRUE(ret.log_chain->rules[0].expr.back().contains("return"));
+  EXPECT_EQ(ret.log_chain->rules.size(), 3U);  // no verdict of its own
+  r.action = filter::Action::continue_;
+  auto cont = compile_detail::rule_statements(r, filter::Direction::out, {});
+  EXPECT_TRUE(cont.statements.back().contains("jump"));  // the caller goes on
+  EXPECT_EQ(cont.log_chain->rules.size(), 3U);
+  r.log = false;
+  auto plain = compile_detail::rule_statements(r, filter::Direction::out, {});
+  EXPECT_FALSE(plain.log_chain);
+  EXPECT_EQ(plain.statements, (std::vector<Json>{nft::counter()}));
 }
 
 TEST(CompileFilters, RejectIsTcpResetForTcpElseIcmpx) {

@@ -1,4 +1,5 @@
 #include "compile/compile.h"
+#include "compile/drop_log.h"
 
 #include <gtest/gtest.h>
 
@@ -80,11 +81,12 @@ TEST(Compile, PerVmCountersAreElementsNotChains) {
   for (const auto& r : fwd->rules)
     if (nft::rule_text(r).find(" @vm_") != std::string::npos) ++lookups;
   EXPECT_EQ(lookups, 2);  // egress and ingress, whatever the number of VMs
-  // No chain per VM: only the base chains, quarantine's, the (empty) dispatch to filter programs
-  // and one per uplink (flows pinned to it).
+  // No chain per VM: only the base chains, quarantine's, the (empty) dispatch to filter
+  // programs, one per uplink (flows pinned to it) and the drop log's (one per log point).
   for (const auto& c : plan.table.chains)
     EXPECT_TRUE(c.hook || c.name == "quarantine" || c.name == names::kVmL3Out ||
-                c.name == names::kVmL3In || c.name.rfind("uplink-", 0) == 0)
+                c.name == names::kVmL3In || c.name.rfind("uplink-", 0) == 0 ||
+                c.name.rfind("log_", 0) == 0)
         << c.name;
 }
 
@@ -107,10 +109,31 @@ TEST(Compile, HostInputDropsByDefault) {
   EXPECT_EQ(nft::rule_text(in->rules.front()),
             "ct state established,related accept comment \"replies and related traffic of accepted "
             "flows\"");
+  EXPECT_EQ(nft::rule_text(in->rules.back()),
+            "counter jump log_input comment \"host: everything else\"");
+  // Its log chain logs within host.drop_log (per source for IPv4, and for the whole table), and
+  // drops either way; what it does not log is counted in log_suppressed.
+  const auto* log = plan.table.find_chain("log_input");
+  ASSERT_TRUE(log);
+  std::vector<std::string> texts;
+  for (const auto& r : log->rules) texts.push_back(nft::rule_text(r));
   EXPECT_EQ(
-      nft::rule_text(in->rules.back()),
-      "counter log prefix \"vmgw drop - host: input\" group 7 drop comment \"host: everything "
-      "else\"");
+      texts,
+      (std::vector<std::string>{
+          "meta nfproto ipv4 update @drop_log_sources-20 { ip saddr timeout 60s limit rate "
+          "20/second burst 20 packets } update @drop_log_rate-100-100 { meta mark & 0x00000000 "
+          "limit "
+          "rate 100/second burst 100 packets } log prefix \"vmgw drop - host: input\" group 7 "
+          "drop comment \"logged: within host.drop_log\"",
+          "meta nfproto != ipv4 update @drop_log_rate-100-100 { meta mark & 0x00000000 limit rate "
+          "100/second burst 100 packets } log prefix \"vmgw drop - host: input\" group 7 drop "
+          "comment \"logged: within host.drop_log\"",
+          "jump log_suppressed comment \"not logged: over host.drop_log\"",
+          "drop comment \"the logged rule's verdict\""}));
+  const auto* suppressed = plan.table.find_chain(names::kLogSuppressed);
+  ASSERT_TRUE(suppressed);
+  ASSERT_EQ(suppressed->rules.size(), 1U);
+  EXPECT_EQ(suppressed->rules[0].expr, (std::vector<nft::Json>{nft::counter()}));
 }
 
 TEST(Compile, NetworkPartOfThePlan) {

@@ -520,5 +520,32 @@ TEST(Parse, DeepNestingIsNamed) {
       << errors[0];
 }
 
+TEST(ParseHost, DropLogLimits) {
+  auto defaults = parse_config("host: {}\n", "t.yaml").config.host.drop_log;
+  EXPECT_EQ(defaults, (DropLogLimit{100, 100, 20}));
+  auto r = parse_config("host:\n  drop_log: {rate: 50, burst: 10, per_source: 0}\n", "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  EXPECT_EQ(r.config.host.drop_log, (DropLogLimit{50, 10, 0}));
+  EXPECT_EQ(errors_of("host:\n  drop_log: {rate: 0}\n"),
+            Lines{"t.yaml:2:20: host.drop_log.rate: expected a number of packets per second from 1 "
+                  "to 1000000, got '0'"});
+  EXPECT_EQ(errors_of("host:\n  drop_log: {per_second: 5}\n"),
+            Lines{"t.yaml:2:14: host.drop_log.per_second: unknown field 'per_second'"});
+}
+
+TEST(ParseApi, GroupsByNameOrGidAndTheShare) {
+  auto defaults = parse_config("", "t.yaml").config.api;
+  EXPECT_EQ(defaults, (ApiSettings{"vmgw", "vmgw-ro", 64}));
+  auto r = parse_config(
+      "api:\n  group: \"1234\"\n  read_only_group: ops-ro\n  connections_per_user: 8\n", "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  EXPECT_EQ(r.config.api, (ApiSettings{"1234", "ops-ro", 8}));
+  EXPECT_EQ(errors_of("api:\n  group: \"a b\"\n"),
+            Lines{"t.yaml:2:10: api.group: 'a b' is not a group name or gid"});
+  EXPECT_EQ(errors_of("api:\n  connections_per_user: 300\n"),
+            Lines{"t.yaml:2:25: api.connections_per_user: expected a number of connections from 1 "
+                  "to 224, got '300'"});
+}
+
 }  // namespace
 }  // namespace vmgw
