@@ -578,8 +578,10 @@ vmgw_daemon_up() {
   echo "$VMGWD_PID" >>"$VMGW_LAB/pids"
   deadline=$((SECONDS + 20))
   until timeout 5 ip netns exec "$NS_GW" "$VMGW_BIN" --socket "$VMGW_SOCKET" status >/dev/null 2>&1; do
-    # Right after the launch the process is still "ip" (ip netns exec) until it execs vmgwd.
-    if ! vmgw_daemon_running && ! vmgw_is_proc "$VMGWD_PID" ip; then
+    # Right after the launch the process is still "ip" (ip netns exec) until it execs vmgwd:
+    # it has exited only when its pid is gone or a zombie, whatever its name. (Checking for
+    # "vmgwd or ip" reported a daemon starting fine as exited, under load: once in a full run.)
+    if ! vmgw_is_proc "$VMGWD_PID" ""; then
       vmgw_log "vmgwd (pid $VMGWD_PID) exited while starting; its log:"
       tail -n 20 "$VMGWD_LOG" >&2
       return 1
