@@ -68,10 +68,23 @@ from=$(wc -l <"$VMGWD_LOG")
 bind_rc=0
 vmgwc eip bind "$EIP" web >"$T/bind.out" 2>"$T/bind.err" &
 bind_pid=$!
-# The CLI is connected (the listening socket holds one pending connection) and has written.
+# The CLI is connected (the listening socket holds one pending connection) and its whole request
+# is queued: a connected unix stream socket of the gateway namespace has bytes in flight (ss's
+# Send-Q: written, not yet read), the same number over 0.3 s. A request still being written when
+# vmgwd goes on would be read after the heal, and the bind would not be refused.
 pending() { [[ $(ip netns exec "$NS_GW" ss -Hxl "src $VMGW_SOCKET" | awk '{ print $3 }') -ge 1 ]]; }
-vmgw_wait_for 5 pending || { kill -CONT "$VMGWD_PID"; vmgw_die "the CLI's request did not reach the socket"; }
-sleep 0.3
+in_flight() { ip netns exec "$NS_GW" ss -Hx | awk '$1 == "u_str" && $2 == "ESTAB" && $4 > 0 { n += $4 } END { print n + 0 }'; }
+queued() {
+  local a b
+  pending || return 1
+  a=$(in_flight)
+  ((a > 0)) || return 1
+  sleep 0.3
+  b=$(in_flight)
+  ((a == b))
+}
+vmgw_wait_for 10 queued || { kill -CONT "$VMGWD_PID"; vmgw_die "the CLI's request was not queued on the socket"; }
+echo "  queued: a pending connection, $(in_flight) bytes in flight"
 kill -CONT "$VMGWD_PID"
 wait "$bind_pid" || bind_rc=$?
 bind_err=$(cat "$T/bind.out" "$T/bind.err")
