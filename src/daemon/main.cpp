@@ -57,7 +57,7 @@ struct Options {
   std::string socket = "/run/vmgw/vmgw.sock";
   std::string state_dir = "/var/lib/vmgw";
   std::string run_dir = "/run/vmgw";
-  std::string group;  // --group: overrides the config's api.group
+  std::string group;              // --group: overrides the config's api.group
   bool reset_host_state = false;  // start on an empty database even if the host holds vmgw state
 };
 

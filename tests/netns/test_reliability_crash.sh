@@ -31,6 +31,13 @@
 #     kernel unchanged, allowed traffic flows and the host stays closed; the start after it
 #     writes nothing.
 #
+# Every kind of kill point the figures report must have happened, or the test fails: a kill at an
+# nftables transaction, a kill with the daemon at work, a change in flight committed (answer
+# lost), one in the kernel only and reverted by the restart (then redone), one that reached
+# nothing, a restart killed while it had a revert to do, and a clean stop. When the iterations
+# asked for have not hit them all, the test goes on until they have, up to twice as many (and at
+# least 40 more); still missing then, it fails and names them.
+#
 # CI form: 40 kill points (about a minute). VMGW_FULL=1: 200. VMGW_CRASH_ITERATIONS=N overrides
 # both. VMGW_CRASH_SEED=S fixes the random choices (the seed is printed; the kill timing still
 # varies). On failure the evidence (per failing iteration: changes, answers, model, store, raw
@@ -50,6 +57,7 @@ elif [[ ${VMGW_FULL:-0} == 1 ]]; then
 else
   ITERATIONS=40
 fi
+MAX_ITERATIONS=$((ITERATIONS * 2 > ITERATIONS + 40 ? ITERATIONS * 2 : ITERATIONS + 40))
 SEED=${VMGW_CRASH_SEED:-$(((RANDOM << 15) | RANDOM))}
 RANDOM=$SEED
 echo "# $ITERATIONS kill points, seed $SEED (VMGW_CRASH_SEED=$SEED)"
@@ -100,10 +108,12 @@ daemon_up() {
 
 # daemon_start_killed: start vmgwd and kill -9 it at a random point of its start (store load,
 # compile, the first reconcile's nft transaction, addresses, DHCP).
+# Returns non-zero when the start ended before the kill (the kill hit nothing).
 daemon_start_killed() {
   local ms=$((RANDOM % 30))
-  daemon_launch " (to be killed while starting)" || return 0
+  daemon_launch " (to be killed while starting)" || return 1
   sleep "0.$(printf '%03d' "$ms")"
+  vmgw_daemon_running || return 1
   vmgw_daemon_kill9 || vmgw_die "vmgwd (pid $VMGWD_PID) survived kill -9"
 }
 
@@ -478,8 +488,8 @@ kill_at_transaction() {
     n=0
     while read -r line; do
       if ((n >= skip)); then
-        kill -9 "$VMGWD_PID" 2>/dev/null
-        echo "$line" >"$D/trigger"
+        # The trigger counts only when the kill reached a running daemon.
+        kill -9 "$VMGWD_PID" 2>/dev/null && echo "$line" >"$D/trigger"
         exit 0
       fi
       [[ $line == "# new generation"* ]] && n=$((n + 1))
@@ -507,7 +517,36 @@ INFLIGHT=0; INFLIGHT_COMMITTED=0; INFLIGHT_REVERTED=0; INFLIGHT_NOTHING=0; REDO_
 RESTARTS=0; START_KILLS=0; START_KILL_NOTHING=0; START_KILL_MID_PRE=0; START_KILL_MID_POST=0
 DOWN_TRAFFIC_CHECKS=0; CLOSED_CHECKS=0; CLEAN_STOPS=0; HUPS=0
 
-for ((it = 1; it <= ITERATIONS; it++)); do
+# missing_kill_points: the kinds of kill point not hit yet (empty when all were).
+missing_kill_points() {
+  local m=()
+  ((TX_KILLS > 0)) || m+=("a kill at an nftables transaction")
+  ((BUSY_KILLS > 0)) || m+=("a kill with the daemon at work")
+  ((INFLIGHT_COMMITTED > 0)) || m+=("a change in flight committed, its answer lost")
+  ((INFLIGHT_REVERTED > 0)) || m+=("a change in flight in the kernel only, reverted by the restart")
+  ((INFLIGHT_NOTHING > 0)) || m+=("a change in flight that reached nothing")
+  ((START_KILL_MID_PRE + START_KILL_MID_POST > 0)) || m+=("a restart killed with a revert to do")
+  ((CLEAN_STOPS > 0)) || m+=("a clean stop")
+  ((${#m[@]} == 0)) || printf '%s\n' "${m[@]}"
+}
+
+# next_iteration: the iterations asked for, then more while a kind of kill point is missing.
+next_iteration() {
+  it=$((it + 1))
+  ((it <= ITERATIONS)) && return 0
+  local missing
+  missing=$(missing_kill_points)
+  [[ -n $missing ]] || return 1
+  ((it <= MAX_ITERATIONS)) || return 1
+  if ((it == ITERATIONS + 1)); then
+    vmgw_log "after $ITERATIONS iterations not yet hit: $(paste -sd ';' <<<"$missing");" \
+      "going on until they are (at most $MAX_ITERATIONS iterations)"
+  fi
+  return 0
+}
+
+it=0
+while next_iteration; do
   D=$T/it/$it
   IT_FAILED=0
   mkdir -p "$D"
@@ -584,8 +623,8 @@ for ((it = 1; it <= ITERATIONS; it++)); do
   # iterations with a change in flight (the ones where it may have a change to revert), and on
   # every 4th.
   if { [[ -n $pending ]] && ((RANDOM % 2)); } || ((it % 4 == 0)); then
-    daemon_start_killed
-    START_KILLS=$((START_KILLS + 1)); RESTARTS=$((RESTARTS + 1))
+    if daemon_start_killed; then START_KILLS=$((START_KILLS + 1)); fi
+    RESTARTS=$((RESTARTS + 1))
     kernel_snapshot "$D/kernel.mid"
   fi
 
@@ -730,6 +769,7 @@ for ((it = 1; it <= ITERATIONS; it++)); do
   fi
 done
 
+ITERATIONS_RUN=$KILLS
 echo "# figures"
 echo "  kill points (kill -9 during a burst):        $KILLS ($BUSY_KILLS with the daemon at work," \
   "$TX_KILLS at an nftables transaction)"
@@ -768,6 +808,15 @@ assert "the host stayed closed while the daemon was down ($CLOSED_CHECKS checks)
 assert "a clean stop left the rules in force ($CLEAN_STOPS stops): tables unchanged, traffic, host closed" \
   test "$(fails_of clean_stop)" = 0
 assert "kills hit changes in flight ($INFLIGHT of $KILLS)" test "$INFLIGHT" -gt 0
+missing=$(missing_kill_points)
+what="$TX_KILLS at a transaction, $BUSY_KILLS at work, in flight $INFLIGHT_COMMITTED committed /"
+what+=" $INFLIGHT_REVERTED reverted / $INFLIGHT_NOTHING nothing,"
+what+=" $((START_KILL_MID_PRE + START_KILL_MID_POST)) restarts killed with a revert to do,"
+what+=" $CLEAN_STOPS clean stops${missing:+; MISSING: $(paste -sd ';' <<<"$missing")}"
+assert "every kind of kill point was hit in $ITERATIONS_RUN iterations ($ITERATIONS asked for): $what" \
+  test -z "$missing"
+assert "  ...and every change reverted by a restart was redone to exactly the killed kernel ($REDO_MATCHED of $INFLIGHT_REVERTED)" \
+  test "$REDO_MATCHED" = "$INFLIGHT_REVERTED"
 
 # The final clean stop: the rules stay, traffic flows, the host stays closed.
 kernel_snapshot "$T/final.running"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Helper functions here run through assert, which shellcheck cannot follow:
-# shellcheck disable=SC2317
+# Helper functions here run through assert, which shellcheck cannot follow, and the PORT_*
+# variables are made by `declare` in a loop:
+# shellcheck disable=SC2317,SC2154
 # End to end, two ISPs through the real vmgwd (examples/daemon.yaml: isp1 first, isp2 a tier-2
 # backup; the LAN with `failback: immediate`). While a VM opens a new flow every 10 ms towards
 # the internet host, which logs each datagram's source address:
@@ -47,11 +48,20 @@ cut() {
   cat "$T/cut.out" >>"$VMGW_LAB/logs/figures"
   SWITCH_MS=$CUT_MS
 }
-under_1s() { [[ -n $SWITCH_MS ]] && ((SWITCH_MS < 1000)) || { echo "  switch: '${SWITCH_MS:-never}' ms"; return 1; }; }
-only_from() {  # only_from TAG ADDR: every datagram of TAG came from ADDR
-  local other
+under_1s() {
+  if [[ -n $SWITCH_MS ]] && ((SWITCH_MS < 1000)); then return 0; fi
+  echo "  switch: '${SWITCH_MS:-never}' ms"
+  return 1
+}
+# only_from TAG ADDR: every datagram TAG's sender sent arrived, and all of them from ADDR. (No
+# datagram at all, a black hole, is a failure: the count must be the number sent.)
+only_from() {
+  local sent from other
+  sent=$(uplinks_sent "$1")
+  from=$(awk -v tag="$1" -v a="$2" '$4 == tag && $2 == a' "$LOG" | wc -l)
   other=$(awk -v tag="$1" -v a="$2" '$4 == tag && $2 != a' "$LOG" | wc -l)
-  ((other == 0)) || { echo "  $other datagrams of $1 from another address"; return 1; }
+  echo "  $1: ${sent:-?} sent, $from arrived from $2, $other from another address"
+  [[ -n $sent ]] && ((sent > 0 && from == sent && other == 0))
 }
 
 uplinks_send "$NS_WEB" 20 5 warmup "$PORT_warmup"
@@ -83,7 +93,10 @@ uplinks_restore isp1
 assert "isp1 is back up once its probes are answered" vmgw_wait_for 5 uplinks_is isp1 up
 back=$(uplinks_now_ns)
 uplinks_send "$NS_WEB" 20 5 after "$PORT_after"
-wait "$web_stream" "$lan_stream"
+web_rc=0; wait "$web_stream" || web_rc=$?
+lan_rc=0; wait "$lan_stream" || lan_rc=$?
+assert "the long-lived senders sent without error: $(cat "$VMGW_LAB"/logs/sent-{web,lan}-long.log | xargs)" \
+  test "$web_rc$lan_rc" = 00
 sleep 0.3
 merge_logs
 assert "defer: the VM's long-lived flows stayed on isp2 throughout" only_from web-long "$LAB_UPLINK2_ADDR"

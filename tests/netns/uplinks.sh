@@ -8,8 +8,9 @@
 
 VMGW_TEST_FLOWS=${VMGW_TEST_FLOWS:-$(dirname "$VMGW_BIN")/tests/vmgw-test-flows}
 
+# The build always makes vmgw-test-flows: missing, it is a failure, not a skip.
 uplinks_require_tools() {
-  [[ -x $VMGW_TEST_FLOWS ]] || vmgw_skip "vmgw-test-flows not found at $VMGW_TEST_FLOWS"
+  [[ -x $VMGW_TEST_FLOWS ]] || vmgw_die "vmgw-test-flows not found at $VMGW_TEST_FLOWS"
 }
 
 # uplinks_recv PORT NAME: a receiver on the internet host, logging to logs/NAME.log.
@@ -19,14 +20,29 @@ uplinks_recv() {
     vmgw_die "the UDP receiver on port $1 did not start"
 }
 
+# The senders' last line ("flows: MODE TAG: sent N of M datagrams, ...") goes to
+# logs/sent-TAG.log, where uplinks_sent reads how many were really sent.
+
 # uplinks_send NS COUNT INTERVAL_MS TAG [PORT]: COUNT new flows from NS to the internet host.
+# Fails when a datagram could not be sent.
 uplinks_send() {
-  ip netns exec "$1" "$VMGW_TEST_FLOWS" send "$LAB_INET_ADDR" "${5:-9000}" "$2" "$3" "$4"
+  local rc=0
+  ip netns exec "$1" "$VMGW_TEST_FLOWS" send "$LAB_INET_ADDR" "${5:-9000}" "$2" "$3" "$4" \
+    2>"$VMGW_LAB/logs/sent-$4.log" || rc=$?
+  ((rc == 0)) || cat "$VMGW_LAB/logs/sent-$4.log" >&2
+  return "$rc"
 }
 
-# uplinks_stream_bg NS FLOWS INTERVAL_MS SECONDS TAG [PORT]: long-lived flows, in the background.
+# uplinks_stream_bg NS FLOWS INTERVAL_MS SECONDS TAG [PORT]: long-lived flows, in the background
+# ($! is the sender: `wait` on it fails when a send failed other than by an ICMP error).
 uplinks_stream_bg() {
-  ip netns exec "$1" "$VMGW_TEST_FLOWS" stream "$LAB_INET_ADDR" "${6:-9000}" "$2" "$3" "$4" "$5" &
+  ip netns exec "$1" "$VMGW_TEST_FLOWS" stream "$LAB_INET_ADDR" "${6:-9000}" "$2" "$3" "$4" "$5" \
+    2>"$VMGW_LAB/logs/sent-$5.log" &
+}
+
+# uplinks_sent TAG: how many datagrams TAG's sender sent ("" when it did not report).
+uplinks_sent() {
+  sed -nE 's/^flows: [a-z]+ [^ ]+: sent ([0-9]+) of .*/\1/p' "$VMGW_LAB/logs/sent-$1.log" 2>/dev/null
 }
 
 uplinks_now_ns() { date +%s%N; }

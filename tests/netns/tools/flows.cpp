@@ -11,7 +11,15 @@
 //       (0: as fast as possible); each flow's socket is closed after its datagram
 //   vmgw-test-flows stream ADDR PORT FLOWS INTERVAL_MS SECONDS TAG
 //       FLOWS long-lived flows; every INTERVAL_MS each sends "TAG <flow> <seq> <send_ns>"
+//
+// The senders end with one line on stderr, "flows: MODE TAG: sent N of M datagrams, E errors
+// (...)", which the tests read for the number actually sent. `send` exits 1 on any error: its
+// sockets are fresh and unconnected, so an error is local (no route in the sender, no buffer)
+// and a datagram the test counts on was never sent. `stream`'s sockets are connected, so the
+// kernel reports an ICMP error that came back (port/host/net unreachable) on a later send(): it
+// counts those apart and exits 1 only on any other error (or when nothing was sent at all).
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -74,16 +82,32 @@ int recv_loop(const char* port) {
   }
 }
 
+// An ICMP error that came back for an earlier datagram of a connected socket.
+bool icmp_reported(int e) {
+  return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN;
+}
+
 int send_new_flows(const sockaddr_in& to, int count, long interval_ms, const char* tag) {
+  long sent = 0, errors = 0;
+  int first_error = 0;
   for (int i = 0; i < count; ++i) {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd < 0) die("socket");
     std::string msg = std::string(tag) + " " + std::to_string(i) + " " + std::to_string(now_ns());
-    sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    ssize_t n =
+        sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    if (n == static_cast<ssize_t>(msg.size())) {
+      ++sent;
+    } else {
+      if (errors++ == 0) first_error = n < 0 ? errno : EMSGSIZE;
+    }
     close(fd);
     sleep_ms(interval_ms);
   }
-  return 0;
+  std::fprintf(stderr, "flows: send %s: sent %ld of %d datagrams, %ld errors%s%s\n", tag, sent,
+               count, errors, errors ? ", the first: " : "",
+               errors ? std::strerror(first_error) : "");
+  return errors == 0 ? 0 : 1;
 }
 
 int stream(const sockaddr_in& to, int flows, long interval_ms, double seconds, const char* tag) {
@@ -95,15 +119,31 @@ int stream(const sockaddr_in& to, int flows, long interval_ms, double seconds, c
     fds.push_back(fd);
   }
   const long long end = now_ns() + static_cast<long long>(seconds * 1e9);
+  long sent = 0, tries = 0, icmp = 0, errors = 0;
+  int first_icmp = 0, first_error = 0;
   for (long seq = 0; now_ns() < end; ++seq) {
     for (int i = 0; i < flows; ++i) {
       std::string msg = std::string(tag) + " " + std::to_string(i) + " " + std::to_string(seq) +
                         " " + std::to_string(now_ns());
-      send(fds[static_cast<size_t>(i)], msg.data(), msg.size(), 0);  // ENETUNREACH: go on
+      ++tries;
+      ssize_t n = send(fds[static_cast<size_t>(i)], msg.data(), msg.size(), 0);
+      if (n == static_cast<ssize_t>(msg.size())) {
+        ++sent;
+      } else if (n < 0 && icmp_reported(errno)) {  // an earlier datagram's ICMP error: go on
+        if (icmp++ == 0) first_icmp = errno;
+      } else {
+        if (errors++ == 0) first_error = n < 0 ? errno : EMSGSIZE;
+      }
     }
     sleep_ms(interval_ms);
   }
-  return 0;
+  std::fprintf(stderr,
+               "flows: stream %s: sent %ld of %ld datagrams on %d flows, %ld ICMP errors "
+               "reported%s%s, %ld other errors%s%s\n",
+               tag, sent, tries, flows, icmp, icmp ? " (the first: " : "",
+               icmp ? (std::string(std::strerror(first_icmp)) + ")").c_str() : "", errors,
+               errors ? ", the first: " : "", errors ? std::strerror(first_error) : "");
+  return errors == 0 && sent > 0 ? 0 : 1;
 }
 
 }  // namespace
