@@ -668,6 +668,14 @@ vmgw_http() {
 # ---------------------------------------------------------------------------------------------
 # Test harness: a fresh lab per test, removed on any exit.
 
+# vmgw_private_mounts "$@": runs this test again in a mount namespace of its own (mounts it makes
+# exist only there and go with it). First thing of a test that mounts, before vmgw_test_begin.
+vmgw_private_mounts() {
+  [[ -n ${VMGW_IN_MOUNT_NS:-} ]] && return 0
+  [[ $EUID -eq 0 ]] || vmgw_skip "must run as root (a private mount namespace)"
+  exec unshare --mount --propagation private env VMGW_IN_MOUNT_NS=1 bash "$0" "$@"
+}
+
 # vmgw_test_begin NAME: skip unless root + tools + binary; create the lab dir; install traps.
 vmgw_test_begin() {
   vmgw_require_env

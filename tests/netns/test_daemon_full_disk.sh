@@ -8,13 +8,9 @@
 # generation. Once there is room, the refused VM's address goes to the next VM, and a guest with
 # the refused VM's MAC gets no lease (the hardening issue: it got the other VM's address).
 set -euo pipefail
-# A private mount namespace for the whole test: the tmpfs below exists only in it and goes with it.
-if [[ -z ${VMGW_IN_MOUNT_NS:-} ]]; then
-  [[ $EUID -eq 0 ]] || { echo "SKIP: must run as root"; exit 77; }
-  exec unshare --mount --propagation private env VMGW_IN_MOUNT_NS=1 bash "$0" "$@"
-fi
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+vmgw_private_mounts "$@"  # the tmpfs below exists only in this test's mount namespace
 
 vmgw_require_env jq
 vmgw_test_begin daemon_full_disk

@@ -7,12 +7,9 @@
 # its own (unshare --net) and a mount namespace private to this test (a read-only tmpfs), both
 # gone when it exits.
 set -euo pipefail
-if [[ -z ${VMGW_IN_MOUNT_NS:-} ]]; then
-  [[ $EUID -eq 0 ]] || { echo "SKIP: must run as root"; exit 77; }
-  exec unshare --mount --propagation private env VMGW_IN_MOUNT_NS=1 bash "$0" "$@"
-fi
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+vmgw_private_mounts "$@"  # the tmpfs below exists only in this test's mount namespace
 
 vmgw_test_begin daemon_start_refusals
 vmgw_require_daemon

@@ -10,26 +10,14 @@
 #include "backend/fake_nft_backend.h"
 #include "backend/fake_rtnl.h"
 #include "daemon/gateway.h"
+#include "daemon_topology.h"
 #include "model/load.h"
 #include "nft/text.h"
 
 namespace vmgw::daemon {
 namespace {
 
-const char* kTopology = R"(
-uplinks:
-  - {name: isp1, device: wan0, address: 203.0.113.2/24, gateway: 203.0.113.1}
-networks:
-  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/29, gateway: 10.10.0.1, dhcp: true, masquerade: [isp1]}
-elastic_ips:
-  pools:
-    - {name: public, uplink: isp1, range: 203.0.113.16-203.0.113.17}
-)";
-
-Config topology() {
-  auto r = load_config(kTopology, "vmgw.yaml");
-  return std::get<Validated<Config>>(std::move(r)).get();
-}
+using testing::topology;
 
 // A disk that can be full: every write of a hosts file fails while `full`.
 struct FlakyDhcp : backend::FakeDhcp {

@@ -4,27 +4,15 @@
 
 #include "backend/fake_nft_backend.h"
 #include "backend/fake_rtnl.h"
+#include "daemon_topology.h"
 #include "model/load.h"
 #include "nft/text.h"
 
 namespace vmgw::daemon {
 namespace {
 
-// The topology of the daemon: no VMs in the file, they come through the API.
-const char* kTopology = R"(
-uplinks:
-  - {name: isp1, device: wan0, address: 203.0.113.2/24, gateway: 203.0.113.1}
-networks:
-  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/29, gateway: 10.10.0.1, dhcp: true, masquerade: [isp1]}
-elastic_ips:
-  pools:
-    - {name: public, uplink: isp1, range: 203.0.113.16-203.0.113.17}
-)";
-
-Config topology() {
-  auto r = load_config(kTopology, "vmgw.yaml");
-  return std::get<Validated<Config>>(std::move(r)).get();
-}
+using testing::kTopology;
+using testing::topology;
 
 struct Fixture : ::testing::Test {
   backend::FakeNftBackend nft;

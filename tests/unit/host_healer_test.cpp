@@ -7,23 +7,17 @@
 
 #include "backend/fake_nft_backend.h"
 #include "backend/fake_rtnl.h"
+#include "daemon_topology.h"
 #include "model/load.h"
 
 namespace vmgw::daemon {
 namespace {
 
+using testing::kTopology;
+using testing::topology;
+
 using namespace std::chrono_literals;
 using backend::NetEvent;
-
-const char* kTopology = R"(
-uplinks:
-  - {name: isp1, device: wan0, address: 203.0.113.2/24, gateway: 203.0.113.1}
-networks:
-  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/29, gateway: 10.10.0.1, dhcp: true, masquerade: [isp1]}
-elastic_ips:
-  pools:
-    - {name: public, uplink: isp1, range: 203.0.113.16-203.0.113.17}
-)";
 
 InterfaceAddress addr(const char* s) {
   return *InterfaceAddress::parse(s);
