@@ -166,9 +166,14 @@ void record_logged(const backend::LoggedPacket& pkt, const daemon::Gateway& gw,
 }
 
 // A change failed and could not be stepped back at once (a full disk): the host is put back to
-// the plan in force as soon as it can be, retried every pass of the loop (at most a second).
+// the plan in force as soon as it can be, tried once a second (a whole converge each time: not
+// on every pass of a loop that API requests keep busy).
 void retry_host(daemon::Gateway& gw) {
   static std::string last_error;
+  static std::chrono::steady_clock::time_point last_try{};
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_try < std::chrono::seconds(1)) return;
+  last_try = now;
   try {
     auto report = gw.heal();
     daemon::log_info("the host is back to the plan in force: " + report.summary());
