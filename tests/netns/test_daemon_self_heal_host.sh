@@ -60,9 +60,10 @@ back_within() {
 }
 same_as() { [[ $("$1") == "$2" ]]; }
 # logged PATTERN: a self-heal line matching PATTERN (extended regex) was logged since the break.
+# Waited for up to a second: vmgwd writes the line just after the restore the test saw.
+logged_now() { tail -n "+$((LOG_AT + 1))" "$VMGWD_LOG" | grep -E "self-heal: restored $1" >/dev/null; }
 logged() {
-  tail -n "+$((LOG_AT + 1))" "$VMGWD_LOG" | grep -E "self-heal: restored $1" >/dev/null \
-    || { echo "  no log line '$1' since the break"; return 1; }
+  vmgw_wait_for 1 logged_now "$1" || { echo "  no log line '$1' since the break"; return 1; }
 }
 moved() {
   local now
