@@ -2,6 +2,8 @@
 // notifications, and a short-lived one for the dumps. See link_watch.h.
 #include "backend/link_watch.h"
 
+#include "backend/netlink_drain.h"
+
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
@@ -19,9 +21,8 @@ namespace vmgw::backend {
 namespace {
 
 // One datagram of a dump or of notifications (the kernel's dump skbs are at most 32 KiB).
-constexpr size_t kDatagram = size_t{64} * 1024;
+constexpr size_t kDatagram = kNetlinkDatagram;
 // Notification datagrams per read_ready(): bounds one call under a flood of link changes.
-constexpr int kMaxDatagrams = 256;
 // Room for a burst of notifications (many VM ports created at once) while the loop is busy.
 constexpr int kSocketBuffer = 1024 * 1024;
 
@@ -108,25 +109,11 @@ class NetlinkLinkWatch : public LinkWatch {
 
   std::vector<CarrierChange> read_ready() override {
     std::vector<CarrierChange> out;
-    bool overrun = false;
-    for (int i = 0; i < kMaxDatagrams; ++i) {
-      ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == ENOBUFS) {  // notifications were lost: the dump below catches up
-          overrun = true;
-          continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        fail("receive link notifications", errno);
-      }
-      int left = static_cast<int>(n);
-      for (const auto* nlh = static_cast<const nlmsghdr*>(static_cast<const void*>(buf_.data()));
-           mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-        if (auto e = decode_aligned(nlh))
-          for (auto& c : table_.apply(*e)) out.push_back(std::move(c));
-      }
-    }
+    // Notifications lost: the dump below catches up.
+    const bool overrun = drain_notifications(fd(), buf_, "link watch", [&](const nlmsghdr* nlh) {
+      if (auto e = decode_aligned(nlh))
+        for (auto& c : table_.apply(*e)) out.push_back(std::move(c));
+    });
     if (overrun)
       for (auto& c : table_.replace(dump_links())) out.push_back(std::move(c));
     return out;
@@ -135,7 +122,7 @@ class NetlinkLinkWatch : public LinkWatch {
  private:
   std::unique_ptr<mnl_socket, decltype(&mnl_socket_close)> nl_;
   CarrierTable table_;
-  alignas(nlmsghdr) std::array<uint8_t, kDatagram> buf_{};
+  alignas(nlmsghdr) NetlinkBuffer buf_{};
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 // programs. See net_watch.h.
 #include "backend/net_watch.h"
 
+#include "backend/netlink_drain.h"
+
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netconf.h>
@@ -18,9 +20,8 @@ namespace vmgw::backend {
 namespace {
 
 // One datagram of notifications (the kernel's notification skbs are far smaller).
-constexpr size_t kDatagram = size_t{64} * 1024;
+constexpr size_t kDatagram = kNetlinkDatagram;
 // Datagrams per read_ready(): bounds one call under a flood (a bridge with many ports deleted).
-constexpr int kMaxDatagrams = 256;
 // Room for a burst of notifications while the loop is busy with a large change.
 constexpr int kSocketBuffer = 1024 * 1024;
 
@@ -136,25 +137,11 @@ class NetlinkNetWatch : public NetWatch {
 
   std::vector<NetEvent> read_ready() override {
     std::vector<NetEvent> out;
-    bool lost = false;
-    for (int i = 0; i < kMaxDatagrams; ++i) {
-      ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == ENOBUFS) {  // notifications were lost: whoever reads must look again
-          lost = true;
-          continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        fail("receive notifications", errno);
-      }
-      int left = static_cast<int>(n);
-      for (auto* nlh = static_cast<nlmsghdr*>(static_cast<void*>(buf_.data()));
-           mnl_nlmsg_ok(nlh, left); nlh = static_cast<nlmsghdr*>(mnl_nlmsg_next(nlh, &left))) {
-        learn_name(nlh);
-        if (auto e = decode_aligned(nlh, names_)) out.push_back(std::move(*e));
-      }
-    }
+    // Notifications lost: whoever reads must look again (an empty event says so).
+    const bool lost = drain_notifications(fd(), buf_, "net watch", [&](nlmsghdr* nlh) {
+      learn_name(nlh);
+      if (auto e = decode_aligned(nlh, names_)) out.push_back(std::move(*e));
+    });
     if (lost) out.push_back(NetEvent{});
     return out;
   }
@@ -179,7 +166,7 @@ class NetlinkNetWatch : public NetWatch {
 
   std::unique_ptr<mnl_socket, decltype(&mnl_socket_close)> nl_;
   rtnl_msg::IfNames names_;
-  alignas(nlmsghdr) std::array<uint8_t, kDatagram> buf_{};
+  alignas(nlmsghdr) NetlinkBuffer buf_{};
 };
 
 }  // namespace
