@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "compile/conditions.h"
 #include "compile/contribution.h"
@@ -78,6 +79,11 @@ inline constexpr const char* kUplinkByDevice = "uplink_by_device";
 inline constexpr const char* kRoutePrerouting = "route_prerouting";
 inline constexpr const char* kRoutePostrouting = "route_postrouting";
 inline constexpr const char* kDscpForward = "dscp_forward";
+// The set of the VMs a filter program serves: "<program chain>-vms".
+inline constexpr std::string_view kProgramMembersSuffix = "-vms";
+inline std::string program_members(const std::string& chain) {
+  return chain + std::string(kProgramMembersSuffix);
+}
 std::string uplink_chain(const std::string& uplink);  // "uplink-isp1": pins a flow to it
 // "eip_via_isp1": the addresses of the VMs whose elastic IP is on that uplink (a plain set: a
 // binding is an element, never a jump or goto, so binding never re-validates the ruleset).

@@ -234,7 +234,7 @@ std::string build_chain(const Index& ix, const std::string& kind, const std::str
     }
     if (dispatch && !chain.rules.empty()) {
       nft::Set members;
-      members.name = name + "-vms";
+      members.name = names::program_members(name);
       members.type = key.type;
       members.comment = "the VMs holding " + name;
       parts->sets.push_back(members);
@@ -267,7 +267,8 @@ std::string build_chain(const Index& ix, const std::string& kind, const std::str
       c.elements.push_back({table, grp.set, std::move(e)});
     }
   }
-  if (dispatch) c.elements.push_back({table, p.chain->name + "-vms", {key.value, nullptr}});
+  if (dispatch)
+    c.elements.push_back({table, names::program_members(p.chain->name), {key.value, nullptr}});
   c.chains.push_back({table, p.chain, p.parts});
   for (const auto& lc : p.log_chains) c.chains.push_back({table, lc, nullptr});
   return p.chain->name;

@@ -306,9 +306,10 @@ std::vector<RuleStats> Gateway::filter_stats(const std::string& vm_name) {
   auto root_of = [&](const Root& r) {
     for (const auto& [where, elems] : my_elements) {
       const std::string& set = where.second;
-      if (where.first == r.table && set.rfind(r.kind, 0) == 0 && set.size() > 4 &&
-          set.compare(set.size() - 4, 4, "-vms") == 0)
-        return set.substr(0, set.size() - 4);
+      const size_t n = names::kProgramMembersSuffix.size();
+      if (where.first == r.table && set.rfind(r.kind, 0) == 0 && set.size() > n &&
+          set.ends_with(names::kProgramMembersSuffix))
+        return set.substr(0, set.size() - n);
     }
     return std::string();
   };

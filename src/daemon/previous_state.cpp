@@ -60,7 +60,9 @@ std::vector<std::string> previous_state_on_host(
       out.push_back(count_of(n, "quarantined VM", "quarantined VMs") + " in nftables");
     size_t filtered = 0;
     for (const auto& s : inet->sets)
-      if (s.name.size() > 4 && s.name.ends_with("-vms")) filtered += s.elements.size();
+      if (s.name.size() > names::kProgramMembersSuffix.size() &&
+          s.name.ends_with(names::kProgramMembersSuffix))
+        filtered += s.elements.size();
     if (filtered) out.push_back(count_of(filtered, "VM", "VMs") + " bound to filters in nftables");
   }
   for (const auto& [network, text] : hosts_files) {
