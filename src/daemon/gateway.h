@@ -158,7 +158,7 @@ class Gateway {
   const std::string& last_apply() const { return last_apply_; }
   // The desired config (file + API objects) the plan in force was compiled from.
   const Config& desired() const { return objects_.desired(); }
-  // Every VM (file-declared and API-created) of the desired config, for listings, by name.
+  // Every VM (file-declared and API-created) of the desired config, by name.
   const std::vector<Vm>& vms() const { return objects_.desired().vms; }
   // One VM of the desired config, or nullptr (O(log N)).
   const Vm* find_vm(const std::string& name) const { return objects_.desired_vm(name); }
@@ -188,6 +188,7 @@ class Gateway {
   // The base of the plan in force: the topology's part, its routing among it (the uplinks with
   // their numbers, which uplinks each network uses now).
   const Plan& plan_base() const { return live_.base(); }
+  const LivePlan& live_plan() const { return live_; }
   // Tracked flows pinned to each uplink (their conntrack mark), by uplink name.
   std::map<std::string, size_t> flows_per_uplink();
 

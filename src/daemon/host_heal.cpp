@@ -16,16 +16,27 @@ bool in_range(const Owned& o, const backend::AddressInfo& a) {
   });
 }
 
+// The bridge of the port `device` vmgw owns, or nullptr.
+const std::string* bridge_of_port(const Owned& o, const std::string& device) {
+  if (auto it = o.ports.find(device); it != o.ports.end()) return &it->second;
+  return o.objects ? o.objects->object_port(device) : nullptr;
+}
+
+bool owns_address(const Owned& o, const backend::AddressInfo& a) {
+  return o.addresses.count(a) > 0 ||
+         (o.objects && o.objects->object_address({a.device, a.address}));
+}
+
 bool link_contradicts(const backend::NetEvent& e, const Owned& o) {
   const auto& l = e.link;
   if (o.bridges.count(l.name)) return e.removed || !l.up;
-  auto port = o.ports.find(l.name);
-  if (port == o.ports.end() || e.removed) return false;  // a port going: its VM stopped
-  return !l.up || e.master != port->second;
+  const std::string* bridge = bridge_of_port(o, l.name);
+  if (!bridge || e.removed) return false;  // a port going: its VM stopped
+  return !l.up || e.master != *bridge;
 }
 
 bool address_contradicts(const backend::NetEvent& e, const Owned& o) {
-  if (o.addresses.count(e.address)) return e.removed;
+  if (owns_address(o, e.address)) return e.removed;
   return !e.removed && in_range(o, e.address);  // another address in vmgw's range
 }
 
@@ -63,6 +74,12 @@ Owned owned_of(const Plan& host) {
   for (const auto& r : host.routes) o.routes.push_back(kernel_route(r));
   for (const auto& r : host.rules) o.rules.push_back(kernel_rule(r));
   for (const auto& n : host.nexthops) o.nexthops[n.id] = kernel_nexthop(n);
+  return o;
+}
+
+Owned owned_of(const LivePlan& live) {
+  Owned o = owned_of(live.base());
+  o.objects = &live;
   return o;
 }
 

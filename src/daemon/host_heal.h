@@ -21,6 +21,7 @@
 #include "backend/file_watch.h"
 #include "backend/net_watch.h"
 #include "compile/plan.h"
+#include "plan/live_plan.h"
 
 namespace vmgw::daemon {
 
@@ -33,8 +34,13 @@ struct Owned {
   std::vector<backend::RouteInfo> routes;  // kernel form (net_diff's kernel_route)
   std::vector<backend::RuleInfo> rules;
   std::map<uint32_t, backend::NexthopInfo> nexthops;
+  // The objects' ports and addresses (VMs, elastic IPs) when set: looked up in the plan in force
+  // instead of copied above, so that a change costs self-healing O(the base), not O(VMs).
+  const LivePlan* objects = nullptr;
 };
+// From a whole host plan (LivePlan::host()), or from the plan in force's base and its objects.
 Owned owned_of(const Plan& host);
+Owned owned_of(const LivePlan& live);
 
 // What a notification calls for reading again.
 struct Recheck {

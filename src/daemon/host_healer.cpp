@@ -49,7 +49,7 @@ int HostHealer::timeout_ms(int max, Clock::time_point now) const {
 const Owned& HostHealer::owned() {
   // Rebuilt only when the plan in force changed since, and only when notifications came.
   if (owned_version_ != gw_.plan_version()) {
-    owned_ = owned_of(gw_.host_plan());
+    owned_ = owned_of(gw_.live_plan());
     owned_version_ = gw_.plan_version();
   }
   return owned_;

@@ -123,6 +123,7 @@ void LivePlan::reset(Plan base, const std::vector<KeyedContribution>& all) {
   filtered_ = quarantined_ = 0;
   elements_ = 0;
   address_holders_.clear();
+  object_ports_.clear();
   std::vector<ObjectChange> changes;
   changes.reserve(all.size());
   for (const auto& k : all) changes.push_back({k.key, k.contribution});
@@ -136,6 +137,15 @@ std::size_t LivePlan::elements_after(const std::vector<ObjectChange>& changes) c
     if (ch.after) n += ch.after->elements.size();
   }
   return n;
+}
+
+const std::string* LivePlan::object_port(const std::string& device) const {
+  auto it = object_ports_.find(device);
+  return it == object_ports_.end() ? nullptr : &it->second.first;
+}
+
+bool LivePlan::object_address(const PlannedAddress& address) const {
+  return address_holders_.count(address_key(address)) > 0;
 }
 
 Plan LivePlan::host() const {
@@ -438,6 +448,10 @@ std::vector<std::string> LivePlan::commit(const std::vector<ObjectChange>& chang
         if (auto h = address_holders_.find(address_key(a));
             h != address_holders_.end() && --h->second <= 0)
           address_holders_.erase(h);
+      for (const auto& p : old.ports)
+        if (auto h = object_ports_.find(p.device);
+            h != object_ports_.end() && --h->second.second <= 0)
+          object_ports_.erase(h);
       before = std::move(it->second);
       objects_.erase(it);
     }
@@ -456,6 +470,11 @@ std::vector<std::string> LivePlan::commit(const std::vector<ObjectChange>& chang
     quarantined_ += f.quarantined;
     elements_ += f.elements.size();
     for (const auto& a : f.addresses) ++address_holders_[address_key(a)];
+    for (const auto& p : f.ports) {
+      auto& [bridge, holders] = object_ports_[p.device];
+      bridge = p.bridge;
+      ++holders;
+    }
     objects_.emplace(ch.key, std::move(f));
   }
   for (auto& s : dhcp_) {

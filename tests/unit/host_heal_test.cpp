@@ -92,6 +92,48 @@ TEST(HostHeal, OwnWritesCallForNothing) {
   EXPECT_EQ(recheck_for(address("wan0", "203.0.113.18/32", true), o), kNothing);
 }
 
+// vmgwd judges notifications against the plan in force's base and looks the objects' ports and
+// addresses up in it (owned_of(LivePlan)): the same answers as from the whole host plan, and a
+// change of objects is seen without building anything again.
+TEST(HostHeal, ObjectsLookedUpInThePlanInForceAnswerAsTheWholeHostPlan) {
+  Plan base = host();
+  base.ports.clear();         // the VM's port and
+  base.addresses.pop_back();  // its elastic IP come from objects below
+  Contribution vm, eip;
+  vm.ports.push_back({"vnet-web", "br-vm"});
+  eip.addresses.push_back({"wan0", addr("203.0.113.17/32")});
+  LivePlan live;
+  live.reset(base, {{"vm/web", vm}, {"eip/203.0.113.17", eip}});
+  const Owned looked_up = owned_of(live);
+  const Owned copied = owned_of(live.host());
+  const std::vector<NetEvent> events = {
+      link("vnet-web", true, "br-vm"),
+      link("vnet-web", true, ""),
+      link("vnet-web", false, "br-vm"),
+      link("vnet-web", true, "br-vm", true),
+      link("vnet-other", true, ""),
+      address("wan0", "203.0.113.17/32", true),
+      address("wan0", "203.0.113.17/32", false),
+      address("wan0", "203.0.113.18/32", false),
+      address("br-vm", "10.10.0.1/24", true),
+  };
+  for (const auto& e : events) {
+    EXPECT_EQ(recheck_for(e, looked_up), recheck_for(e, copied))
+        << "link " << e.link.name << " address " << e.address.address.str();
+  }
+  EXPECT_EQ(recheck_for(link("vnet-web", true, ""), looked_up), kNet);  // unplugged
+  EXPECT_EQ(recheck_for(address("wan0", "203.0.113.17/32", true), looked_up), kNet);
+
+  // The VM goes and the elastic IP is unbound: the same Owned now calls for nothing on either.
+  live.commit({{"vm/web", std::nullopt}, {"eip/203.0.113.17", std::nullopt}});
+  EXPECT_EQ(recheck_for(link("vnet-web", true, ""), looked_up), kNothing);
+  EXPECT_EQ(recheck_for(address("wan0", "203.0.113.17/32", true), looked_up), kNothing);
+  // A port handed from one VM to another in one change stays owned, whatever the order.
+  live.commit({{"vm/a", vm}});
+  live.commit({{"vm/b", vm}, {"vm/a", std::nullopt}});
+  EXPECT_EQ(recheck_for(link("vnet-web", true, ""), looked_up), kNet);
+}
+
 TEST(HostHeal, LinksVmgwOwns) {
   auto o = owned_of(host());
   EXPECT_EQ(recheck_for(link("br-vm", false, ""), o), kNet);              // set down
