@@ -1,5 +1,6 @@
 #include "daemon/change_scope.h"
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -166,6 +167,8 @@ ChangeScope change_scope(const Config& topology, const Objects& in_force, const 
 
 Config desired_after(const Config& topology, const Objects& in_force, const StateChange& c) {
   store::StoredState s = in_force.state();
+  std::sort(s.vms.begin(), s.vms.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
   apply_change(s, c);
   return desired_config(topology, s);
 }

@@ -158,7 +158,7 @@ class Gateway {
   const std::string& last_apply() const { return last_apply_; }
   // The desired config (file + API objects) the plan in force was compiled from.
   const Config& desired() const { return objects_.desired(); }
-  // Every VM (file-declared and API-created) of the desired config, by name.
+  // Every VM (file-declared and API-created) of the desired config, in no order (listings sort).
   const std::vector<Vm>& vms() const { return objects_.desired().vms; }
   // One VM of the desired config, or nullptr (O(log N)).
   const Vm* find_vm(const std::string& name) const { return objects_.desired_vm(name); }

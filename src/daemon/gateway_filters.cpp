@@ -84,7 +84,7 @@ std::vector<std::string> Gateway::vms_using(const std::string& filter) const {
 std::vector<std::string> Gateway::vms_using(const std::string& filter,
                                             const filter::FilterCatalog& catalog) const {
   std::vector<std::string> out;
-  for (const auto& v : vms()) {  // sorted by name
+  for (const auto& v : vms()) {
     for (const auto& b : v.filters) {
       std::set<std::string> seen;
       if (reaches(catalog, b.filter, filter, seen)) {
@@ -93,6 +93,7 @@ std::vector<std::string> Gateway::vms_using(const std::string& filter,
       }
     }
   }
+  std::sort(out.begin(), out.end());  // vms() is in no order
   return out;
 }
 

@@ -89,6 +89,8 @@ void Objects::reset(const Config& topology, store::StoredState state) {
   if (desired_.vms.size() != state_.vms.size() ||
       desired_.port_forwards.size() != state_.forwards.size())
     throw std::logic_error("objects: the topology declares VMs or forwards of its own");
+  vm_at_.clear();
+  for (size_t i = 0; i < state_.vms.size(); ++i) vm_at_[state_.vms[i].name] = i;
   by_mac_.clear();
   by_ip_.clear();
   by_port_.clear();
@@ -152,15 +154,15 @@ void Objects::apply(const StateChange& c) {
     if (const auto* old = forward(f.public_address, f.proto, f.public_ports.first))
       index_forward(*old, false);
 
-  apply_change(state_, c);
+  // The VMs by position (unsorted), the rest sorted.
+  for (const auto& name : c.removed_vms) remove_vm(name);
+  for (const auto& v : c.put_vms) put_vm(v);
+  StateChange rest = c;
+  rest.removed_vms.clear();
+  rest.put_vms.clear();
+  apply_change(state_, rest);
 
-  // desired_: its VMs and forwards are parallel to the state's, its bindings the bound eips.
-  for (const auto& name : c.removed_vms) {
-    Vm probe;
-    probe.name = name;
-    erase_sorted(desired_.vms, probe, by_name);
-  }
-  for (const auto& v : c.put_vms) put_sorted(desired_.vms, to_vm(v, vm_path(v.name)), by_name);
+  // desired_: its forwards are parallel to the state's, its bindings the bound eips.
   auto desired_forward_less = [](const PortForward& a, const PortForward& b) {
     return std::tie(*a.public_address, a.proto, a.public_ports->first) <
            std::tie(*b.public_address, b.proto, b.public_ports->first);
@@ -187,14 +189,40 @@ void Objects::apply(const StateChange& c) {
   for (const auto& f : c.put_forwards) index_forward(f, true);
 }
 
+void Objects::put_vm(const store::VmRecord& v) {
+  auto [it, added] = vm_at_.try_emplace(v.name, state_.vms.size());
+  if (added) {
+    state_.vms.push_back(v);
+    desired_.vms.push_back(to_vm(v, vm_path(v.name)));
+  } else {
+    state_.vms[it->second] = v;
+    desired_.vms[it->second] = to_vm(v, vm_path(v.name));
+  }
+}
+
+void Objects::remove_vm(const std::string& name) {
+  auto it = vm_at_.find(name);
+  if (it == vm_at_.end()) return;
+  // The last VM takes the place of the one that goes.
+  const size_t at = it->second, last = state_.vms.size() - 1;
+  vm_at_.erase(it);
+  if (at != last) {
+    state_.vms[at] = std::move(state_.vms[last]);
+    desired_.vms[at] = std::move(desired_.vms[last]);
+    vm_at_[state_.vms[at].name] = at;
+  }
+  state_.vms.pop_back();
+  desired_.vms.pop_back();
+}
+
 const store::VmRecord* Objects::vm(const std::string& name) const {
-  return find_sorted(state_.vms, store::VmRecord{.name = name}, by_name);
+  auto it = vm_at_.find(name);
+  return it == vm_at_.end() ? nullptr : &state_.vms[it->second];
 }
 
 const Vm* Objects::desired_vm(const std::string& name) const {
-  Vm probe;
-  probe.name = name;
-  return find_sorted(desired_.vms, probe, by_name);
+  auto it = vm_at_.find(name);
+  return it == vm_at_.end() ? nullptr : &desired_.vms[it->second];
 }
 
 std::string Objects::vm_with_mac(const Mac& m) const {

@@ -1,5 +1,6 @@
 #include "daemon/routes.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "daemon/resources.h"
@@ -22,8 +23,14 @@ std::optional<Ipv4> address_param(const std::string& text, Response& err) {
 }
 
 Json vms_json(const Gateway& gw) {
+  // By name: vmgwd keeps its VMs in no order.
+  std::vector<const Vm*> sorted;
+  sorted.reserve(gw.vms().size());
+  for (const auto& v : gw.vms()) sorted.push_back(&v);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Vm* a, const Vm* b) { return a->name < b->name; });
   Json list = Json::array();
-  for (const auto& v : gw.vms()) list.push_back(vm_json(v, gw.eip_of(v.name)));
+  for (const Vm* v : sorted) list.push_back(vm_json(*v, gw.eip_of(v->name)));
   return list;
 }
 
