@@ -93,23 +93,9 @@ class LibnftablesBackend : public NftBackend {
     return table_from_listing(nft::Json::parse(r.out), family, name);
   }
 
-  std::optional<nft::Chain> read_chain(const std::string& family, const std::string& table,
-                                       const std::string& chain) override {
-    nft::Json cmd = {
-        {"nftables",
-         {{{"list", {{"chain", {{"family", family}, {"table", table}, {"name", chain}}}}}}}}};
-    auto r = run(ctx(), cmd.dump());
-    if (!r.ok) {
-      if (is_missing(r.err)) return std::nullopt;
-      throw NftError("reading chain " + family + " " + table + " " + chain + ": " + r.err);
-    }
-    auto listing = nft::Json::parse(r.out);
-    // A chain's listing names no table item, which table_from_listing looks for.
-    if (listing.contains("nftables"))
-      listing["nftables"].push_back({{"table", {{"family", family}, {"name", table}}}});
-    auto t = table_from_listing(listing, family, table);
-    const nft::Chain* c = t ? t->find_chain(chain) : nullptr;
-    return c ? std::optional<nft::Chain>(*c) : std::nullopt;
+  std::vector<RuleCounter> rule_counters(const std::string& family, const std::string& table,
+                                         const std::string& chain) override {
+    return counters_.read(family, table, chain);
   }
 
   void apply(const nft::Json& batch) override {
@@ -140,6 +126,7 @@ class LibnftablesBackend : public NftBackend {
     return json_.get();
   }
   Ctx json_;
+  RuleCounterReader counters_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "backend/nft_rule_counters.h"
 #include "nft/table.h"
 
 namespace vmgw::backend {
@@ -35,15 +36,12 @@ class NftBackend {
   virtual void apply(const nft::Json& batch) = 0;
   // The table in nft text with counters (what `nft list table` prints); empty if absent.
   virtual std::string list_text(const std::string& family, const std::string& name) = 0;
-  // One chain as the kernel holds it now, its rules' counters included; nullopt if absent.
-  // The real backend lists that chain alone (reading a counter must not cost a listing of
-  // every VM's elements); this default reads the whole table.
-  virtual std::optional<nft::Chain> read_chain(const std::string& family, const std::string& table,
-                                               const std::string& chain) {
-    auto t = read_table(family, table);
-    const nft::Chain* c = t ? t->find_chain(chain) : nullptr;
-    return c ? std::optional<nft::Chain>(*c) : std::nullopt;
-  }
+  // The counters of one chain's rules as the kernel holds them now; none if the table or the
+  // chain is absent. The real backend dumps that chain alone (nft_rule_counters.h: reading a
+  // counter must not cost a listing of every VM's elements); this default reads the whole table.
+  virtual std::vector<RuleCounter> rule_counters(const std::string& family,
+                                                 const std::string& table,
+                                                 const std::string& chain);
 };
 
 // libnftables in the calling process's network namespace.

@@ -193,9 +193,9 @@ class NotingOwn : public NftBackend {
   std::string list_text(const std::string& family, const std::string& name) override {
     return inner_.list_text(family, name);
   }
-  std::optional<nft::Chain> read_chain(const std::string& family, const std::string& table,
-                                       const std::string& chain) override {
-    return inner_.read_chain(family, table, chain);
+  std::vector<RuleCounter> rule_counters(const std::string& family, const std::string& table,
+                                         const std::string& chain) override {
+    return inner_.rule_counters(family, table, chain);
   }
 
  private:

@@ -271,12 +271,9 @@ size_t Gateway::cut_revoked_flows(const std::vector<Vm>& before,
 uint64_t Gateway::drop_log_suppressed() {
   uint64_t total = 0;
   for (const char* family : {"inet", "bridge"}) {
-    auto chain = deps_.backends.nft.read_chain(family, names::kTable, names::kLogSuppressed);
-    if (!chain) continue;
-    for (const auto& rule : chain->rules)
-      for (const auto& x : rule.expr)
-        if (x.contains("counter") && x["counter"].is_object())
-          total += x["counter"].value("packets", uint64_t{0});
+    for (const auto& r :
+         deps_.backends.nft.rule_counters(family, names::kTable, names::kLogSuppressed))
+      total += r.packets;
   }
   return total;
 }
