@@ -158,6 +158,27 @@ class Monitor : public NftMonitor {
     changes_.own_transaction(before, after_gen);
   }
 
+  void pause_events() override {
+    int group = NFNLGRP_NFTABLES;
+    if (mnl_socket_setsockopt(nl_, NETLINK_DROP_MEMBERSHIP, &group, sizeof group) < 0)
+      throw std::runtime_error(std::string("nftables events: leave group: ") + strerror(errno));
+  }
+
+  void resume_events() override {
+    int group = NFNLGRP_NFTABLES;
+    if (mnl_socket_setsockopt(nl_, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
+      throw std::runtime_error(std::string("nftables events: join group again: ") +
+                               strerror(errno));
+    // Listening again first, then the generation: a commit in between is either heard or
+    // judged here. Events still queued from before the pause are judged with it.
+    std::optional<uint32_t> now;
+    try {
+      now = generation();
+    } catch (const std::exception&) {  // unknown: a foreign change, to be safe
+    }
+    changes_.lost(now);
+  }
+
  private:
   void close_generation_socket() {
     if (gen_) mnl_socket_close(gen_);
@@ -169,6 +190,22 @@ class Monitor : public NftMonitor {
   uint32_t gen_seq_ = 0;
   ForeignChanges changes_;
 };
+
+// The commands of a batch, each "add element" counted by its elements.
+size_t batch_size(const nft::Json& batch) {
+  size_t n = 0;
+  if (!batch.contains("nftables") || !batch["nftables"].is_array()) return 0;
+  for (const auto& cmd : batch["nftables"]) {
+    size_t elements = 0;
+    if (cmd.is_object())
+      for (const auto& [verb, what] : cmd.items())
+        if (what.is_object() && what.contains("element") && what["element"].contains("elem") &&
+            what["element"]["elem"].is_array())
+          elements += what["element"]["elem"].size();
+    n += elements ? elements : 1;
+  }
+  return n;
+}
 
 class NotingOwn : public NftBackend {
  public:
@@ -184,11 +221,33 @@ class NotingOwn : public NftBackend {
       before = monitor_->generation();
     } catch (const std::exception&) {  // unknown: lost events then count as foreign
     }
-    inner_.apply(batch);
-    try {
-      if (before) monitor_->own_transaction(*before, monitor_->generation());
-    } catch (const std::exception&) {
+    bool paused = false;
+    if (batch_size(batch) >= kQuietBatch) {
+      try {
+        monitor_->pause_events();
+        paused = true;
+      } catch (const std::exception&) {  // heard, then: slower, not wrong
+      }
     }
+    auto note = [&] {
+      try {
+        if (before) monitor_->own_transaction(*before, monitor_->generation());
+      } catch (const std::exception&) {
+      }
+      if (paused) {
+        try {
+          monitor_->resume_events();
+        } catch (const std::exception&) {  // a later loss of events is judged the same way
+        }
+      }
+    };
+    try {
+      inner_.apply(batch);
+    } catch (...) {
+      note();  // refused: nothing of it committed, the events are listened to again
+      throw;
+    }
+    note();
   }
   std::string list_text(const std::string& family, const std::string& name) override {
     return inner_.list_text(family, name);

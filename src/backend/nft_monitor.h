@@ -76,6 +76,13 @@ class NftMonitor {
   virtual uint32_t generation() = 0;
   // See ForeignChanges::own_transaction.
   virtual void own_transaction(uint32_t before, uint32_t after) = 0;
+  // Leaves the event group until resume_events(): while anyone listens, the kernel builds an
+  // event per element of every transaction (at 200 000 elements, half of vmgwd's start went to
+  // events it then dropped for want of room). What happens meanwhile is judged by the
+  // generation on resume, as lost events are: a foreign change unless every generation since
+  // the last one seen was vmgw's own.
+  virtual void pause_events() = 0;
+  virtual void resume_events() = 0;
 };
 
 // Subscribes to the nftables event group in the calling process's network namespace; `self_pid`
@@ -83,7 +90,9 @@ class NftMonitor {
 std::unique_ptr<NftMonitor> open_nft_monitor(uint32_t self_pid);
 
 // `inner`, with each batch applied bracketed by the monitor's generation (when there is a
-// monitor), so that the monitor knows which generations were vmgw's own.
+// monitor), so that the monitor knows which generations were vmgw's own; a batch of at least
+// kQuietBatch elements and commands is applied with the monitor's events paused.
+inline constexpr size_t kQuietBatch = 1000;
 std::unique_ptr<NftBackend> noting_own_transactions(NftBackend& inner, NftMonitor* monitor);
 
 }  // namespace vmgw::backend
