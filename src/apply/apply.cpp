@@ -1,6 +1,7 @@
 #include "apply/apply.h"
 
 #include <algorithm>
+#include <set>
 
 #include "apply/net_diff.h"
 
@@ -160,10 +161,18 @@ ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written,
   std::vector<NetOp> ops;
   if (!delta.ports.empty() || !delta.add_addresses.empty() || !delta.remove_addresses.empty()) {
     // Only what the change names: its ports (plugged in if they exist) and its addresses; the
-    // links and addresses it does not name are left as they are.
-    NetState net{delta.ports.empty() ? std::vector<backend::LinkInfo>{} : b.rtnl.links(),
-                 b.rtnl.addresses(),
-                 {}};
+    // links and addresses it does not name are left as they are, and not read either (one
+    // VM's change must not dump every other VM's port).
+    NetState net;
+    std::set<std::string> named_links;
+    for (const auto& p : delta.ports) {
+      named_links.insert(p.device);
+      named_links.insert(p.bridge);  // the port's master is found by its index
+    }
+    for (const auto& name : named_links)
+      if (auto l = b.rtnl.link(name)) net.links.push_back(std::move(*l));
+    if (!delta.add_addresses.empty() || !delta.remove_addresses.empty())
+      net.addresses = b.rtnl.addresses();
     Plan named;
     named.ports = delta.ports;
     named.addresses = delta.add_addresses;

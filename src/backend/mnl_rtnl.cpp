@@ -2,6 +2,7 @@
 // refusal becomes an RtnlError naming the operation, the object and the kernel's reason.
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -83,6 +84,20 @@ class MnlRtnl : public Rtnl {
     return out;
   }
 
+  std::optional<LinkInfo> link(const std::string& name) override {
+    if (name.empty() || name.size() >= IFNAMSIZ) return std::nullopt;
+    std::optional<LinkInfo> out;
+    Reply reply;
+    reply.on_data = [&](const nlmsghdr* nlh) { out = msg::parse_link(nlh); };
+    const int error = transact("get link " + name, msg::get_link(next_seq(), name), reply);
+    if (error == ENODEV) return std::nullopt;
+    if (error != 0) {
+      if (reply.error == 0) close_socket();
+      throw RtnlError("get link " + name + ": " + reason(error, reply.extack));
+    }
+    return out;
+  }
+
   std::vector<AddressInfo> addresses() override {
     auto names = ifnames();
     std::vector<AddressInfo> out;
@@ -131,9 +146,8 @@ class MnlRtnl : public Rtnl {
   }
 
   void set_master(const std::string& port, const std::string& bridge) override {
-    auto names = indexes();
-    int port_index = lookup(names, port);
-    int bridge_index = lookup(names, bridge);
+    int port_index = ifindex(port);
+    int bridge_index = ifindex(bridge);
     write("set master of " + port + " to " + bridge,
           msg::set_master(next_seq(), port_index, bridge_index));
   }
@@ -203,25 +217,17 @@ class MnlRtnl : public Rtnl {
 
   uint32_t next_seq() { return ++seq_; }
 
-  std::map<std::string, int> indexes() {
-    std::map<std::string, int> out;
-    for (const auto& l : links()) out[l.name] = l.index;
-    return out;
-  }
-
   msg::IfNames ifnames() {
     msg::IfNames out;
     for (const auto& l : links()) out[l.index] = l.name;
     return out;
   }
 
-  static int lookup(const std::map<std::string, int>& names, const std::string& name) {
-    auto it = names.find(name);
-    if (it == names.end()) throw RtnlError("no such device '" + name + "'");
-    return it->second;
+  int ifindex(const std::string& name) {
+    auto l = link(name);
+    if (!l) throw RtnlError("no such device '" + name + "'");
+    return l->index;
   }
-
-  int ifindex(const std::string& name) { return lookup(indexes(), name); }
 
   // Sends `req` and processes replies until the ACK / NLMSG_DONE. Returns 0 or a positive errno;
   // kernel refusals fill `reply.extack`. Throws on socket failures (after closing the socket,

@@ -262,6 +262,13 @@ Message dump_nexthops(uint32_t seq) {
   return b.bytes();
 }
 
+Message get_link(uint32_t seq, const std::string& name) {
+  Builder b(RTM_GETLINK, kWrite, seq);
+  b.put_payload<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(b.nlh(), IFLA_IFNAME, name.c_str());
+  return b.bytes();
+}
+
 Message dump_links(uint32_t seq) {
   Builder b(RTM_GETLINK, kDump, seq);
   b.put_payload<ifinfomsg>()->ifi_family = AF_UNSPEC;

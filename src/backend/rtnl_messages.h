@@ -59,6 +59,9 @@ Message replace_nexthop(uint32_t seq, const NexthopInfo& n, int oif);
 // RTM_DELNEXTHOP: NHA_ID.
 Message delete_nexthop(uint32_t seq, uint32_t id);
 
+// RTM_GETLINK of one link by name (IFLA_IFNAME), acknowledged: the link, then the ACK.
+Message get_link(uint32_t seq, const std::string& name);
+
 // NLM_F_REQUEST | NLM_F_DUMP requests.
 Message dump_rules(uint32_t seq);      // RTM_GETRULE, AF_INET
 Message dump_nexthops(uint32_t seq);   // RTM_GETNEXTHOP, AF_UNSPEC

@@ -482,3 +482,32 @@ TEST_F(RtnlKernelTest, NexthopsGroupsRoutesAndRulesRoundTrip) {
 
 }  // namespace
 }  // namespace vmgw::backend
+
+namespace vmgw::backend {
+namespace {
+
+// One link asked by name is the link the dump lists, field for field; an absent name, or one
+// no device can have, is none.
+TEST_F(RtnlKernelTest, OneLinkByNameIsTheDumpedLink) {
+  bridge("vmgwbr0");
+  veth("vmgwv0", "vmgwv0p");
+  rtnl->set_master("vmgwv0", "vmgwbr0");
+  for (const char* name : {"lo", "vmgwbr0", "vmgwv0", "vmgwv0p"}) {
+    auto one = rtnl->link(name);
+    ASSERT_TRUE(one) << name;
+    auto listed = link(name);
+    ASSERT_TRUE(listed) << name;
+    EXPECT_EQ(one->index, listed->index) << name;
+    EXPECT_EQ(one->master, listed->master) << name;
+    EXPECT_EQ(one->kind, listed->kind) << name;
+    EXPECT_EQ(one->up, listed->up) << name;
+  }
+  EXPECT_EQ(rtnl->link("vmgwv0")->master, rtnl->link("vmgwbr0")->index);
+  EXPECT_FALSE(rtnl->link("wan9"));
+  EXPECT_FALSE(rtnl->link(""));
+  EXPECT_FALSE(rtnl->link("averyveryverylongname"));
+  EXPECT_TRUE(rtnl->link("lo")) << "the socket still answers after the refusals";
+}
+
+}  // namespace
+}  // namespace vmgw::backend
