@@ -95,7 +95,51 @@ class LibnftablesBackend : public NftBackend {
 
   std::vector<RuleCounter> rule_counters(const std::string& family, const std::string& table,
                                          const std::string& chain) override {
-    return counters_.read(family, table, chain);
+    auto rules = counters_.read(family, table, chain);
+    // The comment as the listing gives it: without the rule's id vmgw appends (nft/table.h).
+    for (auto& r : rules) r.comment = nft::split_kernel_comment(r.comment).first;
+    return rules;
+  }
+
+  Counts element_counts(const std::string& family, const std::string& table,
+                        const nft::Set& declared,
+                        const std::vector<nft::Element>& elements) override {
+    std::vector<std::vector<uint8_t>> keys;
+    for (const auto& e : elements) {
+      auto k = encode_set_key(declared.type, e.key);
+      if (!k) return NftBackend::element_counts(family, table, declared, elements);  // listed
+      keys.push_back(std::move(*k));
+    }
+    Counts out;
+    for (const auto& d : elements_.read(family, table, declared.name))
+      for (const auto& k : keys)
+        if (d.key == k) {
+          out.packets += d.packets;
+          out.bytes += d.bytes;
+        }
+    return out;
+  }
+
+  std::optional<nft::Set> read_set(const std::string& family, const std::string& table,
+                                   const std::string& set) override {
+    for (const char* kind : {"set", "map"}) {
+      nft::Json cmd = {
+          {"nftables",
+           {{{"list", {{kind, {{"family", family}, {"table", table}, {"name", set}}}}}}}}};
+      auto r = run(ctx(), cmd.dump());
+      if (!r.ok) {
+        if (is_missing(r.err)) continue;
+        throw NftError("reading set " + family + " " + table + " " + set + ": " + r.err);
+      }
+      auto listing = nft::Json::parse(r.out);
+      // A set's listing names no table item, which table_from_listing looks for.
+      if (listing.contains("nftables"))
+        listing["nftables"].push_back({{"table", {{"family", family}, {"name", table}}}});
+      auto t = table_from_listing(listing, family, table);
+      const nft::Set* s = t ? t->find_set(set) : nullptr;
+      if (s) return *s;
+    }
+    return std::nullopt;
   }
 
   void apply(const nft::Json& batch) override {
@@ -127,6 +171,7 @@ class LibnftablesBackend : public NftBackend {
   }
   Ctx json_;
   RuleCounterReader counters_;
+  ElementCounterReader elements_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "backend/nft_element_counters.h"
 #include "backend/nft_rule_counters.h"
 #include "nft/table.h"
 
@@ -42,6 +43,20 @@ class NftBackend {
   virtual std::vector<RuleCounter> rule_counters(const std::string& family,
                                                  const std::string& table,
                                                  const std::string& chain);
+  // One set (or map) with its elements and their counters; nullopt if absent. The real backend
+  // lists that set alone (about 0.1 s for 10 000 elements beside 200 000 others, against 1 s for
+  // the table); this default reads the whole table.
+  virtual std::optional<nft::Set> read_set(const std::string& family, const std::string& table,
+                                           const std::string& set);
+  // The sum of the counters of `elements` in the set `declared` names (its declaration gives
+  // the key's type). The real backend dumps that set's elements over netlink and finds them by
+  // their key's bytes (nft_element_counters.h); this default reads the set.
+  struct Counts {
+    uint64_t packets = 0, bytes = 0;
+  };
+  virtual Counts element_counts(const std::string& family, const std::string& table,
+                                const nft::Set& declared,
+                                const std::vector<nft::Element>& elements);
 };
 
 // libnftables in the calling process's network namespace.

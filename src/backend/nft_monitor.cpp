@@ -256,6 +256,15 @@ class NotingOwn : public NftBackend {
                                          const std::string& chain) override {
     return inner_.rule_counters(family, table, chain);
   }
+  std::optional<nft::Set> read_set(const std::string& family, const std::string& table,
+                                   const std::string& set) override {
+    return inner_.read_set(family, table, set);
+  }
+  Counts element_counts(const std::string& family, const std::string& table,
+                        const nft::Set& declared,
+                        const std::vector<nft::Element>& elements) override {
+    return inner_.element_counts(family, table, declared, elements);
+  }
 
  private:
   NftBackend& inner_;

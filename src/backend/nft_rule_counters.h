@@ -7,20 +7,25 @@
 
 #include <cstdint>
 #include <memory>
+
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
+#include "backend/nft_dump.h"
 
 namespace vmgw::backend {
 
-// One rule as far as its counters go: its comment and the sum of its counter expressions
-// (`has_counter` false when it has none).
+// One rule as far as its counters go: its comment, the sum of its counter expressions
+// (`has_counter` false when it has none), the chains it jumps or goes to, and the sets it looks
+// packets up in (whose elements may have counters of their own).
 struct RuleCounter {
   std::string comment;
   bool has_counter = false;
   uint64_t packets = 0;
   uint64_t bytes = 0;
+  std::vector<std::string> jumps;    // in order; `jump` and `goto` alike
+  std::vector<std::string> lookups;  // set names, in order
   bool operator==(const RuleCounter&) const = default;
 };
 
@@ -42,8 +47,7 @@ class RuleCounterReader {
                                 const std::string& chain);
 
  private:
-  struct Socket;
-  std::unique_ptr<Socket> socket_;
+  NftDump dump_;
 };
 
 }  // namespace vmgw::backend

@@ -200,6 +200,17 @@ int LivePlan::holders(NftTable table, const std::string& chain) const {
   return it == holders_.end() ? 0 : it->second;
 }
 
+const nft::Set* LivePlan::declared_set(NftTable table, const std::string& name) const {
+  const nft::Table& t = table == NftTable::inet ? base_.table : base_.bridge_table;
+  if (const nft::Set* s = t.find_set(name)) return s;
+  for (const auto& [key, parts] : parts_) {
+    if (key.first != table) continue;
+    for (const auto& s : parts->sets)
+      if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
 PlanDelta LivePlan::step(const std::vector<ObjectChange>& changes, const Plan* next_base) const {
   const Plan& next = next_base ? *next_base : base_;
   // With the base unchanged its chains and elements are left out of both sides (nothing to

@@ -77,6 +77,9 @@ class LivePlan {
   const Footprint* footprint(const std::string& key) const;
   // How many objects hold the chain (VMs sharing a filter group), 0 if none.
   int holders(NftTable table, const std::string& chain) const;
+  // The declaration (without elements) of a set in force, of the base or of a chain in force;
+  // nullptr if none. Linear in the distinct chains in force, not in the VMs.
+  const nft::Set* declared_set(NftTable table, const std::string& name) const;
   size_t objects() const { return objects_.size(); }
   // The set elements the objects hold (their share of the kernel's memory), now and after
   // `changes`.
