@@ -120,9 +120,6 @@ std::optional<RuleCounter> decode_rule_counter(std::span<const uint8_t> message)
   return r;
 }
 
-RuleCounterReader::RuleCounterReader() = default;
-RuleCounterReader::~RuleCounterReader() = default;
-
 std::vector<RuleCounter> RuleCounterReader::read(const std::string& family,
                                                  const std::string& table,
                                                  const std::string& chain) {

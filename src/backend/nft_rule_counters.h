@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #include <optional>
 #include <span>
@@ -36,10 +35,6 @@ std::optional<RuleCounter> decode_rule_counter(std::span<const uint8_t> message)
 // Reads chains of the calling process's network namespace, on one netlink socket kept open.
 class RuleCounterReader {
  public:
-  RuleCounterReader();
-  ~RuleCounterReader();
-  RuleCounterReader(const RuleCounterReader&) = delete;
-  RuleCounterReader& operator=(const RuleCounterReader&) = delete;
   // The chain's rules in order; none when the table or the chain does not exist (a dump filters,
   // it does not look up: the kernel answers an absent chain with no rules, not ENOENT). `family`
   // is "inet", "ip", "ip6", "bridge", "arp" or "netdev". Throws std::runtime_error otherwise.
