@@ -265,7 +265,8 @@ class Dnsmasq : public Dhcp {
         "--interface=" + s.interface,
         "--except-interface=lo",
         "--pid-file=" + pid_path(s.network),
-        "--dhcp-range=" + s.subnet.network.str() + ",static," + Ipv4{s.subnet.mask()}.str() + ",1h",
+        "--dhcp-range=" + s.subnet.network.str() + ",static," + Ipv4{s.subnet.mask()}.str() + "," +
+            std::to_string(s.lease_time),
         "--dhcp-hostsfile=" + dhcp_hosts_path(p_.state_dir, s.network),
         "--dhcp-authoritative",
         "--leasefile-ro",

@@ -191,10 +191,11 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   net->require_subcommand(1);
   net->add_subcommand("list", "every network")->callback([&o, &rc] {
     rc = show(o.call("GET", "/v1/networks"), o, [](const Json& list) {
-      Table t({"NAME", "BRIDGE", "SUBNET", "GATEWAY", "DHCP", "VMS"});
+      Table t({"NAME", "BRIDGE", "SUBNET", "GATEWAY", "DHCP", "LEASE", "AUTO RANGE", "VMS"});
       for (const auto& n : list)
         t.add({cell(n, "name"), cell(n, "bridge"), cell(n, "subnet"), cell(n, "gateway"),
-               cell(n, "dhcp"), cell(n, "vms")});
+               cell(n, "dhcp"), n.contains("lease_time") ? cell(n, "lease_time") + "s" : "-",
+               cell(n, "range"), cell(n, "vms")});
       t.print(std::cout);
     });
   });

@@ -37,7 +37,13 @@ void compile_dhcp(const Index& ix, Plan& p) {
   for (const auto& [name, net] : ix.networks) {
     if (!net->dhcp) continue;
     // The reservations are the VMs' (contribute_vm_dhcp); add_contributions sorts them.
-    p.dhcp.push_back({name, net->bridge, *net->subnet, *net->gateway, net->dns_servers, {}});
+    p.dhcp.push_back({name,
+                      net->bridge,
+                      *net->subnet,
+                      *net->gateway,
+                      net->dns_servers,
+                      {},
+                      net->lease_time.value_or(kDefaultLeaseTime)});
   }
 }
 

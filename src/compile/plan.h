@@ -119,6 +119,7 @@ struct DhcpServer {
   Ipv4 gateway;
   std::vector<Ipv4> dns_servers;
   std::vector<DhcpReservation> reservations;
+  uint32_t lease_time = kDefaultLeaseTime;  // seconds
 
   // dnsmasq --dhcp-hostsfile content: "mac,ip,name" per line, sorted by IP; "mac,ip" for a VM
   // whose name dnsmasq would read as a keyword (dnsmasq_reads_as_keyword).

@@ -113,7 +113,8 @@ std::string plan_text(const Plan& p) {
   os << "\n# dhcp\n";
   for (const auto& d : p.dhcp) {
     os << "dnsmasq for " << d.network << " on " << d.interface << ": " << d.subnet.str()
-       << " reservations only, router " << d.gateway.str();
+       << " reservations only, router " << d.gateway.str() << ", leases of " << d.lease_time
+       << " s";
     for (const auto& dns : d.dns_servers) os << ", dns " << dns.str();
     os << "\n";
     for (const auto& r : d.reservations)
@@ -202,6 +203,7 @@ nft::Json plan_json(const Plan& p) {
                          {"subnet", d.subnet.str()},
                          {"router", d.gateway.str()},
                          {"dns_servers", dns},
+                         {"lease_time", d.lease_time},
                          {"reservations", hosts}});
   }
   return j;

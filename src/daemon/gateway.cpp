@@ -70,17 +70,28 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
   if (req.ip) {
     rec.ip = *req.ip;
   } else {
-    // The next free address: not the network, broadcast or gateway address, nor any VM's.
+    // The next free address of the network's range (its whole subnet by default): not the
+    // network, broadcast or gateway address, nor any VM's.
+    uint32_t from = net->subnet->first().value + 1, to = net->subnet->last().value - 1;
+    if (net->range) {
+      from = std::max(from, net->range->first.value);
+      to = std::min(to, net->range->second.value);
+    }
     bool found = false;
-    for (uint32_t a = net->subnet->first().value + 1; a < net->subnet->last().value; ++a) {
-      if (Ipv4{a} != *net->gateway && objects_.vm_with_ip(Ipv4{a}).empty()) {
-        rec.ip = Ipv4{a};
+    for (uint64_t a = from; a <= to; ++a) {
+      const Ipv4 ip{static_cast<uint32_t>(a)};
+      if (ip != *net->gateway && objects_.vm_with_ip(ip).empty()) {
+        rec.ip = ip;
         found = true;
         break;
       }
     }
     if (!found)
-      throw ServiceError(409, "ip", "network '" + req.network + "' has no free address left");
+      throw ServiceError(409, "ip",
+                         "network '" + req.network + "' has no free address left" +
+                             (net->range ? " in its range " + net->range->first.str() + "-" +
+                                               net->range->second.str()
+                                         : ""));
   }
   commit(
       {.put_vms = {rec}}, [&](store::StoreTxn& t) { t.add_vm(rec); }, "add " + vm_path(rec.name),

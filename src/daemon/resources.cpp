@@ -86,13 +86,16 @@ Json forward_json(const store::ForwardRecord& f) {
 }
 
 Json network_json(const Network& n, size_t vm_count) {
-  return {{"name", n.name},
-          {"bridge", n.bridge},
-          {"subnet", n.subnet ? n.subnet->str() : ""},
-          {"gateway", n.gateway ? n.gateway->str() : ""},
-          {"dhcp", n.dhcp},
-          {"masquerade", n.masquerade},
-          {"vms", vm_count}};
+  Json j = {{"name", n.name},
+            {"bridge", n.bridge},
+            {"subnet", n.subnet ? n.subnet->str() : ""},
+            {"gateway", n.gateway ? n.gateway->str() : ""},
+            {"dhcp", n.dhcp},
+            {"masquerade", n.masquerade},
+            {"vms", vm_count}};
+  if (n.dhcp) j["lease_time"] = n.lease_time.value_or(kDefaultLeaseTime);
+  if (n.range) j["range"] = n.range->first.str() + "-" + n.range->second.str();
+  return j;
 }
 
 Json uplink_json(const Uplink& u) {

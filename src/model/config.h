@@ -49,6 +49,10 @@ struct UplinkProbe {
 };
 
 inline constexpr uint32_t kMaxUplinkWeight = 255;
+// A network's DHCP lease time, in seconds: dnsmasq refuses less than 2 minutes; a year at most.
+inline constexpr uint32_t kMinLeaseTime = 120;
+inline constexpr uint32_t kMaxLeaseTime = 365 * 24 * 3600;
+inline constexpr uint32_t kDefaultLeaseTime = 3600;
 inline constexpr uint32_t kMaxUplinkTier = 255;
 
 struct Uplink {
@@ -82,6 +86,11 @@ struct Network {
   std::optional<Cidr> subnet;
   std::optional<Ipv4> gateway;  // the host's address on the bridge
   bool dhcp = false;
+  // How long a DHCP lease lasts, in seconds (dhcp only); 3600 when not given.
+  std::optional<uint32_t> lease_time;
+  // Where vmgwd takes a VM's address from when the API call gives none (first..last, inside
+  // the subnet); the whole subnet when not given. Explicit addresses may be anywhere in it.
+  std::optional<std::pair<Ipv4, Ipv4>> range;
   std::vector<std::string> masquerade;  // uplink names
   std::vector<Ipv4> dns_servers;        // handed out by DHCP
   // The uplinks the network's traffic may leave through, in order of preference within a

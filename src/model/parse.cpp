@@ -54,8 +54,8 @@ class Parser : public detail::YamlReader {
 
   void network(const YAML::Node& n, const std::string& path, Network& net) {
     fields(n, path,
-           {"name", "bridge", "subnet", "gateway", "dhcp", "masquerade", "dns_servers", "uplinks",
-            "mode", "failback"},
+           {"name", "bridge", "subnet", "gateway", "dhcp", "lease_time", "range", "masquerade",
+            "dns_servers", "uplinks", "mode", "failback"},
            net.origin, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (detail::parse_network_routing(*this, key, v, p, net)) return;
              if (key == "name") string(v, p, net.name);
@@ -63,6 +63,10 @@ class Parser : public detail::YamlReader {
              if (key == "subnet") net.subnet = cidr(v, p);
              if (key == "gateway") net.gateway = ipv4(v, p);
              if (key == "dhcp") boolean(v, p, net.dhcp);
+             if (key == "lease_time")
+               net.lease_time = number(v, p, "a lease time in seconds", kMinLeaseTime,
+                                       kMaxLeaseTime, "2 minutes, dnsmasq's least");
+             if (key == "range") net.range = address_range(v, p);
              if (key == "masquerade") {
                items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t i) {
                  net.origin.fields["masquerade[" + std::to_string(i) + "]"] = loc(item);
@@ -201,16 +205,10 @@ class Parser : public detail::YamlReader {
                }
                return;
              }
-             auto s = scalar(v, p, "a range (A-B)");
-             if (!s) return;
-             auto dash = s->find('-');
-             if (dash == std::string::npos) {
-               error(loc(v), p, quote(*s) + " is not an address range (expected A-B)");
-               return;
+             if (auto r = address_range(v, p)) {
+               pl.first = r->first;
+               pl.last = r->second;
              }
-             pl.first = ipv4_text(s->substr(0, dash), loc(v), p);
-             pl.last = ipv4_text(s->substr(dash + 1), loc(v), p);
-             if (!pl.first || !pl.last) pl.first = pl.last = std::nullopt;
            });
   }
 

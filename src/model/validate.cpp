@@ -228,6 +228,27 @@ void check_network_gateway(Checker& c, const Network& n) {
   }
 }
 
+// The DHCP lease time needs DHCP; the automatic-address range lies in the subnet's host
+// addresses.
+void check_network_dhcp(Checker& c, const Network& n) {
+  if (n.lease_time && !n.dhcp)
+    c.error(n.origin, "lease_time", "a lease time needs dhcp: true (the network serves no DHCP)");
+  if (!n.range || !usable_subnet(n)) return;
+  const Cidr& s = *n.subnet;
+  const auto [first, last] = *n.range;
+  const std::string text = first.str() + "-" + last.str();
+  if (last.value < first.value) {
+    c.error(n.origin, "range", "the range " + text + " ends before it starts");
+  } else if (!s.contains(first) || !s.contains(last)) {
+    c.error(n.origin, "range", "the range " + text + " is not inside the subnet " + s.str());
+  } else if (first == s.first() || last == s.last()) {
+    c.error(n.origin, "range",
+            "the range " + text + " holds the network or broadcast address of " + s.str());
+  } else if (n.gateway && first == *n.gateway && last == *n.gateway) {
+    c.error(n.origin, "range", "the range " + text + " holds only the gateway's address");
+  }
+}
+
 void check_masquerade(Checker& c, const Network& n) {
   for (size_t k = 0; k < n.masquerade.size(); ++k) {
     const std::string& name = n.masquerade[k];
@@ -251,6 +272,7 @@ void check_networks(Checker& c) {
     check_bridge(c, all, i);
     check_subnet(c, all, i);
     check_network_gateway(c, all[i]);
+    check_network_dhcp(c, all[i]);
     check_masquerade(c, all[i]);
   }
 }

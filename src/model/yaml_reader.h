@@ -146,6 +146,21 @@ class YamlReader {
     return ipv4_text(*s, loc(n), path);
   }
 
+  // "A-B", two IPv4 addresses (whether A comes first is the validator's to say).
+  std::optional<std::pair<Ipv4, Ipv4>> address_range(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path, "a range (A-B)");
+    if (!s) return std::nullopt;
+    auto dash = s->find('-');
+    if (dash == std::string::npos) {
+      error(loc(n), path, quote(*s) + " is not an address range (expected A-B)");
+      return std::nullopt;
+    }
+    auto first = ipv4_text(s->substr(0, dash), loc(n), path);
+    auto last = ipv4_text(s->substr(dash + 1), loc(n), path);
+    if (!first || !last) return std::nullopt;
+    return std::make_pair(*first, *last);
+  }
+
   std::optional<Ipv4> ipv4_text(const std::string& s, const Location& where,
                                 const std::string& path) {
     auto a = Ipv4::parse(s);
