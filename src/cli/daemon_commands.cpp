@@ -73,6 +73,29 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
                 << ") on " << cell(v, "network") << "\n";
     });
   });
+  auto* set = vm->add_subcommand(
+      "set",
+      "change a VM's MAC, address or port in place; its filters, elastic IP and forwards stay");
+  auto set_name = std::make_shared<std::string>(), set_mac = std::make_shared<std::string>(),
+       set_ip = std::make_shared<std::string>();
+  auto set_port = std::make_shared<std::optional<std::string>>();
+  set->add_option("name", *set_name, "VM name")->required();
+  set->add_option("--mac", *set_mac, "its new MAC address");
+  set->add_option("--ip", *set_ip, "its new address (its flows from the old one are cut)");
+  set->add_option_function<std::string>(
+      "--port", [set_port](const std::string& p) { *set_port = p; },
+      "its new bridge port device (\"\" for none)");
+  set->callback([&o, &rc, set_name, set_mac, set_ip, set_port] {
+    Json body = Json::object();
+    if (!set_mac->empty()) body["mac"] = *set_mac;
+    if (!set_ip->empty()) body["ip"] = *set_ip;
+    if (*set_port) body["port"] = **set_port;
+    rc = show(o.call("PATCH", "/v1/vms/" + api::percent_encode(*set_name), body), o,
+              [](const Json& v) {
+                std::cout << "vm " << cell(v, "name") << " set: " << cell(v, "ip") << " ("
+                          << cell(v, "mac") << ") port " << cell(v, "port") << "\n";
+              });
+  });
   auto release = std::make_shared<bool>(false);
   auto* remove = vm->add_subcommand(
       "remove", "remove a VM; its elastic IPs are unbound in the same transaction");

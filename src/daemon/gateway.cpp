@@ -99,6 +99,41 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
   return rec;
 }
 
+store::VmRecord Gateway::set_vm(const std::string& name, const VmInterfaceChange& change) {
+  const store::VmRecord* found = objects_.vm(name);
+  if (!found) throw ServiceError(404, "name", "no vm '" + name + "'");
+  const store::VmRecord before = *found;
+  store::VmRecord next = before;
+  if (change.mac) next.mac = *change.mac;
+  if (change.ip) next.ip = *change.ip;
+  if (change.port) next.port = *change.port;
+  if (next == before) return before;  // nothing changes: no transaction, no new generation
+  if (auto owner = objects_.vm_with_mac(next.mac); !owner.empty() && owner != name)
+    throw ServiceError(409, "mac", next.mac.str() + " is already used by vm '" + owner + "'");
+  if (auto owner = objects_.vm_with_ip(next.ip); !owner.empty() && owner != name)
+    throw ServiceError(409, "ip", next.ip.str() + " is already used by vm '" + owner + "'");
+  StateChange c{.put_vms = {next}};
+  const bool moved = next.ip != before.ip;
+  if (moved) {
+    // What sends traffic to the VM's address follows it: its forwards and its elastic IP are
+    // put again, unchanged, so that their elements are compiled with the new address.
+    c.put_forwards = objects_.forwards_of_vm(name);
+    if (const auto* e = objects_.eip_of_vm(name)) c.put_eips = {*e};
+  }
+  commit(
+      c, [&](store::StoreTxn& t) { t.set_vm_interface(name, next.mac, next.ip, next.port); },
+      "set " + vm_path(name), vm_path(name));
+  if (moved) {
+    // The old address is no longer the VM's: its flows (NATed to it, or from it) end now, as a
+    // quarantine's do, rather than reach whoever takes the address next.
+    try {
+      counters_.conntrack_deleted += deps_.conntrack.delete_flows(deps_.conntrack.list(before.ip));
+    } catch (const std::exception&) {  // the NAT maps already name the new address
+    }
+  }
+  return next;
+}
+
 RemovedVm Gateway::remove_vm(const std::string& name, bool release) {
   const store::VmRecord* vm = objects_.vm(name);
   if (!vm) throw ServiceError(404, "name", "no vm '" + name + "'");

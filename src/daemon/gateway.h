@@ -49,6 +49,13 @@ struct Dependencies {
   backend::Announcer& announcer;
 };
 
+// A VM's interface changed in place (vm set): the fields given change, the others stay.
+struct VmInterfaceChange {
+  std::optional<Mac> mac;
+  std::optional<Ipv4> ip;
+  std::optional<std::string> port;  // "" unplugs: no bridge port
+};
+
 struct VmRequest {
   std::string name;
   std::string network;
@@ -138,6 +145,10 @@ class Gateway {
 
   store::VmRecord add_vm(const VmRequest& req);
   RemovedVm remove_vm(const std::string& name, bool release);
+  // Changes a VM's MAC, address or bridge port in place: its filters, elastic IP and forwards
+  // stay (they follow a new address); flows of an old address are cut. 404, 409 (taken by
+  // another VM) and 400 (not an address of its network) as vm add.
+  store::VmRecord set_vm(const std::string& name, const VmInterfaceChange& change);
   store::EipRecord allocate_eip(const std::optional<std::string>& pool,
                                 std::optional<Ipv4> address);
   store::EipRecord bind_eip(Ipv4 address, const std::string& vm);

@@ -122,6 +122,57 @@ std::optional<std::pair<std::string, PortRange>> parse_target(const std::string&
   return std::pair{text.substr(0, colon), *ports};
 }
 
+namespace {
+
+// A VM's MAC, address and port fields, shared by vm add and vm set.
+std::optional<Mac> vm_mac_field(const Json& body, bool required, FieldErrors& errors) {
+  auto mac = string_field(body, "mac", required, errors);
+  if (!mac) return std::nullopt;
+  auto m = Mac::parse(*mac);
+  if (!m) {
+    errors.emplace_back("mac", "'" + *mac + "' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
+    return std::nullopt;
+  }
+  if (m->is_multicast() || m->is_zero()) {
+    errors.emplace_back("mac",
+                        "'" + *mac + "' is a multicast or all-zero MAC; a VM needs a unicast one");
+    return std::nullopt;
+  }
+  return m;
+}
+
+std::optional<Ipv4> vm_ip_field(const Json& body, FieldErrors& errors) {
+  auto ip = string_field(body, "ip", false, errors);
+  if (!ip) return std::nullopt;
+  auto a = Ipv4::parse(*ip);
+  if (!a) errors.emplace_back("ip", "'" + *ip + "' is not an IPv4 address");
+  return a;
+}
+
+std::optional<std::string> vm_port_field(const Json& body, FieldErrors& errors) {
+  auto port = string_field(body, "port", false, errors);
+  if (port && !port->empty() && !is_valid_device_name(*port))
+    errors.emplace_back(
+        "port",
+        "'" + *port + "' is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]");
+  return port;
+}
+
+}  // namespace
+
+std::optional<VmInterfaceChange> parse_vm_change(const Json& body, FieldErrors& errors) {
+  const size_t before = errors.size();
+  known_fields_only(body, {"mac", "ip", "port"}, errors);
+  VmInterfaceChange c{vm_mac_field(body, false, errors), vm_ip_field(body, errors),
+                      vm_port_field(body, errors)};
+  if (errors.size() != before) return std::nullopt;
+  if (!c.mac && !c.ip && !c.port) {
+    errors.emplace_back("body", "nothing to change: give mac, ip or port");
+    return std::nullopt;
+  }
+  return c;
+}
+
 std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors) {
   const size_t before = errors.size();
   known_fields_only(body, {"name", "network", "mac", "ip", "port", "filters"}, errors);
@@ -133,32 +184,12 @@ std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors)
     r.name = *name;
   }
   if (auto net = string_field(body, "network", true, errors)) r.network = *net;
-  if (auto mac = string_field(body, "mac", true, errors)) {
-    auto m = Mac::parse(*mac);
-    if (!m) {
-      errors.emplace_back("mac",
-                          "'" + *mac + "' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
-    } else if (m->is_multicast() || m->is_zero()) {
-      errors.emplace_back(
-          "mac", "'" + *mac + "' is a multicast or all-zero MAC; a VM needs a unicast one");
-    } else {
-      r.mac = *m;
-    }
-  }
-  if (auto ip = string_field(body, "ip", false, errors)) {
-    r.ip = Ipv4::parse(*ip);
-    if (!r.ip) errors.emplace_back("ip", "'" + *ip + "' is not an IPv4 address");
-  }
+  if (auto m = vm_mac_field(body, true, errors)) r.mac = *m;
+  r.ip = vm_ip_field(body, errors);
   if (body.contains("filters")) {
     if (auto f = parse_filter_bindings(body["filters"], "filters", errors)) r.filters = *f;
   }
-  if (auto port = string_field(body, "port", false, errors)) {
-    if (!port->empty() && !is_valid_device_name(*port))
-      errors.emplace_back(
-          "port",
-          "'" + *port + "' is not a valid interface name: at most 15 characters of [A-Za-z0-9_.-]");
-    r.port = *port;
-  }
+  if (auto port = vm_port_field(body, errors)) r.port = *port;
   if (errors.size() != before) return std::nullopt;
   return r;
 }

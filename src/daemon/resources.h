@@ -34,6 +34,8 @@ std::string optional_string(const Json& body, const std::string& key, const std:
 
 // Parses a request body; appends to `errors` and returns nullopt when a field is wrong.
 std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors);
+// PATCH /v1/vms/NAME: {"mac"?, "ip"?, "port"?}, at least one.
+std::optional<VmInterfaceChange> parse_vm_change(const Json& body, FieldErrors& errors);
 // [{"filter": "clean-traffic", "params": {"IP": "10.0.0.5", "PORTS": ["22", "80"]}}]
 std::optional<std::vector<store::FilterBindingRecord>> parse_filter_bindings(
     const Json& list, const std::string& field, FieldErrors& errors);

@@ -57,6 +57,20 @@ void add_vm_routes(api::Router& r, Gateway& gw) {
       return api::json_response(201, Json{{"name", rec.name}});
     });
   });
+  r.add("PATCH", "/v1/vms/{name}", [&gw](const Request& req, const api::Params& p) {
+    Response err;
+    auto body = api::parse_json_body(req, err);
+    if (!body) return err;
+    FieldErrors errors;
+    auto change = parse_vm_change(*body, errors);
+    if (!change) return bad_request(errors);
+    return guarded([&] {
+      auto rec = gw.set_vm(p.at("name"), *change);
+      if (const Vm* v = gw.find_vm(rec.name))
+        return api::json_response(200, vm_json(*v, gw.eip_of(v->name)));
+      return api::json_response(200, Json{{"name", rec.name}});
+    });
+  });
   r.add("DELETE", "/v1/vms/{name}", [&gw](const Request& req, const api::Params& p) {
     bool release = req.query.count("release") && req.query.at("release") == "true";
     return guarded([&] {

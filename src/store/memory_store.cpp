@@ -89,6 +89,20 @@ class MemoryTxn final : public StoreTxn {
     v->filters = filters;
   }
 
+  void set_vm_interface(const std::string& vm, Mac mac, Ipv4 ip, const std::string& port) override {
+    check_open();
+    VmRecord* v = find_vm(vm);
+    if (v == nullptr) throw StoreError(detail::no_such_vm_to_set("interface", vm));
+    for (const auto& o : work_.vms) {
+      if (o.name == vm) continue;
+      if (o.mac == mac) throw StoreConflict(detail::mac_taken(mac, o.name));
+      if (o.ip == ip) throw StoreConflict(detail::ip_taken(ip, o.name));
+    }
+    v->mac = mac;
+    v->ip = ip;
+    v->port = port;
+  }
+
   void set_vm_quarantine(const std::string& vm, const std::optional<QuarantineRecord>& q) override {
     check_open();
     VmRecord* v = find_vm(vm);

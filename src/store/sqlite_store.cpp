@@ -231,6 +231,7 @@ class SqliteTxn final : public StoreTxn {
   void set_vm_filters(const std::string& vm,
                       const std::vector<FilterBindingRecord>& filters) override;
   void set_vm_quarantine(const std::string& vm, const std::optional<QuarantineRecord>& q) override;
+  void set_vm_interface(const std::string& vm, Mac mac, Ipv4 ip, const std::string& port) override;
   void add_eip(const EipRecord& eip) override;
   void set_eip_vm(Ipv4 address, const std::string& vm) override;
   void delete_eip(Ipv4 address) override;
@@ -369,6 +370,23 @@ void SqliteTxn::set_vm_filters(const std::string& vm,
   del.bind(1, vm).run();
   insert_filters(db(), vm, filters);
   op.release();
+}
+
+void SqliteTxn::set_vm_interface(const std::string& vm, Mac mac, Ipv4 ip, const std::string& port) {
+  auto guard = lock();
+  if (!vm_exists(db(), vm)) throw StoreError(detail::no_such_vm_to_set("interface", vm));
+  Statement st(db(), "UPDATE vms SET mac = ?2, ip = ?3, port = ?4 WHERE name = ?1");
+  st.bind(1, vm).bind(2, mac.str()).bind(3, ip.str()).bind(4, port);
+  try {
+    st.run();
+  } catch (const sqlite::Error& e) {
+    if (!e.is_constraint()) throw;
+    if (auto owner = text_where(db(), "SELECT name FROM vms WHERE mac = ?1", mac.str()))
+      throw StoreConflict(detail::mac_taken(mac, *owner));
+    if (auto owner = text_where(db(), "SELECT name FROM vms WHERE ip = ?1", ip.str()))
+      throw StoreConflict(detail::ip_taken(ip, *owner));
+    throw;
+  }
 }
 
 void SqliteTxn::set_vm_quarantine(const std::string& vm, const std::optional<QuarantineRecord>& q) {

@@ -31,6 +31,11 @@ class StoreTxn {
   virtual void add_vm(const VmRecord& vm) = 0;
   // Deletes by name, with its filter bindings and quarantine; no-op if absent.
   virtual void delete_vm(const std::string& name) = 0;
+  // Replaces the VM's MAC, address and port, keeping what refers to it (elastic IP, forwards,
+  // filters); throws StoreError if there is no such VM, StoreConflict if another VM has the
+  // MAC or the address.
+  virtual void set_vm_interface(const std::string& vm, Mac mac, Ipv4 ip,
+                                const std::string& port) = 0;
   // Inserts or replaces a filter by name.
   virtual void put_filter(const FilterRecord& f) = 0;
   // Deletes by name; no-op if absent. Bindings that name it are kept.

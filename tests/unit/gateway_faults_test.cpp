@@ -55,6 +55,9 @@ struct FlakyStore : store::StateStore {
     Txn(std::unique_ptr<store::StoreTxn> inner, const bool& f) : t(std::move(inner)), full(f) {}
     void add_vm(const store::VmRecord& v) override { t->add_vm(v); }
     void delete_vm(const std::string& n) override { t->delete_vm(n); }
+    void set_vm_interface(const std::string& vm, Mac m, Ipv4 a, const std::string& p) override {
+      t->set_vm_interface(vm, m, a, p);
+    }
     void put_filter(const store::FilterRecord& f) override { t->put_filter(f); }
     void delete_filter(const std::string& n) override { t->delete_filter(n); }
     void set_vm_filters(const std::string& vm,

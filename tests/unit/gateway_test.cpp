@@ -191,6 +191,73 @@ TEST_F(Fixture, RemovingAVmUnbindsItsElasticIpAndDropsItsForwardsInOneTransactio
   EXPECT_TRUE(store->load().eips.empty());  // released with --release
 }
 
+// vm set: the VM's address changes in place; its elastic IP and forward follow it in the same
+// transaction, the store keeps them, and the flows of the old address are cut.
+TEST_F(Fixture, SettingAVmsAddressKeepsItsElasticIpAndForwardsPointingAtIt) {
+  gw->add_vm(vm("web", "52:54:00:00:00:0a"));
+  gw->add_vm(vm("db", "52:54:00:00:00:0b"));
+  auto eip = gw->allocate_eip(std::nullopt, std::nullopt);
+  gw->bind_eip(eip.address, "web");
+  gw->add_forward({*Ipv4::parse("203.0.113.2"), Proto::tcp, {8080, 8080}, "web", {80, 80}});
+  const auto pf_before = elements("pf_addr");
+  ASSERT_EQ(pf_before.size(), 1u);
+  EXPECT_NE(pf_before[0].find("10.10.0.2"), std::string::npos) << pf_before[0];
+
+  // A flow through the elastic IP to web's old address, and one of db's.
+  backend::ConntrackFlow to_web{6,
+                                *Ipv4::parse("198.51.100.7"),
+                                eip.address,
+                                40000,
+                                80,
+                                *Ipv4::parse("10.10.0.2"),
+                                *Ipv4::parse("198.51.100.7"),
+                                80,
+                                40000};
+  backend::ConntrackFlow of_db{
+      6,    *Ipv4::parse("10.10.0.3"),    *Ipv4::parse("198.51.100.7"), 40001,
+      443,  *Ipv4::parse("198.51.100.7"), *Ipv4::parse("203.0.113.2"),  443,
+      40001};
+  conntrack.flows = {to_web, of_db};
+  const auto batches = nft.batches_applied;
+  const auto generation = store->load().generation;
+  auto rec = gw->set_vm("web", {std::nullopt, Ipv4::parse("10.10.0.5"), std::nullopt});
+  EXPECT_EQ(rec.ip.str(), "10.10.0.5");
+  EXPECT_EQ(nft.batches_applied, batches + 1) << "one transaction";
+  EXPECT_EQ(elements("eip_dnat"), std::vector<std::string>{"203.0.113.16 : 10.10.0.5"});
+  const auto pf_after = elements("pf_addr");
+  ASSERT_EQ(pf_after.size(), 1u);
+  EXPECT_NE(pf_after[0].find("10.10.0.5"), std::string::npos) << pf_after[0];
+  auto s = store->load();
+  EXPECT_EQ(s.generation, generation + 1);
+  ASSERT_EQ(s.eips.size(), 1u);
+  EXPECT_EQ(s.eips[0].vm, "web");
+  ASSERT_EQ(s.forwards.size(), 1u);
+  EXPECT_EQ(s.forwards[0].vm, "web");
+  EXPECT_EQ(gw->find_vm("web")->ip->str(), "10.10.0.5");
+  EXPECT_NE(dhcp.servers[0].second.find("52:54:00:00:00:0a,10.10.0.5,web"), std::string::npos)
+      << dhcp.servers[0].second;
+  EXPECT_EQ(conntrack.deletions, std::vector<backend::ConntrackFlow>{to_web})
+      << "the old address's flows are cut, no other";
+
+  // The MAC and the port change alone; the same values again change nothing.
+  gw->set_vm("web", {Mac::parse("52:54:00:00:00:1a"), std::nullopt, std::string("vnet9")});
+  for (const auto& v : store->load().vms)
+    if (v.name == "web") {
+      EXPECT_EQ(v.port, "vnet9");
+    }
+  EXPECT_EQ(gw->find_vm("web")->port, "vnet9");
+  const auto again = nft.batches_applied;
+  gw->set_vm("web", {Mac::parse("52:54:00:00:00:1a"), std::nullopt, std::string("vnet9")});
+  EXPECT_EQ(nft.batches_applied, again) << "nothing to do";
+
+  // Another VM's MAC or address: 409; an address outside the network: 400; no such VM: 404.
+  EXPECT_EQ(status_of([&] { gw->set_vm("web", {Mac::parse("52:54:00:00:00:0b"), {}, {}}); }), 409);
+  EXPECT_EQ(status_of([&] { gw->set_vm("web", {{}, Ipv4::parse("10.10.0.3"), {}}); }), 409);
+  EXPECT_EQ(status_of([&] { gw->set_vm("web", {{}, Ipv4::parse("10.99.0.3"), {}}); }), 400);
+  EXPECT_EQ(status_of([&] { gw->set_vm("nope", {{}, Ipv4::parse("10.10.0.6"), {}}); }), 404);
+  EXPECT_EQ(gw->find_vm("web")->ip->str(), "10.10.0.5") << "refusals changed nothing";
+}
+
 TEST_F(Fixture, KernelRefusalLeavesStoreAndStateUnchanged) {
   gw->add_vm(vm("web", "52:54:00:00:00:0a"));
   auto before = store->load();

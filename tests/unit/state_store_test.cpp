@@ -155,6 +155,46 @@ TYPED_TEST(StateStoreTest, StartsEmpty) {
   EXPECT_TRUE(this->store_->lease_events(10).empty());
 }
 
+// vm set: the VM keeps its name, filters, elastic IP and forwards; the MAC and the address stay
+// unique; an unknown VM is an error; a rolled-back change leaves the VM as it was.
+TYPED_TEST(StateStoreTest, AVmsInterfaceChangesInPlaceKeepingWhatRefersToIt) {
+  this->add_two_vms();
+  {
+    auto txn = this->store_->begin();
+    txn->add_eip({ip("203.0.113.17"), "public", "web"});
+    txn->add_forward(forward("203.0.113.2", Proto::tcp, 8080, 8080, "web", 80));
+    txn->commit();
+  }
+  {
+    auto txn = this->store_->begin();
+    txn->set_vm_interface("web", *Mac::parse("52:54:00:00:00:09"), ip("10.10.0.20"), "vnet9");
+    txn->commit();
+  }
+  auto s = this->store_->load();
+  const VmRecord* web = nullptr;
+  for (const auto& v : s.vms)
+    if (v.name == "web") web = &v;
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->ip, ip("10.10.0.20"));
+  EXPECT_EQ(web->mac, *Mac::parse("52:54:00:00:00:09"));
+  EXPECT_EQ(web->port, "vnet9");
+  ASSERT_EQ(s.eips.size(), 1u);
+  EXPECT_EQ(s.eips[0].vm, "web");
+  ASSERT_EQ(s.forwards.size(), 1u);
+  EXPECT_EQ(s.forwards[0].vm, "web");
+
+  auto txn = this->store_->begin();
+  EXPECT_THROW(txn->set_vm_interface("web", *Mac::parse("52:54:00:00:00:02"), ip("10.10.0.20"), ""),
+               StoreConflict);
+  EXPECT_THROW(txn->set_vm_interface("web", *Mac::parse("52:54:00:00:00:09"), ip("10.10.0.11"), ""),
+               StoreConflict);
+  EXPECT_THROW(
+      txn->set_vm_interface("nope", *Mac::parse("52:54:00:00:00:0f"), ip("10.10.0.30"), ""),
+      StoreError);
+  txn.reset();  // rolled back
+  EXPECT_EQ(this->store_->load(), s);
+}
+
 TYPED_TEST(StateStoreTest, RoundTripsEveryRecord) {
   StoredState want;
   want.vms = {vm("db", "10.10.0.11", "52:54:00:00:00:02"),

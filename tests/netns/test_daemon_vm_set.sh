@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Helper functions here run through assert, which shellcheck cannot follow:
+# shellcheck disable=SC2317
+# End to end: `vmgw vm set` changes a VM's address in place (the host firewall issue, item 11:
+# before it, only vm remove + vm add, which unbound the elastic IP). web has an elastic IP and a
+# port forward; after `vm set web --ip 10.10.0.50` and a DHCP renewal in the guest, both reach
+# web at its new address, the elastic IP is still web's, outbound traffic still leaves from the
+# elastic IP, and the old address's reservation is gone. A MAC used by another VM is refused
+# (409) and changes nothing.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+vmgw_require_env jq busybox
+vmgw_test_begin daemon_vm_set
+vmgw_require_daemon
+vmgw_daemon_lab_up
+T=$VMGW_LAB/tmp
+NEW_IP=10.10.0.50
+
+rc_ok() { "$@" >"$T/out" 2>"$T/err" || { echo "  exit $?: $(cat "$T/out" "$T/err")"; return 1; }; }
+reaches() {  # reaches NS ADDR PORT EXPECTED
+  local got
+  got=$(vmgw_client "$1" "$2" "$3") || true
+  [[ $got == *"$4"* ]] || { echo "  expected '$4', got '${got:-<no answer>}'"; return 1; }
+}
+
+assert "vm add web" \
+  rc_ok vmgwc vm add web --network vmnet --mac "$LAB_WEB_MAC" --ip "$LAB_WEB_IP" --port vnet-web
+assert "vm add db" \
+  rc_ok vmgwc vm add db --network vmnet --mac "$LAB_DB_MAC" --ip "$LAB_DB_IP" --port vnet-db
+vmgw_lab_dhcp || true
+EIP=$(vmgwc -o json eip allocate | jq -r .address)
+assert "eip bind $EIP web" rc_ok vmgwc eip bind "$EIP" web
+assert "forward $LAB_UPLINK_ADDR:$LAB_PF_PORT -> web:80" \
+  rc_ok vmgwc forward add --public "$LAB_UPLINK_ADDR:$LAB_PF_PORT" --to web:80
+assert "before: internet -> $EIP:80 reaches web" reaches "$NS_INET" "$EIP" 80 "hello from web"
+
+assert "vm set web --ip $NEW_IP" rc_ok vmgwc vm set web --ip "$NEW_IP"
+assert "  it says the new address" grep -q "$NEW_IP" "$T/out"
+assert "web renews by DHCP" vmgw_dhcp "$NS_WEB"
+assert "web has $NEW_IP" test "$(vmgw_ipv4_of "$NS_WEB")" = "$NEW_IP"
+assert "the elastic IP is still web's" \
+  test "$(vmgwc -o json eip list | jq -r --arg a "$EIP" '.[] | select(.address == $a) | .vm')" = web
+assert "internet -> $EIP:80 reaches web at $NEW_IP" reaches "$NS_INET" "$EIP" 80 "hello from web"
+assert "internet -> $LAB_UPLINK_ADDR:$LAB_PF_PORT (the forward) reaches web" \
+  reaches "$NS_INET" "$LAB_UPLINK_ADDR" "$LAB_PF_PORT" "hello from web"
+assert "web -> internet leaves from $EIP" reaches "$NS_WEB" "$LAB_INET_ADDR" 80 "seen-from=$EIP"
+hosts=$(cat "$VMGW_LAB"/state/dhcp/vmnet.hosts)
+assert "the reservation names $NEW_IP, not $LAB_WEB_IP" \
+  bash -c "grep -q '$LAB_WEB_MAC,$NEW_IP,web' <<<'$hosts' && ! grep -q '$LAB_WEB_IP,' <<<'$hosts'"
+
+gen=$(vmgw_generation)
+rc=0
+vmgwc vm set web --mac "$LAB_DB_MAC" >"$T/out" 2>"$T/err" || rc=$?
+assert "vm set web --mac of db: refused with exit code 6 (409 conflict; got $rc)" test "$rc" = 6
+assert "  naming the field: $(cat "$T/err")" grep -q "mac" "$T/err"
+assert "  nothing changed (generation $gen)" test "$(vmgw_generation)" = "$gen"
+
+vmgw_test_end
