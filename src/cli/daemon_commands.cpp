@@ -55,8 +55,14 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
   add->add_option("--param", *params,
                   "NAME=VALUE for the filters' variables (repeatable; $IP and $MAC default to "
                   "the VM's)");
-  add->callback([&o, &rc, name, network, mac, ip, port, filters, params] {
+  auto eip_pool = std::make_shared<std::string>();
+  CLI::Option* eip = add->add_option("--eip", *eip_pool,
+                                     "also allocate an elastic IP (of POOL, default the first "
+                                     "pool) and bind it, in the same transaction")
+                         ->expected(0, 1);
+  add->callback([&o, &rc, name, network, mac, ip, port, filters, params, eip, eip_pool] {
     Json body = {{"name", *name}, {"network", *network}, {"mac", *mac}};
+    if (eip->count() > 0) body["eip"] = eip_pool->empty() ? Json(true) : Json(*eip_pool);
     if (!filters->empty()) {
       auto p = params_json(*params);
       if (!p) {
@@ -70,7 +76,10 @@ void add_vm_commands(CLI::App& app, DaemonOptions& o, int& rc) {
     if (!port->empty()) body["port"] = *port;
     rc = show(o.call("POST", "/v1/vms", body), o, [](const Json& v) {
       std::cout << "vm " << cell(v, "name") << " added: " << cell(v, "ip") << " (" << cell(v, "mac")
-                << ") on " << cell(v, "network") << "\n";
+                << ") on " << cell(v, "network");
+      if (v.contains("elastic_ip") && v["elastic_ip"].is_string())
+        std::cout << ", elastic IP " << v["elastic_ip"].get<std::string>();
+      std::cout << "\n";
     });
   });
   auto* set = vm->add_subcommand(

@@ -93,9 +93,24 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
                                                net->range->second.str()
                                          : ""));
   }
+  if (!req.eip_pool) {
+    commit(
+        {.put_vms = {rec}}, [&](store::StoreTxn& t) { t.add_vm(rec); }, "add " + vm_path(rec.name),
+        vm_path(rec.name));
+    return rec;
+  }
+  // With an elastic IP (vm add --eip): allocated and bound in the same transaction as the VM.
+  store::EipRecord eip =
+      pick_eip(req.eip_pool->empty() ? std::nullopt : std::optional(*req.eip_pool), std::nullopt);
+  eip.vm = rec.name;
   commit(
-      {.put_vms = {rec}}, [&](store::StoreTxn& t) { t.add_vm(rec); }, "add " + vm_path(rec.name),
-      vm_path(rec.name));
+      {.put_vms = {rec}, .put_eips = {eip}},
+      [&](store::StoreTxn& t) {
+        t.add_vm(rec);
+        t.add_eip(eip);
+      },
+      "add " + vm_path(rec.name) + " with " + binding_path(eip.address), vm_path(rec.name));
+  announce_eip(eip.address);
   return rec;
 }
 
@@ -168,6 +183,15 @@ RemovedVm Gateway::remove_vm(const std::string& name, bool release) {
 
 store::EipRecord Gateway::allocate_eip(const std::optional<std::string>& pool_name,
                                        std::optional<Ipv4> address) {
+  const store::EipRecord rec = pick_eip(pool_name, address);
+  commit(
+      {.put_eips = {rec}}, [&](store::StoreTxn& t) { t.add_eip(rec); },
+      "allocate " + binding_path(rec.address));
+  return rec;
+}
+
+store::EipRecord Gateway::pick_eip(const std::optional<std::string>& pool_name,
+                                   std::optional<Ipv4> address) const {
   if (topology_.eip_pools.empty())
     throw ServiceError(409, "pool", "no elastic IP pool is declared");
   const ElasticIpPool* pool = nullptr;
@@ -205,10 +229,20 @@ store::EipRecord Gateway::allocate_eip(const std::optional<std::string>& pool_na
                              " addresses, all allocated)");
     }
   }
-  commit(
-      {.put_eips = {rec}}, [&](store::StoreTxn& t) { t.add_eip(rec); },
-      "allocate " + binding_path(rec.address));
   return rec;
+}
+
+void Gateway::announce_eip(Ipv4 address) {
+  for (const auto& u : topology_.uplinks) {
+    for (const auto& p : topology_.eip_pools) {
+      if (p.uplink == u.name && *p.first <= address && address <= *p.last) {
+        try {
+          deps_.announcer.announce(u.device, address);
+        } catch (const std::exception&) {  // best effort: upstream learns it on its next ARP
+        }
+      }
+    }
+  }
 }
 
 store::EipRecord Gateway::bind_eip(Ipv4 address, const std::string& vm) {
@@ -226,16 +260,7 @@ store::EipRecord Gateway::bind_eip(Ipv4 address, const std::string& vm) {
       {.put_eips = {bound}}, [&](store::StoreTxn& t) { t.set_eip_vm(address, vm); },
       "bind " + binding_path(address) + " to " + vm_path(vm), binding_path(address));
   if (old_ip) cut_flows(address, *old_ip);
-  for (const auto& u : topology_.uplinks) {
-    for (const auto& p : topology_.eip_pools) {
-      if (p.uplink == u.name && *p.first <= address && address <= *p.last) {
-        try {
-          deps_.announcer.announce(u.device, address);
-        } catch (const std::exception&) {  // best effort: upstream learns it on its next ARP
-        }
-      }
-    }
-  }
+  announce_eip(address);
   return *objects_.eip(address);
 }
 

@@ -63,6 +63,8 @@ struct VmRequest {
   std::optional<Ipv4> ip;  // the next free address of the subnet when absent
   std::string port;
   std::vector<store::FilterBindingRecord> filters;
+  // An elastic IP to allocate and bind with the VM: a pool's name, "" for the first pool.
+  std::optional<std::string> eip_pool;
 };
 
 struct DefinedFilter {
@@ -143,6 +145,8 @@ class Gateway {
   // SIGHUP: a new topology, checked with the stored objects; on any error the old one stays.
   ApplyReport reload(Config topology);
 
+  // With req.eip_pool, an elastic IP of that pool ("" the first pool) is allocated and bound
+  // to the VM in the same transaction.
   store::VmRecord add_vm(const VmRequest& req);
   RemovedVm remove_vm(const std::string& name, bool release);
   // Changes a VM's MAC, address or bridge port in place: its filters, elastic IP and forwards
@@ -242,6 +246,11 @@ class Gateway {
   std::string filter_path() const;
 
  private:
+  // The elastic IP allocate_eip would take (validated, not committed).
+  store::EipRecord pick_eip(const std::optional<std::string>& pool,
+                            std::optional<Ipv4> address) const;
+  // Gratuitous ARP for a newly bound address on its pool's uplink (best effort).
+  void announce_eip(Ipv4 address);
   // Every change takes this path: the change's scope validated with the topology (400 with every
   // error), its objects compiled, the delta from the plan in force (LivePlan::step, no kernel
   // read), the store transaction written, the delta applied inside it, the transaction committed.

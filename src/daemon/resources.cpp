@@ -175,7 +175,7 @@ std::optional<VmInterfaceChange> parse_vm_change(const Json& body, FieldErrors& 
 
 std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors) {
   const size_t before = errors.size();
-  known_fields_only(body, {"name", "network", "mac", "ip", "port", "filters"}, errors);
+  known_fields_only(body, {"name", "network", "mac", "ip", "port", "filters", "eip"}, errors);
   VmRequest r;
   if (auto name = string_field(body, "name", true, errors)) {
     if (!is_valid_object_name(*name))
@@ -190,6 +190,17 @@ std::optional<VmRequest> parse_vm_request(const Json& body, FieldErrors& errors)
     if (auto f = parse_filter_bindings(body["filters"], "filters", errors)) r.filters = *f;
   }
   if (auto port = vm_port_field(body, errors)) r.port = *port;
+  if (body.contains("eip")) {
+    // true: from the first pool; a pool's name: from that pool.
+    const auto& e = body["eip"];
+    if (e.is_boolean()) {
+      if (e.get<bool>()) r.eip_pool = "";
+    } else if (e.is_string() && !e.get<std::string>().empty()) {
+      r.eip_pool = e.get<std::string>();
+    } else {
+      errors.emplace_back("eip", "expected true or a pool's name");
+    }
+  }
   if (errors.size() != before) return std::nullopt;
   return r;
 }

@@ -6,7 +6,8 @@
 # port forward; after `vm set web --ip 10.10.0.50` and a DHCP renewal in the guest, both reach
 # web at its new address, the elastic IP is still web's, outbound traffic still leaves from the
 # elastic IP, and the old address's reservation is gone. A MAC used by another VM is refused
-# (409) and changes nothing.
+# (409) and changes nothing. And `vmgw vm add --eip`: a VM with an elastic IP in one call, the
+# address on the uplink; a VM that asks an exhausted pool is not created.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -56,5 +57,21 @@ vmgwc vm set web --mac "$LAB_DB_MAC" >"$T/out" 2>"$T/err" || rc=$?
 assert "vm set web --mac of db: refused with exit code 6 (409 conflict; got $rc)" test "$rc" = 6
 assert "  naming the field: $(cat "$T/err")" grep -q "mac" "$T/err"
 assert "  nothing changed (generation $gen)" test "$(vmgw_generation)" = "$gen"
+
+assert "vm add app --eip: one call" \
+  rc_ok vmgwc vm add app --network vmnet --mac 52:54:00:00:00:3d --eip
+APP_EIP=$(vmgwc -o json vm show app | jq -r .elastic_ip)
+assert "  it says its elastic IP ($APP_EIP)" grep -q "elastic IP $APP_EIP" "$T/out"
+assert "  $APP_EIP is app's" \
+  test "$(vmgwc -o json eip list | jq -r --arg a "$APP_EIP" '.[] | select(.address == $a) | .vm')" = app
+assert "  wan0 holds $APP_EIP/32" bash -c "ip -n '$NS_GW' -4 -o addr show dev wan0 | grep -q ' $APP_EIP/32 '"
+# Take every address the pool has left, then ask it once more.
+while vmgwc eip allocate >/dev/null 2>&1; do :; done
+gen=$(vmgw_generation)
+rc=0
+vmgwc vm add full --network vmnet --mac 52:54:00:00:00:3e --eip public >"$T/out" 2>"$T/err" || rc=$?
+assert "vm add --eip from an exhausted pool: exit 6 (got $rc: $(cat "$T/err"))" test "$rc" = 6
+no_vm_full() { ! vmgwc vm show full >/dev/null 2>&1 && test "$(vmgw_generation)" = "$gen"; }
+assert "  no vm 'full', nothing changed (generation $gen)" no_vm_full
 
 vmgw_test_end

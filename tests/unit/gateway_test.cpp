@@ -258,6 +258,36 @@ TEST_F(Fixture, SettingAVmsAddressKeepsItsElasticIpAndForwardsPointingAtIt) {
   EXPECT_EQ(gw->find_vm("web")->ip->str(), "10.10.0.5") << "refusals changed nothing";
 }
 
+// vm add --eip: the VM and its elastic IP in one transaction; a pool with nothing left refuses
+// the whole call (no VM without the address it asked for).
+TEST_F(Fixture, AddingAVmWithAnElasticIpAllocatesAndBindsItInOneTransaction) {
+  const auto batches = nft.batches_applied;
+  auto web = vm("web", "52:54:00:00:00:0a");
+  web.eip_pool = "";
+  gw->add_vm(web);
+  EXPECT_EQ(nft.batches_applied, batches + 1);
+  ASSERT_NE(gw->eip_of("web"), nullptr);
+  EXPECT_EQ(gw->eip_of("web")->address.str(), "203.0.113.16");
+  EXPECT_EQ(elements("eip_dnat"), std::vector<std::string>{"203.0.113.16 : 10.10.0.2"});
+  auto s = store->load();
+  ASSERT_EQ(s.eips.size(), 1u);
+  EXPECT_EQ(s.eips[0].vm, "web");
+  EXPECT_EQ(s.eips[0].pool, "public");
+
+  auto db = vm("db", "52:54:00:00:00:0b");
+  db.eip_pool = "public";
+  gw->add_vm(db);
+  EXPECT_EQ(gw->eip_of("db")->address.str(), "203.0.113.17");
+
+  auto app = vm("app", "52:54:00:00:00:0c");
+  app.eip_pool = "public";
+  EXPECT_EQ(status_of([&] { gw->add_vm(app); }), 409) << "the pool's two addresses are taken";
+  EXPECT_EQ(gw->find_vm("app"), nullptr) << "no VM without its elastic IP";
+  app.eip_pool = "nope";
+  EXPECT_EQ(status_of([&] { gw->add_vm(app); }), 404);
+  EXPECT_EQ(store->load().vms.size(), 2u);
+}
+
 TEST_F(Fixture, KernelRefusalLeavesStoreAndStateUnchanged) {
   gw->add_vm(vm("web", "52:54:00:00:00:0a"));
   auto before = store->load();
