@@ -17,7 +17,7 @@
 #   $ vmgw status
 #     generation: 0
 #   $ vmgw network list
-#     vmnet br-vm 10.10.0.0/24 10.10.0.1 true 0
+#     vmnet br-vm 10.10.0.0/24 10.10.0.1 true 3600s - 0
 # Add a VM; it gets the next free address as a DHCP reservation, and takes it when it boots:
 #   $ vmgw vm add web --network vmnet --mac 52:54:00:00:00:0a --port vnet-web
 #     vm web added: 10.10.0.2 (52:54:00:00:00:0a) on vmnet
