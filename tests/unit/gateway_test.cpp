@@ -27,10 +27,11 @@ struct Fixture : ::testing::Test {
 
   void SetUp() override {
     rtnl.add_link("wan0", "veth");
-    gw =
-        std::make_unique<Gateway>(topology(), Dependencies{*store, backends, conntrack, announcer});
+    gw = std::make_unique<Gateway>(config(), Dependencies{*store, backends, conntrack, announcer});
     gw->start();
   }
+  // The topology the gateway starts with; a fixture of its own may give another.
+  virtual Config config() { return topology(); }
   VmRequest vm(const std::string& name, const std::string& mac) {
     return {name, "vmnet", *Mac::parse(mac), std::nullopt, ""};
   }
@@ -406,45 +407,35 @@ namespace {
 // A network whose automatic addresses come from a range: a VM added without an address gets
 // the first free one of the range, an explicit address may lie outside it, and a full range is
 // a 409 naming it.
-TEST(GatewayRange, AutomaticAddressesComeFromTheNetworksRange) {
-  auto r = load_config(R"(
+struct RangeFixture : Fixture {
+  Config config() override {
+    auto r = load_config(R"(
 uplinks:
   - {name: isp1, device: wan0, address: 203.0.113.2/24, gateway: 203.0.113.1}
 networks:
   - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/24, gateway: 10.10.0.1, dhcp: true,
      lease_time: 600, range: 10.10.0.100-10.10.0.101, masquerade: [isp1]}
 )",
-                       "vmgw.yaml");
-  ASSERT_TRUE(std::holds_alternative<Validated<Config>>(r));
-  backend::FakeNftBackend nft;
-  backend::FakeRtnl rtnl;
-  backend::FakeSysctl sysctl;
-  backend::FakeDhcp dhcp;
-  Backends backends{nft, rtnl, sysctl, dhcp};
-  backend::FakeConntrack conntrack;
-  backend::FakeAnnouncer announcer;
-  auto store = store::make_memory_store();
-  rtnl.add_link("wan0", "veth");
-  Gateway gw(std::get<Validated<Config>>(std::move(r)).get(),
-             Dependencies{*store, backends, conntrack, announcer});
-  gw.start();
-  auto vm = [](const std::string& name, const std::string& mac) {
-    return VmRequest{name, "vmnet", *Mac::parse(mac), std::nullopt, ""};
-  };
-  EXPECT_EQ(gw.add_vm(vm("a", "52:54:00:00:00:0a")).ip.str(), "10.10.0.100");
+                         "vmgw.yaml");
+    return std::get<Validated<Config>>(std::move(r)).get();
+  }
+};
+
+TEST_F(RangeFixture, AutomaticAddressesComeFromTheNetworksRange) {
+  EXPECT_EQ(gw->add_vm(vm("a", "52:54:00:00:00:0a")).ip.str(), "10.10.0.100");
   auto fixed = vm("b", "52:54:00:00:00:0b");
   fixed.ip = Ipv4::parse("10.10.0.20");
-  EXPECT_EQ(gw.add_vm(fixed).ip.str(), "10.10.0.20") << "an explicit address outside the range";
-  EXPECT_EQ(gw.add_vm(vm("c", "52:54:00:00:00:0c")).ip.str(), "10.10.0.101");
+  EXPECT_EQ(gw->add_vm(fixed).ip.str(), "10.10.0.20") << "an explicit address outside the range";
+  EXPECT_EQ(gw->add_vm(vm("c", "52:54:00:00:00:0c")).ip.str(), "10.10.0.101");
   try {
-    gw.add_vm(vm("d", "52:54:00:00:00:0d"));
+    gw->add_vm(vm("d", "52:54:00:00:00:0d"));
     ADD_FAILURE() << "the range is full";
   } catch (const ServiceError& e) {
     EXPECT_EQ(e.status, 409);
     EXPECT_NE(std::string(e.what()).find("10.10.0.100-10.10.0.101"), std::string::npos) << e.what();
   }
-  ASSERT_EQ(gw.live_plan().dhcp().size(), 1u);
-  EXPECT_EQ(gw.live_plan().dhcp()[0].lease_time, 600u);
+  ASSERT_EQ(gw->live_plan().dhcp().size(), 1u);
+  EXPECT_EQ(gw->live_plan().dhcp()[0].lease_time, 600u);
 }
 
 }  // namespace

@@ -136,6 +136,14 @@ class StateStoreTest : public ::testing::Test {
     txn->commit();
   }
 
+  // Gives web an elastic IP and a port forward (what refers to a VM), and commits.
+  void refer_to_web() {
+    auto txn = store_->begin();
+    txn->add_eip({ip("203.0.113.17"), "public", "web"});
+    txn->add_forward(forward("203.0.113.2", Proto::tcp, 8080, 8080, "web", 80));
+    txn->commit();
+  }
+
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<StateStore> store_;
 };
@@ -159,12 +167,7 @@ TYPED_TEST(StateStoreTest, StartsEmpty) {
 // unique; an unknown VM is an error; a rolled-back change leaves the VM as it was.
 TYPED_TEST(StateStoreTest, AVmsInterfaceChangesInPlaceKeepingWhatRefersToIt) {
   this->add_two_vms();
-  {
-    auto txn = this->store_->begin();
-    txn->add_eip({ip("203.0.113.17"), "public", "web"});
-    txn->add_forward(forward("203.0.113.2", Proto::tcp, 8080, 8080, "web", 80));
-    txn->commit();
-  }
+  this->refer_to_web();
   {
     auto txn = this->store_->begin();
     txn->set_vm_interface("web", *Mac::parse("52:54:00:00:00:09"), ip("10.10.0.20"), "vnet9");
@@ -317,12 +320,7 @@ TYPED_TEST(StateStoreTest, ReferencesToMissingVmsAreRefused) {
 
 TYPED_TEST(StateStoreTest, DeletingAReferencedVmIsRefused) {
   this->add_two_vms();
-  {
-    auto txn = this->store_->begin();
-    txn->add_eip({ip("203.0.113.17"), "public", "web"});
-    txn->add_forward(forward("203.0.113.2", Proto::tcp, 8080, 8080, "web", 80));
-    txn->commit();
-  }
+  this->refer_to_web();
   auto txn = this->store_->begin();
   EXPECT_EQ(error_of<StoreConflict>([&] { txn->delete_vm("web"); }),
             "vm 'web' is still referenced by elastic IP 203.0.113.17, port forward "
