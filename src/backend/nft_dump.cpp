@@ -1,5 +1,6 @@
 #include "backend/nft_dump.h"
 
+#include <endian.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -22,6 +23,24 @@ int on_message(const nlmsghdr* nlh, void* data) {
 }
 
 }  // namespace
+
+std::optional<std::vector<uint8_t>> nftables_message(std::span<const uint8_t> bytes) {
+  if (bytes.size() < sizeof(nlmsghdr) + sizeof(nfgenmsg)) return std::nullopt;
+  std::vector<uint8_t> copy(bytes.begin(), bytes.end());
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(copy.data());
+  if (nlh->nlmsg_len > copy.size() || nlh->nlmsg_len < sizeof(nlmsghdr) + sizeof(nfgenmsg))
+    return std::nullopt;
+  if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES) return std::nullopt;
+  return copy;
+}
+
+void add_counter_data(const nlattr* data, uint64_t& packets, uint64_t& bytes) {
+  each_nested(data, [&](const nlattr* a) {
+    if (mnl_attr_validate(a, MNL_TYPE_U64) != 0) return;
+    if (mnl_attr_get_type(a) == NFTA_COUNTER_PACKETS) packets += be64toh(mnl_attr_get_u64(a));
+    if (mnl_attr_get_type(a) == NFTA_COUNTER_BYTES) bytes += be64toh(mnl_attr_get_u64(a));
+  });
+}
 
 uint8_t nft_family_number(const std::string& family) {
   if (family == "inet") return NFPROTO_INET;

@@ -10,7 +10,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace vmgw::backend {
 
@@ -33,6 +36,13 @@ void each_nested(const nlattr* parent, Fn&& fn) {
   const char* payload = static_cast<const char*>(mnl_attr_get_payload(parent));
   each_attr(payload, payload + mnl_attr_get_payload_len(parent), fn);
 }
+
+// A copy of the message if it is a well-formed nftables message (the caller's bytes need not be
+// aligned for nlmsghdr); the caller checks its type.
+std::optional<std::vector<uint8_t>> nftables_message(std::span<const uint8_t> bytes);
+
+// A counter expression's NFTA_EXPR_DATA: its packets and bytes added to `packets` and `bytes`.
+void add_counter_data(const nlattr* data, uint64_t& packets, uint64_t& bytes);
 
 class NftDump {
  public:

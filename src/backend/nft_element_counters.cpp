@@ -1,13 +1,13 @@
 #include "backend/nft_element_counters.h"
 
 #include <arpa/inet.h>
-#include <endian.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
-#include <cstdio>
 #include <cstring>
+
+#include "model/net.h"
 
 namespace vmgw::backend {
 namespace {
@@ -23,30 +23,33 @@ bool put_u16_be(const nft::Json& v, std::vector<uint8_t>& out) {
   return true;
 }
 
-bool put_text_address(int af, const nft::Json& v, std::vector<uint8_t>& out) {
+bool put_ipv4(const nft::Json& v, std::vector<uint8_t>& out) {
+  auto a = v.is_string() ? Ipv4::parse(v.get<std::string>()) : std::nullopt;
+  if (!a) return false;
+  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<uint8_t>(a->value >> shift));
+  return true;
+}
+
+// vmgw's model has no IPv6 address type yet: the C library parses it.
+bool put_ipv6(const nft::Json& v, std::vector<uint8_t>& out) {
   if (!v.is_string()) return false;
   uint8_t buf[16];
-  if (inet_pton(af, v.get<std::string>().c_str(), buf) != 1) return false;
-  out.insert(out.end(), buf, buf + (af == AF_INET ? 4 : 16));
+  if (inet_pton(AF_INET6, v.get<std::string>().c_str(), buf) != 1) return false;
+  out.insert(out.end(), buf, buf + 16);
   return true;
 }
 
 bool put_mac(const nft::Json& v, std::vector<uint8_t>& out) {
-  if (!v.is_string()) return false;
-  const std::string s = v.get<std::string>();
-  unsigned b[6];
-  char extra;
-  if (s.size() != 17 || std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
-                                    &b[3], &b[4], &b[5], &extra) != 6)
-    return false;
-  for (unsigned x : b) out.push_back(static_cast<uint8_t>(x));
+  auto m = v.is_string() ? Mac::parse(v.get<std::string>()) : std::nullopt;
+  if (!m) return false;
+  out.insert(out.end(), m->bytes.begin(), m->bytes.end());
   return true;
 }
 
 // One field, unpadded.
 bool put_field(const std::string& type, const nft::Json& v, std::vector<uint8_t>& out) {
-  if (type == "ipv4_addr") return put_text_address(AF_INET, v, out);
-  if (type == "ipv6_addr") return put_text_address(AF_INET6, v, out);
+  if (type == "ipv4_addr") return put_ipv4(v, out);
+  if (type == "ipv6_addr") return put_ipv6(v, out);
   if (type == "ether_addr") return put_mac(v, out);
   if (type == "inet_service") return put_u16_be(v, out);
   if (type == "inet_proto") {
@@ -73,10 +76,6 @@ bool put_field(const std::string& type, const nft::Json& v, std::vector<uint8_t>
   return false;
 }
 
-uint64_t u64_be(const nlattr* a) {
-  return be64toh(mnl_attr_get_u64(a));
-}
-
 // A counter expression's counts, added to `e`.
 void add_counter(const nlattr* expr, DumpedElement& e) {
   bool counter = false;
@@ -86,12 +85,7 @@ void add_counter(const nlattr* expr, DumpedElement& e) {
       counter = std::strcmp(mnl_attr_get_str(a), "counter") == 0;
     if (mnl_attr_get_type(a) == NFTA_EXPR_DATA) data = a;
   });
-  if (!counter || !data) return;
-  each_nested(data, [&](const nlattr* a) {
-    if (mnl_attr_validate(a, MNL_TYPE_U64) != 0) return;
-    if (mnl_attr_get_type(a) == NFTA_COUNTER_PACKETS) e.packets += u64_be(a);
-    if (mnl_attr_get_type(a) == NFTA_COUNTER_BYTES) e.bytes += u64_be(a);
-  });
+  if (counter && data) add_counter_data(data, e.packets, e.bytes);
 }
 
 }  // namespace
@@ -115,12 +109,10 @@ std::optional<std::vector<uint8_t>> encode_set_key(const nft::Json& type, const 
 
 std::vector<DumpedElement> decode_set_elements(std::span<const uint8_t> message) {
   std::vector<DumpedElement> out;
-  if (message.size() < sizeof(nlmsghdr) + sizeof(nfgenmsg)) return out;
-  std::vector<uint8_t> copy(message.begin(), message.end());  // aligned for nlmsghdr
-  const auto* nlh = reinterpret_cast<const nlmsghdr*>(copy.data());
-  if (nlh->nlmsg_len > copy.size() || nlh->nlmsg_len < sizeof(nlmsghdr) + sizeof(nfgenmsg) ||
-      nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM))
-    return out;
+  auto copy = nftables_message(message);
+  if (!copy) return out;
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(copy->data());
+  if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSETELEM) return out;
   each_attr(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)), mnl_nlmsg_get_payload_tail(nlh),
             [&](const nlattr* list) {
               if (mnl_attr_get_type(list) != NFTA_SET_ELEM_LIST_ELEMENTS) return;

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "backend/nft_dump.h"
+
 namespace vmgw::backend {
 namespace {
 
@@ -27,18 +29,6 @@ int collect_attr(const nlattr* attr, void* data) {
   if (type > a->max || type >= 16) return MNL_CB_OK;
   a->tb[type] = attr;
   return MNL_CB_OK;
-}
-
-// A copy of the message if it is a well-formed nftables message (the caller's bytes need not be
-// aligned for nlmsghdr).
-std::optional<std::vector<uint8_t>> nftables_message(std::span<const uint8_t> bytes) {
-  if (bytes.size() < sizeof(nlmsghdr) + sizeof(nfgenmsg)) return std::nullopt;
-  std::vector<uint8_t> copy(bytes.begin(), bytes.end());
-  const auto* nlh = reinterpret_cast<const nlmsghdr*>(copy.data());
-  if (nlh->nlmsg_len > copy.size() || nlh->nlmsg_len < sizeof(nlmsghdr) + sizeof(nfgenmsg))
-    return std::nullopt;
-  if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES) return std::nullopt;
-  return copy;
 }
 
 std::optional<uint32_t> u32_attr(const nlattr* a) {

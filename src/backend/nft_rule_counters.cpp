@@ -1,7 +1,6 @@
 #include "backend/nft_rule_counters.h"
 
 #include <arpa/inet.h>
-#include <endian.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -35,10 +34,6 @@ std::string comment_of(const nlattr* userdata) {
     at += 2 + size;
   }
   return "";
-}
-
-uint64_t u64_be(const nlattr* a) {
-  return be64toh(mnl_attr_get_u64(a));
 }
 
 // NFTA_IMMEDIATE_DATA -> NFTA_DATA_VERDICT: the chain of a jump or goto, "" for other verdicts.
@@ -91,23 +86,16 @@ void add_expression(const nlattr* elem, RuleCounter& r) {
   }
   if (kind != "counter") return;
   r.has_counter = true;
-  each_nested(data, [&](const nlattr* a) {
-    if (mnl_attr_validate(a, MNL_TYPE_U64) != 0) return;
-    if (mnl_attr_get_type(a) == NFTA_COUNTER_PACKETS) r.packets += u64_be(a);
-    if (mnl_attr_get_type(a) == NFTA_COUNTER_BYTES) r.bytes += u64_be(a);
-  });
+  add_counter_data(data, r.packets, r.bytes);
 }
 
 }  // namespace
 
 std::optional<RuleCounter> decode_rule_counter(std::span<const uint8_t> message) {
-  if (message.size() < sizeof(nlmsghdr) + sizeof(nfgenmsg)) return std::nullopt;
-  // A copy: the caller's bytes need not be aligned for nlmsghdr.
-  std::vector<uint8_t> copy(message.begin(), message.end());
-  const auto* nlh = reinterpret_cast<const nlmsghdr*>(copy.data());
-  if (nlh->nlmsg_len > copy.size() || nlh->nlmsg_len < sizeof(nlmsghdr) + sizeof(nfgenmsg) ||
-      nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE))
-    return std::nullopt;
+  auto copy = nftables_message(message);
+  if (!copy) return std::nullopt;
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(copy->data());
+  if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE) return std::nullopt;
   RuleCounter r;
   each_attr(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)), mnl_nlmsg_get_payload_tail(nlh),
             [&](const nlattr* a) {

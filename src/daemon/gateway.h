@@ -191,8 +191,7 @@ class Gateway {
   // the host part of the plan in force and put back; counted in counters().self_heals. Throws
   // backend::RtnlError / std::runtime_error when the kernel refuses (what ran before stays).
   HostHeal heal_host(HealParts parts);
-  // The host part of the plan in force (LivePlan::host), and a number that changes with it.
-  Plan host_plan() const { return live_.host(); }
+  // A number that changes with the plan in force (what self-healing owns is cached by it).
   uint64_t plan_version() const { return live_.version(); }
 
   // Several uplinks (gateway_uplinks.cpp). The nexthop groups follow `health` (from the probes
