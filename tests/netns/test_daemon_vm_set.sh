@@ -5,9 +5,10 @@
 # before it, only vm remove + vm add, which unbound the elastic IP). web has an elastic IP and a
 # port forward; after `vm set web --ip 10.10.0.50` and a DHCP renewal in the guest, both reach
 # web at its new address, the elastic IP is still web's, outbound traffic still leaves from the
-# elastic IP, and the old address's reservation is gone. A MAC used by another VM is refused
-# (409) and changes nothing. And `vmgw vm add --eip`: a VM with an elastic IP in one call, the
-# address on the uplink; a VM that asks an exhausted pool is not created.
+# elastic IP, and the old address's reservation is gone; a new port is plugged by the change.
+# A MAC used by another VM is refused (409) and changes nothing. And `vmgw vm add --eip`: a VM
+# with an elastic IP in one call, the address on the uplink; a VM that asks an exhausted pool
+# is not created.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -50,6 +51,16 @@ assert "web -> internet leaves from $EIP" reaches "$NS_WEB" "$LAB_INET_ADDR" 80 
 hosts=$(cat "$VMGW_LAB"/state/dhcp/vmnet.hosts)
 assert "the reservation names $NEW_IP, not $LAB_WEB_IP" \
   bash -c "grep -q '$LAB_WEB_MAC,$NEW_IP,web' <<<'$hosts' && ! grep -q '$LAB_WEB_IP,' <<<'$hosts'"
+
+# A new port: a second link of web appears in the gateway as vnet-web2; the change that names
+# it plugs it into br-vm (no wait for self-healing).
+vmgw_veth "$NS_GW" vnet-web2 "$NS_WEB" eth1
+in_bridge() { [[ $(ip -n "$NS_GW" -o link show dev "$1") == *" master br-vm "* ]]; }
+assert "vnet-web2 is in no bridge before" not in_bridge vnet-web2
+assert "vm set web --port vnet-web2" rc_ok vmgwc vm set web --port vnet-web2
+assert "  vnet-web2 is plugged into br-vm by the change itself" in_bridge vnet-web2
+assert "  vm show web names vnet-web2" \
+  test "$(vmgwc -o json vm show web | jq -r .port)" = vnet-web2
 
 gen=$(vmgw_generation)
 rc=0
