@@ -248,8 +248,10 @@ TEST_F(Fixture, SettingAVmsAddressKeepsItsElasticIpAndForwardsPointingAtIt) {
     }
   EXPECT_EQ(gw->find_vm("web")->port, "vnet9");
   const auto again = nft.batches_applied;
+  const auto generation_now = store->load().generation;
   gw->set_vm("web", {Mac::parse("52:54:00:00:00:1a"), std::nullopt, std::string("vnet9")});
   EXPECT_EQ(nft.batches_applied, again) << "nothing to do";
+  EXPECT_EQ(store->load().generation, generation_now) << "no new generation";
 
   // Another VM's MAC or address: 409; an address outside the network: 400; no such VM: 404.
   EXPECT_EQ(status_of([&] { gw->set_vm("web", {Mac::parse("52:54:00:00:00:0b"), {}, {}}); }), 409);
