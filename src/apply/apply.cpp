@@ -8,10 +8,6 @@
 namespace vmgw {
 namespace {
 
-NetState read_net(backend::Rtnl& rtnl) {
-  return {rtnl.links(), rtnl.addresses(), rtnl.routes(0), rtnl.rules(), rtnl.nexthops()};
-}
-
 void preflight(const Plan& plan, const NetState& net) {
   for (const auto& dev : plan.uplink_devices) {
     bool present = std::any_of(net.links.begin(), net.links.end(),
@@ -98,21 +94,21 @@ UplinkConditions link_conditions(const Config& config,
 
 ApplyReport apply_routing(const Plan& plan, backend::Rtnl& rtnl) {
   ApplyReport r;
-  auto ops = routing_diff(plan, read_net(rtnl));
+  auto ops = routing_diff(plan, read_net_state(rtnl));
   for (const auto& op : ops) r.net.push_back(op.str());
   run_net_ops(ops, rtnl);
   return r;
 }
 
 ApplyReport preview(const Plan& plan, Backends& b) {
-  NetState net = read_net(b.rtnl);
+  NetState net = read_net_state(b.rtnl);
   preflight(plan, net);
   std::vector<NetOp> ops;
   return diff_all(plan, b, net, ops);
 }
 
 ApplyReport apply(const Plan& plan, Backends& b) {
-  NetState net = read_net(b.rtnl);
+  NetState net = read_net_state(b.rtnl);
   preflight(plan, net);
   std::vector<NetOp> ops;
   ApplyReport r = diff_all(plan, b, net, ops);
@@ -134,7 +130,7 @@ ApplyReport apply(const Plan& plan, Backends& b) {
 }
 
 void restore_net(const Plan& host, backend::Rtnl& rtnl, std::vector<NetOp>& ran) {
-  for (auto& op : net_diff(host, read_net(rtnl))) {
+  for (auto& op : net_diff(host, read_net_state(rtnl))) {
     run_net_ops({op}, rtnl);
     ran.push_back(std::move(op));
   }
@@ -176,7 +172,7 @@ ApplyReport apply_delta(const PlanDelta& delta, Backends& b, bool& written,
     Plan named;
     named.ports = delta.ports;
     named.addresses = delta.add_addresses;
-    ops = net_diff(named, net);
+    ops = link_and_address_additions(named, net);
     for (const auto& a : delta.remove_addresses) {
       backend::AddressInfo have{a.device, a.address};
       if (std::find(net.addresses.begin(), net.addresses.end(), have) != net.addresses.end())

@@ -23,6 +23,10 @@ bool managed(const Plan& p, const backend::AddressInfo& a) {
 
 }  // namespace
 
+NetState read_net_state(backend::Rtnl& rtnl) {
+  return {rtnl.links(), rtnl.addresses(), rtnl.routes(0), rtnl.rules(), rtnl.nexthops()};
+}
+
 backend::RouteInfo kernel_route(const PlannedRoute& r) {
   backend::RouteInfo k;
   k.destination = r.destination;
@@ -68,6 +72,8 @@ std::string NetOp::str() const {
       return "add address " + address.str() + " on " + device;
     case Kind::delete_address:
       return "remove address " + address.str() + " from " + device;
+    case Kind::delete_bridge:
+      return "remove bridge " + device;
     case Kind::replace_nexthop:
       return "nexthop " + backend::rtnl_msg::describe(nexthop);
     case Kind::delete_nexthop:
@@ -193,10 +199,26 @@ std::vector<NetOp> net_diff(const Plan& plan, const NetState& state) {
   std::vector<NetOp> ops;
   diff_links_and_addresses(plan, state, ops);
   diff_routing(plan, state, ops);
+  std::set<std::string> bridges_going;
+  for (const auto& l : state.links) {
+    bool planned_bridge = std::any_of(plan.bridges.begin(), plan.bridges.end(),
+                                      [&](const PlannedBridge& b) { return b.name == l.name; });
+    if (l.kind == "bridge" && l.alias == backend::kVmgwBridgeAlias && !planned_bridge)
+      bridges_going.insert(l.name);
+  }
   for (const auto& a : state.addresses) {
-    if (managed(plan, a) && !planned(plan, a))
+    if (bridges_going.count(a.device)) continue;  // they go with their bridge
+    bool vmgws = a.protocol == backend::kVmgwProtocol || managed(plan, a);
+    if (vmgws && !planned(plan, a))
       ops.push_back({NetOp::Kind::delete_address, a.device, "", a.address});
   }
+  for (const auto& name : bridges_going) ops.push_back({NetOp::Kind::delete_bridge, name});
+  return ops;
+}
+
+std::vector<NetOp> link_and_address_additions(const Plan& plan, const NetState& state) {
+  std::vector<NetOp> ops;
+  diff_links_and_addresses(plan, state, ops);
   return ops;
 }
 
@@ -224,6 +246,9 @@ void run_net_ops(const std::vector<NetOp>& ops, backend::Rtnl& rtnl) {
         break;
       case K::delete_address:
         rtnl.delete_address({op.device, op.address});
+        break;
+      case K::delete_bridge:
+        rtnl.delete_link(op.device);
         break;
       case K::replace_nexthop:
         rtnl.replace_nexthop(op.nexthop);

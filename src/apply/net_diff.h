@@ -22,6 +22,7 @@ struct NetOp {
     delete_route,
     delete_nexthop,
     delete_address,
+    delete_bridge,
   };
   Kind kind;
   std::string device;
@@ -42,16 +43,24 @@ struct NetState {
   std::vector<backend::NexthopInfo> nexthops;
 };
 
+// Everything net_diff compares, read from the kernel.
+NetState read_net_state(backend::Rtnl& rtnl);
+
 // The kernel's form of what the plan holds (vmgw's protocol set).
 backend::RouteInfo kernel_route(const PlannedRoute& r);
 backend::RuleInfo kernel_rule(const PlannedRule& r);
 backend::NexthopInfo kernel_nexthop(const PlannedNexthop& n);
 
 // Ops in execution order: links, addresses, nexthops (single ones before the groups using
-// them), routes, rules; then removals of what vmgw owns (its protocol) but no longer plans:
-// rules, routes, groups, single nexthops, and addresses last (an elastic IP's address leaves
-// the uplink only after its NAT is gone).
+// them), routes, rules; then removals of what vmgw owns but no longer plans: rules, routes,
+// groups, single nexthops (vmgw's protocol), addresses (vmgw's IFA_PROTO, or in a pool's range;
+// last but one: an elastic IP's address leaves the uplink only after its NAT is gone), and the
+// bridges vmgw created (its alias) last. What another program made is never removed.
 std::vector<NetOp> net_diff(const Plan& plan, const NetState& state);
+
+// Only the additions of net_diff's links, ports and addresses: what a change naming a few of
+// them needs (nothing it does not name is removed).
+std::vector<NetOp> link_and_address_additions(const Plan& plan, const NetState& state);
 
 // Only the policy routing's part of net_diff (nexthops, routes, rules, and their removals).
 std::vector<NetOp> routing_diff(const Plan& plan, const NetState& state);

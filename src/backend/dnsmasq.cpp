@@ -204,27 +204,42 @@ class Dnsmasq : public Dhcp {
 
   std::vector<std::string> stop_except(const std::vector<std::string>& keep) override {
     std::vector<std::string> stopped;
-    DIR* d = ::opendir(p_.run_dir.c_str());
-    if (!d) return stopped;
-    std::vector<std::string> names;
-    while (auto* e = ::readdir(d)) names.emplace_back(e->d_name);
-    ::closedir(d);
-    const std::string prefix = "dnsmasq-", suffix = ".pid";
-    for (const auto& n : names) {
-      if (n.rfind(prefix, 0) != 0 || n.size() <= prefix.size() + suffix.size() ||
-          n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0)
-        continue;
-      std::string net = n.substr(prefix.size(), n.size() - prefix.size() - suffix.size());
-      if (std::find(keep.begin(), keep.end(), net) != keep.end()) continue;
+    auto kept = [&](const std::string& net) {
+      return std::find(keep.begin(), keep.end(), net) != keep.end();
+    };
+    for (const auto& net : names_in(p_.run_dir, "dnsmasq-", ".pid")) {
+      if (kept(net)) continue;
       stop(server_pid(net));
-      ::unlink((p_.run_dir + "/" + n).c_str());
+      ::unlink(pid_path(net).c_str());
       ::unlink(args_path(net).c_str());
+      ::unlink(hook_path(net).c_str());
       stopped.push_back(net);
     }
+    // The reservations of a network no longer served go with it: the hosts file is derived
+    // from the configuration, and a stale one would read as reservations still in force
+    // (`vmgw leases`, vmgwd's check of a host's earlier state). Lease events stay: history.
+    for (const auto& net : names_in(dhcp_dir(p_.state_dir), "", ".hosts"))
+      if (!kept(net)) ::unlink(dhcp_hosts_path(p_.state_dir, net).c_str());
     return stopped;
   }
 
  private:
+  // The NAME of each file PREFIX NAME SUFFIX in `dir` (none if it cannot be read).
+  static std::vector<std::string> names_in(const std::string& dir, const std::string& prefix,
+                                           const std::string& suffix) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return out;
+    while (auto* e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      if (n.rfind(prefix, 0) == 0 && n.size() > prefix.size() + suffix.size() &&
+          n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+        out.push_back(n.substr(prefix.size(), n.size() - prefix.size() - suffix.size()));
+    }
+    ::closedir(d);
+    return out;
+  }
+
   // The network's dnsmasq, or 0. Its pid file is written by dnsmasq (as its unprivileged user):
   // the pid in it is trusted only when that process is a dnsmasq running exactly the arguments
   // vmgwd started it with (kept in a file of vmgwd's own), never to signal anything else.

@@ -91,7 +91,23 @@ void FakeRtnl::create_bridge(const std::string& name) {
   for (const auto& l : links_)
     if (l.name == name) refuse(what, EEXIST);
   add_link(name, "bridge", false);
+  links_.back().alias = kVmgwBridgeAlias;
   writes.push_back("create_bridge " + name);
+}
+
+void FakeRtnl::delete_link(const std::string& name) {
+  const int index = find(name).index;
+  // As the kernel does: the link's ports are released, its addresses, routes and nexthops go.
+  for (auto& l : links_)
+    if (l.master == index) l.master = 0;
+  std::erase_if(addresses_, [&](const AddressInfo& a) { return a.device == name; });
+  std::erase_if(routes_, [&](const RouteInfo& r) { return r.device == name; });
+  std::vector<uint32_t> gone;
+  for (const auto& n : nexthops_)
+    if (n.device == name) gone.push_back(n.id);
+  for (auto id : gone) drop_nexthop(id);
+  std::erase_if(links_, [&](const LinkInfo& l) { return l.name == name; });
+  writes.push_back("delete_link " + name);
 }
 
 void FakeRtnl::set_up(const std::string& name) {
@@ -127,6 +143,7 @@ void FakeRtnl::add_address(const AddressInfo& a) {
   const LinkInfo& link = find(a.device);
   if (std::find(addresses_.begin(), addresses_.end(), a) != addresses_.end()) refuse(what, EEXIST);
   addresses_.push_back(a);
+  addresses_.back().protocol = kVmgwProtocol;
   if (link.up && has_prefix_route(a)) {
     auto r = prefix_route(a);
     if (std::find(routes_.begin(), routes_.end(), r) == routes_.end()) routes_.push_back(r);

@@ -15,6 +15,7 @@ class FakeRtnl : public Rtnl {
   std::vector<AddressInfo> addresses() override { return addresses_; }
   std::vector<RouteInfo> routes(uint32_t table) override;
   void create_bridge(const std::string& name) override;
+  void delete_link(const std::string& name) override;
   void set_up(const std::string& name) override;
   void set_master(const std::string& port, const std::string& bridge) override;
   void release_port(const std::string& port) override;

@@ -138,6 +138,12 @@ class MnlRtnl : public Rtnl {
 
   void create_bridge(const std::string& name) override {
     write("create bridge " + name, msg::create_bridge(next_seq(), name));
+    write("mark bridge " + name + " as vmgw's",
+          msg::set_alias(next_seq(), ifindex(name), kVmgwBridgeAlias));
+  }
+
+  void delete_link(const std::string& name) override {
+    write("delete link " + name, msg::delete_link(next_seq(), ifindex(name)));
   }
 
   void set_up(const std::string& name) override {

@@ -24,6 +24,9 @@ struct RtnlError : std::runtime_error {
 // "proto 76").
 inline constexpr uint8_t kVmgwProtocol = 76;
 inline constexpr uint32_t kMainTable = 254;
+// The alias (IFLA_IFALIAS, `ip link` shows "alias vmgw") of the bridges vmgw creates: how
+// `vmgw down` and apply tell them from bridges the host had before, which they never delete.
+inline constexpr const char* kVmgwBridgeAlias = "vmgw";
 
 struct LinkInfo {
   std::string name;
@@ -32,13 +35,22 @@ struct LinkInfo {
   int master = 0;        // ifindex of the bridge this link is a port of, 0 if none
   bool up = false;       // IFF_UP (administratively up)
   bool carrier = false;  // IFF_LOWER_UP: the link is up at layer 1 (a veth's peer is up)
+  std::string alias;     // IFLA_IFALIAS; kVmgwBridgeAlias on the bridges vmgw created
   auto operator<=>(const LinkInfo&) const = default;
 };
 
 struct AddressInfo {
   std::string device;
   InterfaceAddress address;
-  auto operator<=>(const AddressInfo&) const = default;
+  // IFA_PROTO: who added it; vmgw adds its addresses with kVmgwProtocol (`ip address` shows
+  // "proto 76") so that it removes only its own. Not part of the address's identity: the same
+  // address added by someone else is the same address.
+  uint8_t protocol = 0;
+  bool operator==(const AddressInfo& o) const { return device == o.device && address == o.address; }
+  auto operator<=>(const AddressInfo& o) const {
+    if (auto c = device <=> o.device; c != 0) return c;
+    return address <=> o.address;
+  }
 };
 
 struct RouteInfo {
@@ -105,15 +117,19 @@ class Rtnl {
   // Every nexthop object (IPv4 nexthops and groups).
   virtual std::vector<NexthopInfo> nexthops() = 0;
 
-  // Creates a bridge device (down). Throws RtnlError if it exists or the kernel refuses.
+  // Creates a bridge device (down) with the alias kVmgwBridgeAlias. Throws RtnlError if it
+  // exists or the kernel refuses.
   virtual void create_bridge(const std::string& name) = 0;
+  // Deletes a link (a bridge vmgw created: its ports are released by the kernel).
+  virtual void delete_link(const std::string& name) = 0;
   // Sets IFF_UP on a link.
   virtual void set_up(const std::string& name) = 0;
   // Makes `port` a port of `bridge`.
   virtual void set_master(const std::string& port, const std::string& bridge) = 0;
   // Takes `port` out of its bridge (a change that plugged it in was refused).
   virtual void release_port(const std::string& port) = 0;
-  // Adds an IPv4 address; /32 addresses are added with IFA_F_NOPREFIXROUTE.
+  // Adds an IPv4 address with IFA_PROTO kVmgwProtocol; /32 addresses are added with
+  // IFA_F_NOPREFIXROUTE.
   virtual void add_address(const AddressInfo& a) = 0;
   virtual void delete_address(const AddressInfo& a) = 0;
   // Creates or replaces the route with the same (table, destination, metric).

@@ -79,6 +79,7 @@ Message address_request(uint16_t type, uint16_t flags, uint32_t seq, int ifindex
   mnl_attr_put_u32(b.nlh(), IFA_LOCAL, be(a.address));
   mnl_attr_put_u32(b.nlh(), IFA_ADDRESS, be(a.address));
   if (with_flags && a.prefix == 32) mnl_attr_put_u32(b.nlh(), IFA_FLAGS, IFA_F_NOPREFIXROUTE);
+  if (with_flags) mnl_attr_put_u8(b.nlh(), IFA_PROTO, kVmgwProtocol);
   return b.bytes();
 }
 
@@ -186,6 +187,23 @@ Message create_bridge(uint32_t seq, const std::string& name) {
   nlattr* linkinfo = mnl_attr_nest_start(b.nlh(), IFLA_LINKINFO);
   mnl_attr_put_str(b.nlh(), IFLA_INFO_KIND, "bridge");
   mnl_attr_nest_end(b.nlh(), linkinfo);
+  return b.bytes();
+}
+
+Message set_alias(uint32_t seq, int ifindex, const std::string& alias) {
+  Builder b(RTM_NEWLINK, kWrite, seq);
+  auto* ifi = b.put_payload<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  mnl_attr_put_strz(b.nlh(), IFLA_IFALIAS, alias.c_str());
+  return b.bytes();
+}
+
+Message delete_link(uint32_t seq, int ifindex) {
+  Builder b(RTM_DELLINK, kWrite, seq);
+  auto* ifi = b.put_payload<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
   return b.bytes();
 }
 
@@ -302,6 +320,7 @@ std::optional<LinkInfo> parse_link(const nlmsghdr* nlh) {
   if (!name) return std::nullopt;
   link.name = *name;
   if (auto master = u32(tb[IFLA_MASTER])) link.master = static_cast<int>(*master);
+  link.alias = str(tb[IFLA_IFALIAS]).value_or("");
   if (const nlattr* info = tb[IFLA_LINKINFO]; info != nullptr) {
     Attrs<IFLA_INFO_MAX + 1> li;
     if (mnl_attr_parse_nested(info, Attrs<IFLA_INFO_MAX + 1>::collect, &li) < 0)
@@ -325,6 +344,7 @@ std::optional<AddressInfo> parse_address(const nlmsghdr* nlh, const IfNames& nam
   AddressInfo info;
   info.device = name_of(names, static_cast<int>(ifa->ifa_index));
   info.address = InterfaceAddress{*addr, ifa->ifa_prefixlen};
+  if (const nlattr* proto = tb[IFA_PROTO]; proto != nullptr) info.protocol = mnl_attr_get_u8(proto);
   return info;
 }
 

@@ -24,13 +24,18 @@ using IfNames = std::map<int, std::string>;  // ifindex -> device name
 
 // RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL: IFLA_IFNAME, IFLA_LINKINFO { IFLA_INFO_KIND "bridge" }.
 Message create_bridge(uint32_t seq, const std::string& name);
+// RTM_NEWLINK on ifindex: IFLA_IFALIAS = alias (the kernel ignores an alias given at creation).
+Message set_alias(uint32_t seq, int ifindex, const std::string& alias);
+// RTM_DELLINK on ifindex.
+Message delete_link(uint32_t seq, int ifindex);
 // RTM_NEWLINK on ifindex: ifi_change = ifi_flags = IFF_UP.
 Message set_up(uint32_t seq, int ifindex);
 // RTM_NEWLINK on ifindex: IFLA_MASTER = master_ifindex.
 Message set_master(uint32_t seq, int ifindex, int master_ifindex);
 
 // RTM_NEWADDR (NLM_F_CREATE | NLM_F_EXCL), AF_INET, scope universe: IFA_LOCAL and IFA_ADDRESS
-// both set to the address; /32 addresses also carry IFA_FLAGS = IFA_F_NOPREFIXROUTE.
+// both set to the address, IFA_PROTO = kVmgwProtocol; /32 addresses also carry IFA_FLAGS =
+// IFA_F_NOPREFIXROUTE.
 Message new_address(uint32_t seq, int ifindex, const InterfaceAddress& a);
 // RTM_DELADDR, AF_INET: IFA_LOCAL and IFA_ADDRESS, prefix length.
 Message delete_address(uint32_t seq, int ifindex, const InterfaceAddress& a);

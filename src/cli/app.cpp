@@ -54,6 +54,7 @@ CliIo real_io() {
   io.check = cmd_check;
   io.plan = cmd_plan;
   io.apply = cmd_apply;
+  io.down = cmd_down;
   io.show = cmd_show;
   io.leases = cmd_leases;
   io.lease_event = cmd_lease_event;
@@ -97,6 +98,10 @@ int run_cli(int argc, const char* const* argv, const CliIo& io) {
   add_dirs(apply);
   apply->add_flag("--dry-run", dry_run,
                   "diff against the kernel and print the delta; change nothing");
+  auto* down = app.add_subcommand(
+      "down", "remove everything vmgw made: its tables, addresses, routes, bridges, dnsmasq");
+  add_dirs(down);
+  down->add_flag("--dry-run", dry_run, "print what would be removed; change nothing");
   auto* show = app.add_subcommand("show", "the vmgw ruleset in force, with counters");
   auto* leases =
       app.add_subcommand("leases", "DHCP reservations and the lease events dnsmasq reported");
@@ -127,6 +132,7 @@ int run_cli(int argc, const char* const* argv, const CliIo& io) {
   if (check->parsed()) return io.check(file);
   if (plan->parsed()) return io.plan(file, output);
   if (apply->parsed()) return io.apply(file, dirs, dry_run);
+  if (down->parsed()) return io.down(dirs, opts.socket, dry_run);
   if (show->parsed()) return io.show(output);
   if (leases->parsed()) return io.leases(dirs, output, opts.socket);
   if (lease_event->parsed()) return io.lease_event(dirs, event_socket, network, event_args);

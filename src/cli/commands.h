@@ -25,6 +25,9 @@ struct Dirs {
 int cmd_check(const std::string& file);
 int cmd_plan(const std::string& file, const std::string& output);
 int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run);
+// Removes everything vmgw made on this host (apply/down.h); refuses while vmgwd answers at
+// `socket`.
+int cmd_down(const Dirs& dirs, const std::string& socket, bool dry_run);
 int cmd_show(const std::string& output);
 // From the daemon when its socket exists, else from the state dir `vmgw apply` writes.
 int cmd_leases(const Dirs& dirs, const std::string& output, const std::string& socket);

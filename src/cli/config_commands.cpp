@@ -1,13 +1,16 @@
-// check, plan, apply, show: the declared-config verbs.
+// check, plan, apply, down, show: the declared-config verbs.
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <variant>
 
+#include "api/unix_client.h"
 #include "apply/apply.h"
+#include "apply/down.h"
 #include "cli/commands.h"
 #include "compile/compile.h"
 #include "compile/plan_text.h"
@@ -101,42 +104,12 @@ int cmd_plan(const std::string& file, const std::string& output) {
   return kOk;
 }
 
-int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
-  auto config = load(file);
-  if (!config) return kInvalidInput;
-  if (::geteuid() != 0) {
-    std::cerr << "vmgw apply needs root (CAP_NET_ADMIN); `vmgw plan -f " << file
-              << "` shows what it would do\n";
-    return kEnvironment;
-  }
+namespace {
+
+// Runs a verb that writes to the kernel, turning each failure into its message and exit code.
+int on_kernel(const std::function<int()>& verb) {
   try {
-    auto nft = backend::make_libnftables_backend();
-    auto rtnl = backend::make_mnl_rtnl();
-    // No probes here: an uplink is usable when its link has carrier (vmgwd also probes).
-    Plan plan = compile(config->config, config->filters,
-                        link_conditions(config->config.get(), rtnl->links()));
-    auto sysctl = backend::make_proc_sysctl();
-    std::unique_ptr<backend::Dhcp> dhcp;
-    backend::FakeDhcp no_dhcp;  // a dry run must not start or signal anything
-    if (!dry_run) {
-      try {
-        dhcp = backend::make_dnsmasq({dirs.state, dirs.run, self_path()});
-      } catch (const std::exception& e) {
-        throw EnvironmentError(e.what());  // before any change: nothing was applied
-      }
-    }
-    Backends b{*nft, *rtnl, *sysctl, dry_run ? static_cast<backend::Dhcp&>(no_dhcp) : *dhcp};
-    if (dry_run) {
-      auto report = preview(plan, b);
-      std::cout << "would apply: "
-                << (report.nft.empty() ? "nothing to nftables" : report.nft.summary()) << "\n";
-      for (const auto& line : report.net) std::cout << "  " << line << "\n";
-      for (const auto& line : report.sysctl) std::cout << "  " << line << "\n";
-      return kOk;
-    }
-    auto report = apply(plan, b);
-    std::cout << report.summary() << "\n";
-    return kOk;
+    return verb();
   } catch (const EnvironmentError& e) {
     std::cerr << "error: " << e.what() << "; nothing was changed\n";
     return kEnvironment;
@@ -149,6 +122,93 @@ int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
     std::cerr << "error: " << e.what() << "\n";
     return kFailed;
   }
+}
+
+std::unique_ptr<backend::Dhcp> real_dhcp(const Dirs& dirs) {
+  try {
+    return backend::make_dnsmasq({dirs.state, dirs.run, self_path()});
+  } catch (const std::exception& e) {
+    throw EnvironmentError(e.what());  // before any change: nothing was applied
+  }
+}
+
+}  // namespace
+
+int cmd_apply(const std::string& file, const Dirs& dirs, bool dry_run) {
+  auto config = load(file);
+  if (!config) return kInvalidInput;
+  if (::geteuid() != 0) {
+    std::cerr << "vmgw apply needs root (CAP_NET_ADMIN); `vmgw plan -f " << file
+              << "` shows what it would do\n";
+    return kEnvironment;
+  }
+  return on_kernel([&] {
+    auto nft = backend::make_libnftables_backend();
+    auto rtnl = backend::make_mnl_rtnl();
+    // No probes here: an uplink is usable when its link has carrier (vmgwd also probes).
+    Plan plan = compile(config->config, config->filters,
+                        link_conditions(config->config.get(), rtnl->links()));
+    auto sysctl = backend::make_proc_sysctl();
+    backend::FakeDhcp no_dhcp;  // a dry run must not start or signal anything
+    std::unique_ptr<backend::Dhcp> dhcp = dry_run ? nullptr : real_dhcp(dirs);
+    Backends b{*nft, *rtnl, *sysctl, dry_run ? static_cast<backend::Dhcp&>(no_dhcp) : *dhcp};
+    if (dry_run) {
+      auto report = preview(plan, b);
+      std::cout << "would apply: "
+                << (report.nft.empty() ? "nothing to nftables" : report.nft.summary()) << "\n";
+      for (const auto& line : report.net) std::cout << "  " << line << "\n";
+      for (const auto& line : report.sysctl) std::cout << "  " << line << "\n";
+      return static_cast<int>(kOk);
+    }
+    auto report = apply(plan, b);
+    std::cout << report.summary() << "\n";
+    return static_cast<int>(kOk);
+  });
+}
+
+int cmd_down(const Dirs& dirs, const std::string& socket, bool dry_run) {
+  if (::geteuid() != 0) {
+    std::cerr << "vmgw down needs root (CAP_NET_ADMIN)\n";
+    return kEnvironment;
+  }
+  // A running vmgwd would put back what down removes (self-healing), or half of it.
+  bool daemon_running = false;
+  try {
+    api::Request probe;
+    probe.method = "GET";
+    probe.path = "/v1/networks";
+    api::http_call(socket, probe, 2000);
+    daemon_running = true;
+  } catch (const std::exception&) {  // nothing answers there: no daemon
+  }
+  if (daemon_running) {
+    std::cerr << "error: vmgwd answers at " << socket
+              << " and would put back what down removes: stop it first (systemctl stop vmgwd), "
+                 "then run vmgw down; nothing was changed\n";
+    return kEnvironment;
+  }
+  return on_kernel([&] {
+    auto nft = backend::make_libnftables_backend();
+    auto rtnl = backend::make_mnl_rtnl();
+    auto sysctl = backend::make_proc_sysctl();
+    backend::FakeDhcp no_dhcp;
+    std::unique_ptr<backend::Dhcp> dhcp = dry_run ? nullptr : real_dhcp(dirs);
+    Backends b{*nft, *rtnl, *sysctl, dry_run ? static_cast<backend::Dhcp&>(no_dhcp) : *dhcp};
+    if (dry_run) {
+      auto report = preview_down(b);
+      if (!report.changed()) {
+        std::cout << "would remove nothing: vmgw holds nothing on this host\n";
+        return static_cast<int>(kOk);
+      }
+      std::cout << "would remove:\n";
+      for (const auto& t : report.tables) std::cout << "  nftables table " << t << "\n";
+      for (const auto& line : report.net) std::cout << "  " << line << "\n";
+      std::cout << "  and stop vmgw's dnsmasq processes (pid files in " << dirs.run << ")\n";
+      return static_cast<int>(kOk);
+    }
+    std::cout << take_down(b).summary() << "\n";
+    return static_cast<int>(kOk);
+  });
 }
 
 int cmd_show(const std::string& output) {

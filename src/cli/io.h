@@ -27,6 +27,7 @@ struct CliIo {
   std::function<int(const std::string& file)> check;
   std::function<int(const std::string& file, const std::string& output)> plan;
   std::function<int(const std::string& file, const Dirs& dirs, bool dry_run)> apply;
+  std::function<int(const Dirs& dirs, const std::string& socket, bool dry_run)> down;
   std::function<int(const std::string& output)> show;
   std::function<int(const Dirs& dirs, const std::string& output, const std::string& socket)> leases;
   std::function<int(const Dirs& dirs, const std::string& socket, const std::string& network,

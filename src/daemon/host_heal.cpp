@@ -115,6 +115,7 @@ std::string heal_kind(NetOp::Kind k) {
   using K = NetOp::Kind;
   switch (k) {
     case K::create_bridge:
+    case K::delete_bridge:
     case K::set_up:
       return "link";
     case K::set_master:

@@ -181,7 +181,9 @@ TEST(RtnlMessages, NewAddressHostRouteHasNoPrefixRoute) {
   EXPECT_EQ(ifa->ifa_index, 4U);
   EXPECT_EQ(ifa->ifa_scope, RT_SCOPE_UNIVERSE);
   auto a = attrs(m, sizeof(ifaddrmsg));
-  ASSERT_EQ(a.size(), 3U);
+  ASSERT_EQ(a.size(), 4U);
+  ASSERT_TRUE(a.count(IFA_PROTO));  // vmgw's mark: down and apply remove only what carries it
+  EXPECT_EQ(mnl_attr_get_u8(a[IFA_PROTO]), backend::kVmgwProtocol);
   std::array<uint8_t, 4> addr{203, 0, 113, 5};
   ASSERT_TRUE(a.count(IFA_LOCAL));
   EXPECT_EQ(raw4(a[IFA_LOCAL]), addr);
