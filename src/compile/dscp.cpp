@@ -1,8 +1,10 @@
-// DSCP marking of traffic leaving through the uplinks (`dscp:` in the config). Each rule marks
-// the packets its sources send with the rule's port as destination (they are the client) or
-// source (they serve it), in file order, the first match deciding. The rules are the operator's
-// few, so they are plain rules with a counter each (`vmgw show` shows how much each marked), not
-// map data; a packet that leaves through no uplink meets none of them.
+// DSCP marking of traffic leaving through the uplinks (`dscp:` in the config), forwarded or the
+// host's own. Each rule marks the packets its sources send with the rule's port as destination
+// (they are the client) or source (they serve it), in file order, the first match deciding. The
+// rules are the operator's few, so they are plain rules with a counter each (`vmgw show` shows how
+// much each marked), not map data; a packet that leaves through no uplink meets none of them.
+#include <algorithm>
+
 #include "compile/compile.h"
 #include "compile/parts.h"
 
@@ -29,7 +31,13 @@ std::string describe(const DscpRule& d) {
 }  // namespace
 
 void compile_dscp(const Index& ix, nft::Table& t) {
-  auto& chain = chain_named(t, names::kDscpForward);
+  // A rule by prefix (`from`) may name the host's own addresses: it marks what the host itself
+  // sends too (its SSH replies), in an output chain made only then.
+  bool host_too = std::any_of(ix.config.dscp.begin(), ix.config.dscp.end(),
+                              [](const DscpRule& d) { return d.from.has_value(); });
+  if (host_too)
+    t.chains.push_back(
+        nft::Chain{names::kDscpOutput, nft::Hook{"filter", "output", -5, "accept"}, {}});
   for (const DscpRule& d : ix.config.dscp) {
     std::vector<Json> common{
         nft::match(nft::meta("oifname"), nft::set_ref(names::kUplinkIfs)),
@@ -43,7 +51,8 @@ void compile_dscp(const Index& ix, nft::Table& t) {
       expr.push_back(nft::counter());
       expr.push_back(nft::mangle(nft::payload("ip", "dscp"), *d.dscp));
       expr.push_back(nft::return_());
-      chain.rules.push_back({std::move(expr), comment});
+      if (d.from) chain_named(t, names::kDscpOutput).rules.push_back({expr, comment});
+      chain_named(t, names::kDscpForward).rules.push_back({std::move(expr), comment});
     };
     if (!d.ports) {
       rule(nullptr, describe(d));

@@ -49,6 +49,11 @@ void declare_table(nft::Table& t);
 void declare_bridge_table(nft::Table& t);
 void compile_nat(const Index& ix, nft::Table& t);
 void compile_filter(const Index& ix, nft::Table& t);
+// The host's own policy: what may reach it (filter_input) and what it may send (filter_output,
+// with host.output.policy drop only).
+void compile_host(const Index& ix, nft::Table& t);
+// Replies and related traffic accepted; what conntrack cannot place dropped (counted).
+void established_then_invalid(std::vector<nft::Rule>& rules);
 // The quarantine chain, the dispatch to per-VM filters and the br_netfilter switch.
 void compile_vm_dispatch(const Index& ix, CompileFlags flags, Plan& p);
 void compile_network(const Index& ix, Plan& p);

@@ -14,10 +14,7 @@ std::vector<UplinkProbeSpec> probe_specs(const Config& topology, const Plan& pla
     s.interval = std::chrono::milliseconds(u.probe.interval_ms);
     s.down_after = u.probe.down_after;
     s.up_after = u.probe.up_after;
-    if (u.probe.enabled) {
-      for (const auto& t : u.probe.targets) s.targets.push_back({t.address, t.tcp_port});
-      if (s.targets.empty() && u.gateway) s.targets.push_back({*u.gateway, 0});
-    }
+    for (const auto& t : probe_targets(u)) s.targets.push_back({t.address, t.tcp_port});
     out.push_back(std::move(s));
   }
   return out;

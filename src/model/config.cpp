@@ -2,6 +2,12 @@
 
 namespace vmgw {
 
+std::vector<ProbeTarget> probe_targets(const Uplink& u) {
+  if (!u.probe.enabled) return {};
+  if (u.probe.targets.empty() && u.gateway) return {{*u.gateway, 0}};
+  return u.probe.targets;
+}
+
 std::string_view to_string(UplinkMode m) {
   return m == UplinkMode::balance ? "balance" : "failover";
 }

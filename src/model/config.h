@@ -66,6 +66,10 @@ struct Uplink {
   UplinkProbe probe;
 };
 
+// What the uplink's probes ask: its targets, or its gateway (ICMP) when none is given; nothing
+// when probing is off.
+std::vector<ProbeTarget> probe_targets(const Uplink& u);
+
 // How a network spreads its new flows over its uplinks.
 enum class UplinkMode {
   balance,   // over every live uplink of the best live tier, by weight
@@ -149,13 +153,36 @@ struct ElasticIpBinding {
   std::string pool;  // optional; when empty the pool is the one containing the address
 };
 
-// One allowed service on the host itself.
+// One allowed service on the host itself (host.allow), or one kind of connection the host may
+// open (host.output.allow).
 struct HostService {
   Origin origin;
-  std::string interface;     // empty = any interface
+  std::string interface;     // empty = any interface (in: the one it arrives on; out: leaves by)
   std::optional<Cidr> from;  // empty = any source
+  std::optional<Cidr> to;    // empty = any destination
   Proto proto = Proto::tcp;
   std::optional<PortRange> ports;
+};
+
+// One ICMP type, and optionally one code of it, that the host lets in (host.icmp) or may send
+// (host.output.icmp). Values are the protocol's numbers; `text` is as written, for messages.
+struct IcmpMatch {
+  Origin origin;
+  std::optional<uint8_t> type;
+  std::optional<uint8_t> code;
+  std::string text;  // "echo-request", "destination-unreachable/frag-needed"
+  bool operator==(const IcmpMatch& o) const { return type == o.type && code == o.code; }
+};
+
+// What the host itself may send (host.output). By default everything (policy accept), as
+// before this section existed; with policy drop only replies of accepted traffic, what vmgw
+// needs, and what is listed here.
+struct HostOutput {
+  Origin origin;
+  bool drop = false;               // policy: accept | drop
+  std::vector<HostService> allow;  // with drop: connections the host may open
+  std::vector<IcmpMatch> icmp;     // with drop: ICMP the host may send (default echo-request)
+  bool icmp_given = false;         // `icmp` written (an empty list closes ICMP out)
 };
 
 // DSCP marking of traffic leaving through the uplinks: the packets that the selected sources
@@ -190,8 +217,13 @@ struct DropLogLimit {
 };
 
 struct HostPolicy {
+  Origin origin;
   std::vector<HostService> allow;
   bool allow_ping = true;  // ICMP echo to the host; operators expect ping to answer
+  bool allow_ping_given = false;
+  // ICMP types the host lets in beyond errors of its accepted flows; nullopt: as allow_ping says.
+  std::optional<std::vector<IcmpMatch>> icmp;
+  HostOutput output;
   // Tracked connections one VM (one source address of a VM network or LAN) may hold at once:
   // one VM must not be able to fill the host's conntrack table. 0: no limit.
   uint32_t flows_per_vm = 20000;

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "model/parse_host.h"
 #include "model/parse_uplinks.h"
 #include "model/validate_internal.h"
 #include "model/yaml_reader.h"
@@ -222,15 +223,7 @@ class Parser : public detail::YamlReader {
   }
 
   void host_service(const YAML::Node& n, const std::string& path, HostService& s) {
-    fields(n, path, {"proto", "port", "interface", "from"}, s.origin,
-           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-             if (key == "proto") {
-               if (auto pr = proto(v, p)) s.proto = *pr;
-             }
-             if (key == "port") s.ports = ports(v, p);
-             if (key == "interface") string(v, p, s.interface);
-             if (key == "from") s.from = cidr(v, p);
-           });
+    detail::parse_host_service(*this, n, path, s);
   }
 
   template <typename T, typename F>
@@ -319,12 +312,17 @@ class Parser : public detail::YamlReader {
 
   void host(const YAML::Node& n, const std::string& path, HostPolicy& h) {
     if (n.IsNull()) return;
-    Origin o;
     fields(
-        n, path, {"allow", "allow_ping", "flows_per_vm", "conntrack_max", "drop_log"}, o,
-        [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+        n, path,
+        {"allow", "allow_ping", "icmp", "output", "flows_per_vm", "conntrack_max", "drop_log"},
+        h.origin, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
           if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
-          if (key == "allow_ping") boolean(v, p, h.allow_ping);
+          if (key == "allow_ping") {
+            boolean(v, p, h.allow_ping);
+            h.allow_ping_given = true;
+          }
+          if (key == "icmp") h.icmp = detail::parse_icmp_list(*this, v, p);
+          if (key == "output") detail::parse_host_output(*this, v, p, h.output);
           if (key == "flows_per_vm") {
             if (auto count = number(v, p, "a number of connections", 0, kMaxFlowsPerVm, "no limit"))
               h.flows_per_vm = *count;

@@ -198,12 +198,50 @@ void check_elastic_ip_bindings(Checker& c) {
   }
 }
 
-void check_host(Checker& c) {
-  for (const auto& s : c.config.host.allow) {
+namespace {
+
+void check_services(Checker& c, const std::vector<HostService>& services) {
+  for (const auto& s : services) {
     if (c.require(s.origin, "port", s.ports.has_value())) c.check_ports(s.origin, "port", *s.ports);
     if (!s.interface.empty() && !is_valid_device_name(s.interface)) {
       c.error(s.origin, "interface", bad_device(s.interface));
     }
+  }
+}
+
+void check_icmp_list(Checker& c, const std::vector<IcmpMatch>& list) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (list[j] == list[i] && list[i].type) {
+        c.error(list[i].origin, "",
+                quote(list[i].text) + " is listed twice (" + list[j].origin.path + ")");
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void check_host(Checker& c) {
+  const HostPolicy& host = c.config.host;
+  check_services(c, host.allow);
+  if (host.icmp) {
+    check_icmp_list(c, *host.icmp);
+    if (host.allow_ping_given)
+      c.error(host.origin, "allow_ping",
+              "give ping as echo-request in host.icmp: host.icmp is the whole list of ICMP "
+              "types the host lets in");
+  }
+  const HostOutput& out = host.output;
+  check_services(c, out.allow);
+  check_icmp_list(c, out.icmp);
+  if (!out.drop) {
+    const char* why =
+        " does nothing while host.output.policy is accept (the host may send anything): set "
+        "policy: drop to make it the only ways out";
+    if (!out.allow.empty()) c.error(out.origin, "allow", std::string("the list") + why);
+    if (out.icmp_given) c.error(out.origin, "icmp", std::string("the list") + why);
   }
 }
 
