@@ -122,7 +122,15 @@ void compile_routing(const Index& ix, Plan& p) {
   for (const auto& [name, net] : ix.networks) names.push_back(name);
   auto network_slots = routing::assign_slots(names);
 
-  p.sysctls.push_back({"net/ipv4/fib_multipath_hash_policy", "1"});  // flows spread, not packets
+  // Flows spread, never packets: by their ports too (policy 1), or by the fields balance_by
+  // names alone (policy 3, custom; fields: 1 source address, 2 destination address).
+  if (ix.config.balance_by == BalanceBy::connection) {
+    p.sysctls.push_back({"net/ipv4/fib_multipath_hash_policy", "1"});
+  } else {
+    bool dst = ix.config.balance_by == BalanceBy::destination;
+    p.sysctls.push_back({"net/ipv4/fib_multipath_hash_fields", dst ? "2" : "1"});
+    p.sysctls.push_back({"net/ipv4/fib_multipath_hash_policy", "3"});
+  }
   p.rules.push_back({routing::kRuleMainFirst, std::nullopt, 0, 0, kMainTable, true,
                      "specific routes first (VM networks, LANs, connected subnets)"});
   for (const auto& [name, u] : ix.uplinks) {

@@ -12,6 +12,12 @@ std::string_view to_string(UplinkMode m) {
   return m == UplinkMode::balance ? "balance" : "failover";
 }
 
+std::string_view to_string(BalanceBy b) {
+  return b == BalanceBy::connection    ? "connection"
+         : b == BalanceBy::destination ? "destination"
+                                       : "source";
+}
+
 std::string_view to_string(Failback f) {
   return f == Failback::defer ? "defer" : "immediate";
 }

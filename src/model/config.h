@@ -83,6 +83,14 @@ enum class Failback {
 std::string_view to_string(UplinkMode m);
 std::string_view to_string(Failback f);
 
+// What keeps a balanced network's new flows on one uplink (the kernel's multipath hash, for the
+// whole host): each connection on its own (the default, the spread is the finest), every
+// connection to one destination on the same uplink (as `ip route ... equalize` did: a remote
+// service that ties a session to the client's address, FTP's data connections, see one
+// address), or every connection of one source (one VM or LAN host, one public address).
+enum class BalanceBy { connection, destination, source };
+std::string_view to_string(BalanceBy b);
+
 struct Network {
   Origin origin;
   std::string name;
@@ -264,6 +272,7 @@ struct Config {
   HostPolicy host;
   LeaseEventRetention lease_events;
   std::vector<DscpRule> dscp;
+  BalanceBy balance_by = BalanceBy::connection;
   ApiSettings api;
   // nwfilter XML files defining filters (for `vmgw apply`/`plan`; the daemon keeps defined
   // filters in its store). Paths as written, relative to the config file's directory.

@@ -240,7 +240,7 @@ class Parser : public detail::YamlReader {
     Origin top;
     fields(root, "",
            {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "dscp", "filters",
-            "lease_events", "api"},
+            "lease_events", "api", "balance_by"},
            top, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "filters") {
                items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
@@ -257,6 +257,7 @@ class Parser : public detail::YamlReader {
              if (key == "dscp") list_of(v, p, c.dscp, &Parser::dscp_rule);
              if (key == "lease_events") lease_events(v, p, c.lease_events);
              if (key == "api") api(v, p, c.api);
+             if (key == "balance_by") detail::parse_balance_by(*this, v, p, c.balance_by);
            });
   }
 

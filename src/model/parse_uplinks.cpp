@@ -139,6 +139,11 @@ bool parse_network_routing(YamlReader& r, const std::string& key, const YAML::No
   return false;
 }
 
+void parse_balance_by(YamlReader& r, const YAML::Node& v, const std::string& p, BalanceBy& out) {
+  if (auto i = r.choice(v, p, "a way to balance", {"connection", "destination", "source"}))
+    out = *i == 0 ? BalanceBy::connection : *i == 1 ? BalanceBy::destination : BalanceBy::source;
+}
+
 void parse_dscp_rule(YamlReader& r, const YAML::Node& n, const std::string& path, DscpRule& d) {
   r.fields(n, path, {"vm", "network", "from", "proto", "port", "dscp"}, d.origin,
            [&](const std::string& key, const YAML::Node& v, const std::string& p) {
