@@ -87,6 +87,24 @@ void apply_one(std::optional<nft::Table>& state, const Json& cmd) {
       return;
     }
   }
+  if (kind == "ct helper") {
+    auto it = std::find_if(t.helpers.begin(), t.helpers.end(),
+                           [&](const nft::CtHelper& h) { return h.name == o["name"]; });
+    if (verb == "add") {
+      if (it == t.helpers.end())
+        t.helpers.push_back({o["name"], o["type"], o["protocol"], o.value("l3proto", "ip")});
+      return;
+    }
+    if (verb == "delete") {
+      if (it == t.helpers.end()) throw NftError("Error: No such file or directory: ct helper");
+      for (const auto& c : t.chains)
+        for (const auto& r : c.rules)
+          if (Json(r.expr).dump().find("{\"ct helper\":\"" + it->name + "\"}") != std::string::npos)
+            throw NftError("Error: Device or resource busy: ct helper '" + it->name + "'");
+      t.helpers.erase(it);
+      return;
+    }
+  }
   if (kind == "element") {
     nft::Set* s = find_named(t.sets, o["name"].get<std::string>());
     if (!s)

@@ -76,6 +76,7 @@ void base_into(const compile_detail::Index& ix, CompileFlags flags, Plan& plan) 
   compile_nat(ix, plan.table);
   compile_uplinks(ix, plan.table);
   compile_dscp(ix, plan.table);
+  compile_helpers(ix, plan.table);
   compile_filter(ix, plan.table);
   compile_vm_dispatch(ix, flags, plan);
   compile_network(ix, plan);

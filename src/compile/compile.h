@@ -53,6 +53,8 @@ inline constexpr const char* kFilterForward = "filter_forward";
 inline constexpr const char* kFilterInput = "filter_input";
 inline constexpr const char* kFilterOutput = "filter_output";  // host.output.policy drop only
 inline constexpr const char* kDscpOutput = "dscp_output";      // DSCP rules with `from` only
+inline constexpr const char* kHelpers = "helpers";             // conntrack helpers, when used
+inline constexpr const char* kHelpersOut = "helpers_out";      // the host's, for what it opens
 // Per-VM filters and quarantine (inet: IP, stateful; bridge: layer 2, by bridge port). The
 // vm_l2_* and vm_l3_* chains dispatch to the filter programs (vm_filters.cpp).
 inline constexpr const char* kVmL3Out = "vm_l3_out";

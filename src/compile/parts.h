@@ -63,6 +63,8 @@ void compile_routing(const Index& ix, Plan& p);
 void compile_uplinks(const Index& ix, nft::Table& t);
 // nft: DSCP marking of traffic leaving through the uplinks (dscp.cpp).
 void compile_dscp(const Index& ix, nft::Table& t);
+// Connection-tracking helpers: their objects and the chains that attach them (helpers.cpp).
+void compile_helpers(const Index& ix, nft::Table& t);
 void compile_dhcp(const Index& ix, Plan& p);
 
 // Each object's contribution, one function per concern.

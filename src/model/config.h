@@ -105,6 +105,9 @@ struct Network {
   std::optional<std::pair<Ipv4, Ipv4>> range;
   std::vector<std::string> masquerade;  // uplink names
   std::vector<Ipv4> dns_servers;        // handed out by DHCP
+  // Connection-tracking helpers (model/conntrack_helpers.h) for connections its hosts open and
+  // connections to them (port forwards, elastic IPs) on each helper's standard port.
+  std::vector<std::string> helpers;
   // The uplinks the network's traffic may leave through, in order of preference within a
   // tier. Empty: its masquerade uplinks, or every uplink when it masquerades behind none.
   std::vector<std::string> uplinks;
@@ -232,6 +235,8 @@ struct HostPolicy {
   // ICMP types the host lets in beyond errors of its accepted flows; nullopt: as allow_ping says.
   std::optional<std::vector<IcmpMatch>> icmp;
   HostOutput output;
+  // Connection-tracking helpers for the host's own connections, served and opened.
+  std::vector<std::string> helpers;
   // Tracked connections one VM (one source address of a VM network or LAN) may hold at once:
   // one VM must not be able to fill the host's conntrack table. 0: no limit.
   uint32_t flows_per_vm = 20000;

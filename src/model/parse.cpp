@@ -56,7 +56,7 @@ class Parser : public detail::YamlReader {
   void network(const YAML::Node& n, const std::string& path, Network& net) {
     fields(n, path,
            {"name", "bridge", "subnet", "gateway", "dhcp", "lease_time", "range", "masquerade",
-            "dns_servers", "uplinks", "mode", "failback"},
+            "dns_servers", "uplinks", "mode", "failback", "helpers"},
            net.origin, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (detail::parse_network_routing(*this, key, v, p, net)) return;
              if (key == "name") string(v, p, net.name);
@@ -68,6 +68,7 @@ class Parser : public detail::YamlReader {
                net.lease_time = number(v, p, "a lease time in seconds", kMinLeaseTime,
                                        kMaxLeaseTime, "2 minutes, dnsmasq's least");
              if (key == "range") net.range = address_range(v, p);
+             if (key == "helpers") net.helpers = detail::parse_helpers(*this, v, p);
              if (key == "masquerade") {
                items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t i) {
                  net.origin.fields["masquerade[" + std::to_string(i) + "]"] = loc(item);
@@ -315,7 +316,8 @@ class Parser : public detail::YamlReader {
     if (n.IsNull()) return;
     fields(
         n, path,
-        {"allow", "allow_ping", "icmp", "output", "flows_per_vm", "conntrack_max", "drop_log"},
+        {"allow", "allow_ping", "icmp", "output", "helpers", "flows_per_vm", "conntrack_max",
+         "drop_log"},
         h.origin, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
           if (key == "allow") list_of(v, p, h.allow, &Parser::host_service);
           if (key == "allow_ping") {
@@ -324,6 +326,7 @@ class Parser : public detail::YamlReader {
           }
           if (key == "icmp") h.icmp = detail::parse_icmp_list(*this, v, p);
           if (key == "output") detail::parse_host_output(*this, v, p, h.output);
+          if (key == "helpers") h.helpers = detail::parse_helpers(*this, v, p);
           if (key == "flows_per_vm") {
             if (auto count = number(v, p, "a number of connections", 0, kMaxFlowsPerVm, "no limit"))
               h.flows_per_vm = *count;

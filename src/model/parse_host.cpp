@@ -2,6 +2,7 @@
 // Structure and syntax only, as parse.cpp; validate_nat.cpp checks what needs the whole file.
 #include "model/parse_host.h"
 
+#include "model/conntrack_helpers.h"
 #include "model/icmp.h"
 
 namespace vmgw::detail {
@@ -68,6 +69,25 @@ std::vector<IcmpMatch> parse_icmp_list(YamlReader& r, const YAML::Node& n,
   std::vector<IcmpMatch> out;
   r.items(n, path, [&](const YAML::Node& item, const std::string& p, size_t) {
     out.push_back(icmp_entry(r, item, p));
+  });
+  return out;
+}
+
+std::vector<std::string> parse_helpers(YamlReader& r, const YAML::Node& n,
+                                       const std::string& path) {
+  std::vector<std::string> out;
+  r.items(n, path, [&](const YAML::Node& item, const std::string& p, size_t) {
+    auto s = r.scalar(item, p, "a helper name");
+    if (!s) return;
+    if (!find_conntrack_helper(*s)) {
+      r.error(r.loc(item), p,
+              quote(*s) + " is not a connection-tracking helper (expected " +
+                  conntrack_helper_names() + ")");
+    } else if (std::find(out.begin(), out.end(), *s) != out.end()) {
+      r.error(r.loc(item), p, quote(*s) + " is listed twice");
+    } else {
+      out.push_back(*s);
+    }
   });
   return out;
 }

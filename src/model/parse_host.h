@@ -14,6 +14,8 @@ void parse_host_service(YamlReader& r, const YAML::Node& n, const std::string& p
                         HostService& s);
 // A list of ICMP types: each a name or number, or {type, code}.
 std::vector<IcmpMatch> parse_icmp_list(YamlReader& r, const YAML::Node& n, const std::string& path);
+// `helpers` of a network or of the host: connection-tracking helper names, each known and once.
+std::vector<std::string> parse_helpers(YamlReader& r, const YAML::Node& n, const std::string& path);
 // `host.output`: policy, allow, icmp.
 void parse_host_output(YamlReader& r, const YAML::Node& n, const std::string& path,
                        HostOutput& out);

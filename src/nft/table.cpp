@@ -132,6 +132,18 @@ Json delete_elements_cmd(const Table& t, const Set& s, const std::vector<Element
   return {{"delete", {{"element", o}}}};
 }
 
+Json add_helper_cmd(const Table& t, const CtHelper& h) {
+  Json o = object_ref(t, h.name);
+  o["type"] = h.type;
+  o["protocol"] = h.protocol;
+  o["l3proto"] = h.l3proto;
+  return {{"add", {{"ct helper", o}}}};
+}
+
+Json delete_helper_cmd(const Table& t, const CtHelper& h) {
+  return {{"delete", {{"ct helper", object_ref(t, h.name)}}}};
+}
+
 Json add_chain_cmd(const Table& t, const Chain& c) {
   Json o = {{"family", t.family}, {"table", t.name}, {"name", c.name}};
   if (c.hook) {
@@ -164,6 +176,7 @@ Json add_rule_cmd(const Table& t, const Chain& c, const Rule& r) {
 std::vector<Json> create_all_cmds(const Table& t) {
   std::vector<Json> cmds;
   cmds.push_back(add_table_cmd(t));
+  for (const auto& h : t.helpers) cmds.push_back(add_helper_cmd(t, h));
   for (const auto& s : t.sets) cmds.push_back(add_set_cmd(t, s));
   // Chains before anything that jumps to them (rules, verdict map elements).
   for (const auto& c : t.chains) cmds.push_back(add_chain_cmd(t, c));

@@ -74,9 +74,21 @@ struct Chain {
   std::vector<std::string> signature() const;
 };
 
+// A conntrack helper object (`ct helper NAME { type "ftp" protocol tcp; l3proto ip; }`): rules
+// attach it to a connection (`ct helper set "NAME"`), and the kernel's helper then follows the
+// connection and expects its related ones (FTP data, TFTP transfers).
+struct CtHelper {
+  std::string name;      // "ftp"
+  std::string type;      // the kernel's helper: "ftp", "tftp", "sip", "irc"
+  std::string protocol;  // "tcp" or "udp"
+  std::string l3proto = "ip";
+  auto operator<=>(const CtHelper&) const = default;
+};
+
 struct Table {
   std::string family = "inet";
   std::string name = "vmgw";
+  std::vector<CtHelper> helpers;
   std::vector<Set> sets;
   std::vector<Chain> chains;
 
@@ -105,6 +117,8 @@ Json add_set_cmd(const Table& t, const Set& s);  // without elements
 Json delete_set_cmd(const Table& t, const Set& s);
 Json add_elements_cmd(const Table& t, const Set& s, const std::vector<Element>& e);
 Json delete_elements_cmd(const Table& t, const Set& s, const std::vector<Element>& e);
+Json add_helper_cmd(const Table& t, const CtHelper& h);
+Json delete_helper_cmd(const Table& t, const CtHelper& h);
 Json add_chain_cmd(const Table& t, const Chain& c);
 Json flush_chain_cmd(const Table& t, const Chain& c);
 Json delete_chain_cmd(const Table& t, const Chain& c);

@@ -97,6 +97,10 @@ std::string expr_text(const Json& e) {
         is_mark(args[0]) && args[1].is_number() ? hex(args[1]) : value_text(args[1], false);
     return expr_text(args[0]) + " " + op + " " + right;
   }
+  if (e.contains("fib")) {  // fib daddr type
+    const auto& f = e["fib"];
+    return "fib " + list_text(f["flags"], false, " . ") + " " + f["result"].get<std::string>();
+  }
   if (e.contains("mangle")) {
     const auto& m = e["mangle"];
     const auto& v = m["value"];
@@ -166,6 +170,7 @@ std::string expr_text(const Json& e) {
     return expr_text(m["left"]) + sep + right;
   }
   if (e.contains("counter")) return "counter";
+  if (e.contains("ct helper")) return "ct helper set " + quote(e["ct helper"].get<std::string>());
   if (e.contains("accept")) return "accept";
   if (e.contains("drop")) return "drop";
   if (e.contains("return")) return "return";
@@ -231,6 +236,12 @@ std::string table_text(const Table& t) {
   std::ostringstream os;
   os << "table " << t.family << " " << t.name << " {\n";
   bool first = true;
+  for (const auto& h : t.helpers) {
+    if (!first) os << "\n";
+    first = false;
+    os << "\tct helper " << h.name << " {\n\t\ttype " << quote(h.type) << " protocol " << h.protocol
+       << "\n\t\tl3proto " << h.l3proto << "\n\t}\n";
+  }
   for (const auto& s : t.sets) {
     if (!first) os << "\n";
     first = false;

@@ -1,5 +1,6 @@
 #include "plan/nft_diff.h"
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -28,6 +29,10 @@ const nft::Chain* find(const ChainIndex& ix, const std::string& name) {
 // is replaced inside the same batch, which the kernel still applies atomically.
 bool needs_rebuild(const nft::Table& cur, const nft::Table& want, const ChainIndex& cur_chains,
                    const ChainIndex& want_chains) {
+  for (const auto& h : want.helpers) {
+    for (const auto& c : cur.helpers)
+      if (c.name == h.name && c != h) return true;
+  }
   for (const auto& s : want.sets) {
     const nft::Set* c = cur.find_set(s.name);
     if (c && !c->same_declaration(s)) return true;
@@ -123,6 +128,14 @@ NftChange diff_table(const std::optional<nft::Table>& current, const nft::Table&
 
   std::vector<Json> add_sets, add_chains, flushes, del_elems, add_elems, add_rules, del_chains,
       del_sets;
+  auto has_helper = [](const nft::Table& t, const std::string& name) {
+    return std::any_of(t.helpers.begin(), t.helpers.end(),
+                       [&](const nft::CtHelper& h) { return h.name == name; });
+  };
+  for (const auto& h : want.helpers)
+    if (!has_helper(cur, h.name)) add_sets.push_back(nft::add_helper_cmd(want, h));
+  for (const auto& h : cur.helpers)  // after the rules that used them were flushed
+    if (!has_helper(want, h.name)) del_sets.push_back(nft::delete_helper_cmd(cur, h));
   for (const auto& s : want.sets) {
     const nft::Set* c = cur.find_set(s.name);
     std::unordered_set<std::string> have, wanted;

@@ -97,6 +97,10 @@ std::optional<nft::Table> table_from_listing(const Json& listing, const std::str
     if (item.contains("table")) {
       const auto& o = item["table"];
       if (o.value("family", "") == family && o.value("name", "") == name) found = true;
+    } else if (item.contains("ct helper") && ours(item["ct helper"])) {
+      const auto& o = item["ct helper"];
+      t.helpers.push_back({o.value("name", ""), o.value("type", ""), o.value("protocol", ""),
+                           o.value("l3proto", "ip")});
     } else if (item.contains("set") && ours(item["set"])) {
       t.sets.push_back(parse_set(item["set"]));
     } else if (item.contains("map") && ours(item["map"])) {

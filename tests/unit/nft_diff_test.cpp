@@ -136,6 +136,24 @@ TEST(NftDiff, RefusedBatchLeavesThePreviousTable) {
   EXPECT_EQ(kernel.list_text("inet", "vmgw"), before);
 }
 
+TEST(NftDiff, HelpersComeAndGoWithTheRulesThatAttachThem) {
+  backend::FakeNftBackend kernel;
+  converge(kernel, compile(valid_config(kSmallGateway)).table);
+  std::string with_ftp = kSmallGateway;
+  with_ftp.replace(with_ftp.find("masquerade: [isp1]}"), 19, "masquerade: [isp1], helpers: [ftp]}");
+  auto want = compile(valid_config(with_ftp)).table;
+  ASSERT_EQ(want.helpers.size(), 1u);
+  auto added = converge(kernel, want);
+  EXPECT_FALSE(added.rebuilt);
+  ASSERT_TRUE(kernel.table);
+  EXPECT_EQ(kernel.table->helpers, want.helpers);
+  EXPECT_TRUE(diff_table(kernel.read_table("inet", "vmgw"), want).empty());
+  // Back without it: its base chain goes too, which replaces the table in the same batch.
+  auto removed = converge(kernel, compile(valid_config(kSmallGateway)).table);
+  EXPECT_TRUE(removed.rebuilt);
+  EXPECT_TRUE(kernel.table->helpers.empty());
+}
+
 TEST(NftDiff, SummaryCountsWhatChanged) {
   NftChange c;
   c.commands.push_back(nullptr);
