@@ -16,24 +16,89 @@ using nft::Json;
 
 enum class Way { in, out };
 
+// One value, or an anonymous set of alternatives (`{ 22, 80, 8000-8100 }`): host rules are the
+// operator's few, so their sets stay small.
+template <typename T, typename F>
+Json one_or_set(const std::vector<T>& values, F to_json) {
+  if (values.size() == 1) return to_json(values[0]);
+  Json set = Json::array();
+  for (const auto& v : values) set.push_back(to_json(v));
+  return {{"set", set}};
+}
+
 std::vector<Json> service_match(const HostService& s, Way way) {
   std::vector<Json> m;
-  if (!s.interface.empty())
-    m.push_back(nft::match(nft::meta(way == Way::in ? "iifname" : "oifname"), s.interface));
-  if (s.from) m.push_back(nft::match(nft::payload("ip", "saddr"), nft::prefix(*s.from)));
-  if (s.to) m.push_back(nft::match(nft::payload("ip", "daddr"), nft::prefix(*s.to)));
+  auto prefix = [](const Cidr& c) { return nft::prefix(c); };
+  if (!s.interfaces.empty())
+    m.push_back(nft::match(nft::meta(way == Way::in ? "iifname" : "oifname"),
+                           one_or_set(s.interfaces, [](const std::string& n) { return Json(n); })));
+  if (!s.from.empty())
+    m.push_back(nft::match(nft::payload("ip", "saddr"), one_or_set(s.from, prefix)));
+  if (!s.to.empty()) m.push_back(nft::match(nft::payload("ip", "daddr"), one_or_set(s.to, prefix)));
   m.push_back(nft::match(nft::meta("l4proto"), protocol_number(s.proto)));
-  m.push_back(nft::match(nft::payload("th", "dport"), nft::port_value(*s.ports)));
+  m.push_back(nft::match(nft::payload("th", "dport"), one_or_set(s.ports, [](const PortRange& p) {
+                           return nft::port_value(p);
+                         })));
   return m;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
+  return out;
 }
 
 std::string service_comment(const HostService& s, Way way) {
   std::string c = way == Way::in ? "host: allow " : "host: may open ";
-  c += std::string(to_string(s.proto)) + "/" + s.ports->str();
-  if (s.from) c += " from " + s.from->str();
-  if (s.to) c += " to " + s.to->str();
-  if (!s.interface.empty()) c += (way == Way::in ? " on " : " via ") + s.interface;
+  c += std::string(to_string(s.proto)) + "/" + joined(s.port_text);
+  auto prefixes = [](const std::vector<Cidr>& v) {
+    std::vector<std::string> t;
+    for (const auto& x : v) t.push_back(x.str());
+    return t;
+  };
+  if (!s.from.empty()) c += " from " + joined(prefixes(s.from));
+  if (!s.to.empty()) c += " to " + joined(prefixes(s.to));
+  if (!s.interfaces.empty()) c += (way == Way::in ? " on " : " via ") + joined(s.interfaces);
   return c;
+}
+
+Json limit_of(const ConnectionRate& r) {
+  return {{"limit", {{"rate", r.count}, {"burst", r.count}, {"per", r.unit}}}};
+}
+
+// The rules of one allow-list entry: over its per-source rate a source's new connections are
+// dropped and counted here (a scan or a flood, by name in the counters); over the entry's own
+// rate they fall through to the default drop, logged there.
+void service_rules(nft::Table& t, const HostService& s, Way way, std::vector<nft::Rule>& out) {
+  const std::string name = service_comment(s, way);
+  if (s.per_source) {
+    nft::Set sources;
+    sources.name = "new_per_source-" + nft::Rule{service_match(s, way), name}.id();
+    sources.type = "ipv4_addr";
+    sources.flags = {"timeout"};
+    sources.size = 65536;
+    sources.filled_by_kernel = true;
+    sources.comment =
+        name + ": new connections per source (per_source " + s.per_source->str() + ")";
+    Json limit = limit_of(*s.per_source);
+    limit["limit"]["inv"] = true;  // over the rate: the match is true
+    auto m = service_match(s, way);
+    m.push_back(nft::match(nft::ct("state"), "new", "in"));
+    m.push_back({{"set",
+                  {{"op", "update"},
+                   {"elem", {{"elem", {{"val", nft::payload("ip", "saddr")}, {"timeout", 60}}}}},
+                   {"set", nft::set_ref(sources.name)},
+                   {"stmt", Json::array({limit})}}}});
+    m.push_back(nft::counter());
+    m.push_back(nft::drop());
+    out.push_back({m, name + ": over " + s.per_source->str() + " from one source"});
+    t.sets.push_back(std::move(sources));
+  }
+  auto m = service_match(s, way);
+  if (s.limit) m.push_back(limit_of(*s.limit));
+  m.push_back(nft::counter());
+  m.push_back(nft::accept());
+  out.push_back({m, name + (s.limit ? " (" + s.limit->str() + ")" : "")});
 }
 
 // nft lists known ICMP values by name: the plan writes them so, or the diff never settles.
@@ -89,12 +154,7 @@ void compile_input(const Index& ix, nft::Table& t) {
   in.push_back({{nft::match(nft::meta("iifname"), nft::set_ref(names::kDhcpIfs)),
                  nft::match(nft::payload("udp", "dport"), 67), nft::accept()},
                 "DHCP requests to the host's dnsmasq"});
-  for (const auto& s : host.allow) {
-    auto m = service_match(s, Way::in);
-    m.push_back(nft::counter());
-    m.push_back(nft::accept());
-    in.push_back({m, service_comment(s, Way::in)});
-  }
+  for (const auto& s : host.allow) service_rules(t, s, Way::in, in);
   in.push_back({end, "host: everything else"});
 }
 
@@ -136,12 +196,7 @@ void compile_output(const Index& ix, nft::Table& t) {
     ping.type = 8;
     out.push_back(icmp_rule(ping, "host: may send icmp echo-request"));
   }
-  for (const auto& s : policy.allow) {
-    auto m = service_match(s, Way::out);
-    m.push_back(nft::counter());
-    m.push_back(nft::accept());
-    out.push_back({m, service_comment(s, Way::out)});
-  }
+  for (const auto& s : policy.allow) service_rules(t, s, Way::out, out);
   out.push_back({end, "host: output: everything else"});
 }
 

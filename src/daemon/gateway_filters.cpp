@@ -414,15 +414,29 @@ void gateway_policy(const Config& c, const Vm& vm, const filter::Packet& p, Trac
       if (n.name == vm.network) net = &n;
     if (p.ip_proto == 17 && p.dport == 67 && net && net->dhcp)
       return decide(true, "host: DHCP requests to the host's dnsmasq");
-    if (p.ip_proto == 1 && p.icmp_type == 8 && c.host.allow_ping)
+    if (p.ip_proto == 1 && c.host.icmp) {
+      for (const auto& m : *c.host.icmp)
+        if (m.type == p.icmp_type && (!m.code || *m.code == p.icmp_code))
+          return decide(true, "host: allow icmp " + m.text);
+    } else if (p.ip_proto == 1 && p.icmp_type == 8 && c.host.allow_ping) {
       return decide(true, "host: allow ping");
+    }
+    auto within = [](const std::vector<Cidr>& list, const std::optional<Ipv4>& a) {
+      if (list.empty()) return true;
+      return a &&
+             std::any_of(list.begin(), list.end(), [&](const Cidr& x) { return x.contains(*a); });
+    };
     for (const auto& s : c.host.allow) {
       bool proto =
           (s.proto == Proto::tcp && p.ip_proto == 6) || (s.proto == Proto::udp && p.ip_proto == 17);
-      bool from = !s.from || (src && s.from->contains(*src));
-      if (proto && from && s.ports && s.ports->first <= p.dport && p.dport <= s.ports->last)
-        return decide(true,
-                      "host: allow " + std::string(to_string(s.proto)) + "/" + s.ports->str());
+      // A VM's packet arrives on its network's bridge.
+      bool on = s.interfaces.empty() || (net && std::find(s.interfaces.begin(), s.interfaces.end(),
+                                                          net->bridge) != s.interfaces.end());
+      if (proto && on && within(s.from, src) && within(s.to, dst) && s.has_port(p.dport)) {
+        std::string ports;
+        for (const auto& text : s.port_text) ports += (ports.empty() ? "" : ",") + text;
+        return decide(true, "host: allow " + std::string(to_string(s.proto)) + "/" + ports);
+      }
     }
     return decide(false, "host: everything else");
   }

@@ -2,6 +2,12 @@
 
 namespace vmgw {
 
+bool HostService::has_port(uint16_t port) const {
+  for (const auto& r : ports)
+    if (r.first <= port && port <= r.last) return true;
+  return false;
+}
+
 std::vector<ProbeTarget> probe_targets(const Uplink& u) {
   if (!u.probe.enabled) return {};
   if (u.probe.targets.empty() && u.gateway) return {{*u.gateway, 0}};

@@ -164,15 +164,28 @@ struct ElasticIpBinding {
   std::string pool;  // optional; when empty the pool is the one containing the address
 };
 
+// A rate of new connections: `count` per `unit` (second, minute, hour), as many at once after
+// a quiet spell.
+struct ConnectionRate {
+  uint32_t count = 0;
+  std::string unit;  // "second", "minute", "hour"
+  std::string str() const { return std::to_string(count) + "/" + unit; }
+  bool operator==(const ConnectionRate&) const = default;
+};
+
 // One allowed service on the host itself (host.allow), or one kind of connection the host may
-// open (host.output.allow).
+// open (host.output.allow). Every list holds alternatives; an empty one matches anything.
 struct HostService {
   Origin origin;
-  std::string interface;     // empty = any interface (in: the one it arrives on; out: leaves by)
-  std::optional<Cidr> from;  // empty = any source
-  std::optional<Cidr> to;    // empty = any destination
+  std::vector<std::string> interfaces;  // in: the one it arrives on; out: the one it leaves by
+  std::vector<Cidr> from;               // sources
+  std::vector<Cidr> to;                 // destinations
   Proto proto = Proto::tcp;
-  std::optional<PortRange> ports;
+  std::vector<PortRange> ports;         // required: numbers, ranges, service names (as written)
+  std::vector<std::string> port_text;   // as written, for the rule's name ("ssh", "8000-8100")
+  std::optional<ConnectionRate> limit;  // new connections of the entry, all sources together
+  std::optional<ConnectionRate> per_source;  // new connections of one source address
+  bool has_port(uint16_t port) const;
 };
 
 // One ICMP type, and optionally one code of it, that the host lets in (host.icmp) or may send

@@ -2,11 +2,48 @@
 // Structure and syntax only, as parse.cpp; validate_nat.cpp checks what needs the whole file.
 #include "model/parse_host.h"
 
+#include <charconv>
+#include <functional>
+
 #include "model/conntrack_helpers.h"
 #include "model/icmp.h"
+#include "model/services.h"
 
 namespace vmgw::detail {
 namespace {
+
+// A single value, or a list of them: each through `one`.
+void one_or_many(YamlReader& r, const YAML::Node& v, const std::string& p,
+                 const std::function<void(const YAML::Node&, const std::string&)>& one) {
+  if (v.IsSequence()) {
+    if (v.size() == 0) r.error(r.loc(v), p, "expected at least one value, got an empty list");
+    r.items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) { one(item, ip); });
+  } else {
+    one(v, p);
+  }
+}
+
+// "10/minute": a number of new connections per second, minute or hour.
+std::optional<ConnectionRate> connection_rate(YamlReader& r, const YAML::Node& v,
+                                              const std::string& p) {
+  auto s = r.scalar(v, p, "a rate (e.g. 10/minute)");
+  if (!s) return std::nullopt;
+  auto slash = s->find('/');
+  uint32_t count = 0;
+  std::string unit = slash == std::string::npos ? "" : s->substr(slash + 1);
+  auto [end, ec] =
+      std::from_chars(s->data(), s->data() + (slash == std::string::npos ? 0 : slash), count);
+  bool number = slash != std::string::npos && slash > 0 && ec == std::errc() &&
+                end == s->data() + slash && count >= 1 && count <= 1000000;
+  if (!number || (unit != "second" && unit != "minute" && unit != "hour")) {
+    r.error(r.loc(v), p,
+            quote(*s) +
+                " is not a rate (expected N/second, N/minute or N/hour, N from 1 to "
+                "1000000)");
+    return std::nullopt;
+  }
+  return ConnectionRate{count, unit};
+}
 
 std::optional<uint8_t> icmp_value(YamlReader& r, const YAML::Node& v, const std::string& p,
                                   bool code) {
@@ -52,16 +89,60 @@ IcmpMatch icmp_entry(YamlReader& r, const YAML::Node& n, const std::string& path
 
 void parse_host_service(YamlReader& r, const YAML::Node& n, const std::string& path,
                         HostService& s) {
-  r.fields(n, path, {"proto", "port", "interface", "from", "to"}, s.origin,
+  struct PortText {
+    std::string text;
+    Location where;
+    std::string path;
+  };
+  std::vector<PortText> ports;
+  r.fields(n, path, {"proto", "port", "interface", "from", "to", "limit", "per_source"}, s.origin,
            [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "proto") {
                if (auto pr = r.proto(v, p)) s.proto = *pr;
              }
-             if (key == "port") s.ports = r.ports(v, p);
-             if (key == "interface") r.string(v, p, s.interface);
-             if (key == "from") s.from = r.cidr(v, p);
-             if (key == "to") s.to = r.cidr(v, p);
+             if (key == "port") {
+               one_or_many(r, v, p, [&](const YAML::Node& item, const std::string& ip) {
+                 if (auto t = r.scalar(item, ip, "a port, a range or a service name"))
+                   ports.push_back({*t, r.loc(item), ip});
+               });
+             }
+             if (key == "interface") {
+               one_or_many(r, v, p, [&](const YAML::Node& item, const std::string& ip) {
+                 std::string name;
+                 r.string(item, ip, name);
+                 if (!name.empty()) s.interfaces.push_back(name);
+               });
+             }
+             for (auto [field, out] : {std::pair{"from", &s.from}, std::pair{"to", &s.to}}) {
+               if (key != field) continue;
+               one_or_many(r, v, p, [&, out = out](const YAML::Node& item, const std::string& ip) {
+                 if (auto c = r.cidr(item, ip)) out->push_back(*c);
+               });
+             }
+             if (key == "limit") s.limit = connection_rate(r, v, p);
+             if (key == "per_source") s.per_source = connection_rate(r, v, p);
            });
+  // Names after the whole entry: `proto` may come after `port`.
+  for (const auto& pt : ports) {
+    const bool numeric = !pt.text.empty() && (pt.text[0] >= '0' && pt.text[0] <= '9');
+    if (numeric) {
+      if (auto range = r.ports_text(pt.text, pt.where, pt.path)) {
+        s.ports.push_back(*range);
+        s.port_text.push_back(pt.text);
+      }
+    } else if (auto port = service_port(pt.text, s.proto)) {
+      s.ports.push_back({*port, *port});
+      s.port_text.push_back(pt.text);
+    } else if (auto other = service_elsewhere(pt.text, s.proto); !other.empty()) {
+      r.error(pt.where, pt.path,
+              quote(pt.text) + " is " + other + ", not " + std::string(to_string(s.proto)) +
+                  ": give proto: " + other.substr(0, 3) + " (one entry per protocol)");
+    } else {
+      r.error(pt.where, pt.path,
+              quote(pt.text) + " is not a port, a range or a service name (expected 80, " +
+                  "8000-8010 or one of " + service_names() + ")");
+    }
+  }
 }
 
 std::vector<IcmpMatch> parse_icmp_list(YamlReader& r, const YAML::Node& n,

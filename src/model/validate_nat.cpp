@@ -202,10 +202,10 @@ namespace {
 
 void check_services(Checker& c, const std::vector<HostService>& services) {
   for (const auto& s : services) {
-    if (c.require(s.origin, "port", s.ports.has_value())) c.check_ports(s.origin, "port", *s.ports);
-    if (!s.interface.empty() && !is_valid_device_name(s.interface)) {
-      c.error(s.origin, "interface", bad_device(s.interface));
-    }
+    if (c.require(s.origin, "port", !s.ports.empty()))
+      for (const auto& range : s.ports) c.check_ports(s.origin, "port", range);
+    for (const auto& name : s.interfaces)
+      if (!is_valid_device_name(name)) c.error(s.origin, "interface", bad_device(name));
   }
 }
 

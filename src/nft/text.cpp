@@ -123,7 +123,8 @@ std::string expr_text(const Json& e) {
   }
   if (e.contains("limit")) {
     const auto& l = e["limit"];
-    std::string out = "limit rate " + l["rate"].dump() + "/" + l.value("per", "second");
+    std::string out = std::string("limit rate ") + (l.value("inv", false) ? "over " : "") +
+                      l["rate"].dump() + "/" + l.value("per", "second");
     if (l.contains("burst")) out += " burst " + l["burst"].dump() + " packets";
     return out;
   }

@@ -358,7 +358,8 @@ TEST_F(Fixture, ReloadAppliesAValidTopologyAsADelta) {
   auto t = topology();
   HostService ssh;
   ssh.proto = Proto::tcp;
-  ssh.ports = PortRange{22, 22};
+  ssh.ports = {PortRange{22, 22}};
+  ssh.port_text = {"22"};
   t.host.allow.push_back(ssh);
   auto report = gw->reload(t);
   EXPECT_EQ(report.nft.chains_changed, 1);  // filter_input only

@@ -92,9 +92,11 @@ TEST(Parse, LabExample) {
   ASSERT_EQ(c.host.allow.size(), 1U);
   const HostService& s = c.host.allow[0];
   EXPECT_EQ(s.proto, Proto::tcp);
-  EXPECT_EQ(s.ports->str(), "22");
-  EXPECT_EQ(s.interface, "lan0");
-  EXPECT_EQ(s.from->str(), "192.168.50.0/24");
+  ASSERT_EQ(s.ports.size(), 1U);
+  EXPECT_EQ(s.ports[0].str(), "22");
+  EXPECT_EQ(s.interfaces, std::vector<std::string>{"lan0"});
+  ASSERT_EQ(s.from.size(), 1U);
+  EXPECT_EQ(s.from[0].str(), "192.168.50.0/24");
   EXPECT_EQ(s.origin.path, "host.allow[0]");
   EXPECT_TRUE(c.host.allow_ping);  // default
 }
@@ -153,12 +155,34 @@ host:
   EXPECT_EQ(c.eip_pools[0].last->str(), "203.0.113.49");
   EXPECT_EQ(c.eip_bindings[0].pool, "p");
   EXPECT_FALSE(c.host.allow_ping);
-  EXPECT_EQ(c.host.allow[0].ports->str(), "53");
+  EXPECT_EQ(c.host.allow[0].ports, (std::vector<PortRange>{PortRange{53, 53}}));
   EXPECT_EQ(c.host.allow[0].proto, Proto::udp);
-  EXPECT_EQ(c.host.allow[1].ports->str(), "8000-8010");
+  EXPECT_EQ(c.host.allow[1].ports, (std::vector<PortRange>{PortRange{8000, 8010}}));
   EXPECT_EQ(c.host.allow[1].proto, Proto::tcp);
-  EXPECT_EQ(c.host.allow[1].interface, "");
-  EXPECT_FALSE(c.host.allow[1].from);
+  EXPECT_TRUE(c.host.allow[1].interfaces.empty());
+  EXPECT_TRUE(c.host.allow[1].from.empty());
+}
+
+TEST(Parse, HostServiceListsNamesAndRates) {
+  auto r = parse_config(R"(host:
+  allow:
+    - {port: [ssh, 8000-8010, 443], interface: [lan0, br-vm], from: [10.0.0.0/8, 192.168.0.0/16],
+       to: 192.168.50.1/32, limit: 100/minute, per_source: 5/minute}
+    - {proto: udp, port: ntp}
+)",
+                        "t.yaml");
+  ASSERT_EQ(errors_of(r), Lines{});
+  const HostService& s = r.config.host.allow[0];
+  EXPECT_EQ(s.ports, (std::vector<PortRange>{{22, 22}, {8000, 8010}, {443, 443}}));
+  EXPECT_EQ(s.port_text, (std::vector<std::string>{"ssh", "8000-8010", "443"}));
+  EXPECT_EQ(s.interfaces, (std::vector<std::string>{"lan0", "br-vm"}));
+  EXPECT_EQ(s.from.size(), 2U);
+  EXPECT_EQ(s.to.size(), 1U);
+  EXPECT_EQ(s.limit, (ConnectionRate{100, "minute"}));
+  EXPECT_EQ(s.per_source, (ConnectionRate{5, "minute"}));
+  EXPECT_TRUE(s.has_port(8005));
+  EXPECT_FALSE(s.has_port(80));
+  EXPECT_EQ(r.config.host.allow[1].ports, (std::vector<PortRange>{PortRange{123, 123}}));
 }
 
 TEST(Parse, SingleVmPortWithPublicRangeStartsTheVmRange) {
@@ -291,9 +315,10 @@ TEST(Parse, BadProto) {
 }
 
 TEST(Parse, BadPorts) {
-  EXPECT_EQ(errors_of("host:\n  allow:\n    - port: ssh\n"),
-            Lines{"t.yaml:3:13: host.allow[0].port: 'ssh' is not a port or port range (expected "
-                  "80 or 8000-8010)"});
+  EXPECT_EQ(errors_of("host:\n  allow:\n    - port: ssh\n"), Lines{});  // a service name
+  EXPECT_EQ(errors_of("host:\n  allow:\n    - port: ntp\n"),
+            Lines{"t.yaml:3:13: host.allow[0].port: 'ntp' is udp/123, not tcp: give proto: udp "
+                  "(one entry per protocol)"});
   EXPECT_EQ(errors_of("port_forwards:\n  - public: 203.0.113.2:http\n"),
             Lines{"t.yaml:2:13: port_forwards[0].public: 'http' is not a port or port range "
                   "(expected 80 or 8000-8010)"});
