@@ -41,6 +41,7 @@ inline constexpr const char* kInternalIfs = "internal_ifs";
 inline constexpr const char* kInternalSubnets = "internal_subnets";
 inline constexpr const char* kDhcpIfs = "dhcp_ifs";
 inline constexpr const char* kMasquerade = "masquerade_sources";
+inline constexpr const char* kHairpinSubnets = "hairpin_subnets";
 inline constexpr const char* kEipDnat = "eip_dnat";
 inline constexpr const char* kEipSnat = "eip_snat";
 inline constexpr const char* kForwardAddr = "pf_addr";

@@ -50,7 +50,10 @@ namespace {
 
 void add_masquerade_elements(const Index& ix, nft::Table& t) {
   auto& masq = set_named(t, names::kMasquerade);
+  auto& hairpin = set_named(t, names::kHairpinSubnets);
   for (const auto& [name, net] : ix.networks) {
+    hairpin.elements.push_back(
+        {nft::concat({nft::prefix(*net->subnet), nft::prefix(*net->subnet)}), nullptr});
     for (const auto& uplink : net->masquerade) {
       masq.elements.push_back(
           {nft::concat({ix.uplinks.at(uplink)->device, nft::prefix(*net->subnet)}), nullptr});
@@ -71,14 +74,16 @@ void compile_nat(const Index& ix, nft::Table& t) {
                        "elastic IPs, inbound"});
 
   auto& post = chain_named(t, names::kNatPostrouting);
-  // A VM reaching a forward or elastic IP of its own host: the reply would go straight back
-  // over the bridge and be dropped by the client, so the gateway puts itself in the path.
-  // (The input interface is unknown in postrouting, hence the source subnet.)
+  // A client reaching a forward or elastic IP whose VM is in its own network: the reply would
+  // go straight back over the link and be dropped by the client (it expects the public
+  // address), so the gateway puts itself in the path. Client and VM in different networks:
+  // the reply goes through the gateway anyway, and the VM sees the client's own address.
+  // (The input interface is unknown in postrouting, hence the subnets, after DNAT.)
   post.rules.push_back(
-      {{nft::match(nft::payload("ip", "saddr"), nft::set_ref(names::kInternalSubnets)),
-        nft::match(nft::meta("oifname"), nft::set_ref(names::kInternalIfs)),
+      {{nft::match(nft::concat({nft::payload("ip", "saddr"), nft::payload("ip", "daddr")}),
+                   nft::set_ref(names::kHairpinSubnets)),
         nft::match(nft::ct("status"), "dnat", "in"), nft::masquerade()},
-       "hairpin: internal client to a published internal service"});
+       "hairpin: a client to a published service in its own network"});
   post.rules.push_back(
       {{nft::snat_from_map(nft::concat({nft::payload("ip", "saddr"), nft::meta("oifname")}),
                            names::kEipSnat)},

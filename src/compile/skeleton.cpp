@@ -51,6 +51,8 @@ void declare_table(nft::Table& t) {
       make_set(names::kDhcpIfs, "ifname", nullptr, "networks whose DHCP server runs on the host"),
       make_set(names::kMasquerade, Json::array({"ifname", "ipv4_addr"}), nullptr,
                "uplink . source subnet: masqueraded behind the uplink's address", {"interval"}),
+      make_set(names::kHairpinSubnets, Json::array({"ipv4_addr", "ipv4_addr"}), nullptr,
+               "client . service inside one network's subnet: hairpin NAT", {"interval"}),
       make_set(names::kEipDnat, "ipv4_addr", "ipv4_addr", "elastic IP -> VM address (inbound)"),
       make_set(names::kEipSnat, Json::array({"ipv4_addr", "ifname"}), "ipv4_addr",
                "VM address . uplink -> elastic IP (outbound)"),
