@@ -23,5 +23,8 @@ void log_info(const std::string& msg) {
 void log_error(const std::string& msg) {
   line("error", msg);
 }
+void log_packet(const std::string& fields) {
+  line("packet", fields);
+}
 
 }  // namespace vmgw::daemon

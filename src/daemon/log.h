@@ -8,5 +8,8 @@ namespace vmgw::daemon {
 
 void log_info(const std::string& msg);
 void log_error(const std::string& msg);
+// A packet vmgw's rules logged (`vmgw log`), for the journal: "<time> packet <fields>", the
+// fields as daemon::format_fields gives them. Bounded by host.drop_log in the kernel.
+void log_packet(const std::string& fields);
 
 }  // namespace vmgw::daemon

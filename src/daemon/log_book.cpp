@@ -97,7 +97,11 @@ nlohmann::json to_json(const LogEntry& e) {
 }
 
 std::string format_line(const LogEntry& e) {
-  std::string line = format_time(e.time_ns) + " vm=" + (e.vm.empty() ? "-" : e.vm) + " " +
+  return format_time(e.time_ns) + " " + format_fields(e);
+}
+
+std::string format_fields(const LogEntry& e) {
+  std::string line = "vm=" + (e.vm.empty() ? std::string("-") : e.vm) + " " +
                      (e.direction.empty() ? "-" : e.direction) + " " + e.verdict + " rule='" +
                      e.rule + "'";
   const auto& t = e.tuple;

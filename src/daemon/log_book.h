@@ -57,6 +57,8 @@ nlohmann::json to_json(const LogEntry& e);
 // 192.0.2.10:443"; "-" stands for an empty vm or direction, IPv6 addresses with ports are
 // bracketed and ICMP ends in "type N".
 std::string format_line(const LogEntry& e);
+// format_line without the time: "vm=web out drop rule='...' tcp 10.0.0.9:41000 -> ...".
+std::string format_fields(const LogEntry& e);
 
 // The log prefix vmgw's rules carry: "vmgw <verdict> <direction> <rule text>", verdict one of
 // accept/drop/reject/log, direction out/in/- ("-" becomes ""), the rule text the rest (spaces

@@ -162,6 +162,8 @@ void record_logged(const backend::LoggedPacket& pkt, const daemon::Gateway& gw,
     e.vm = gw.vm_of_port(name);
   }
   if (!e.vm.empty()) e.rule = gw.own_rule(e.vm, e.rule);
+  // Kept beyond the book's 4096 entries: every logged packet reaches the journal too.
+  daemon::log_packet(daemon::format_fields(e));
   book.add(std::move(e));
 }
 

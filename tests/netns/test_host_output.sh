@@ -100,6 +100,8 @@ assert "isp2 stays up: its probes leave (state $(uplink_state isp2))" test "$(up
 cannot_open "$LAB_WEB_IP" 80 || true
 logged() { vmgwc log | grep -q "rule='host: output'"; }
 assert "a drop of the host's own traffic is in vmgw log" vmgw_wait_for 3 logged
+in_journal() { grep -Eq "^[0-9T:-]+Z packet vm=- - drop rule='host: output' tcp [0-9.]+:[0-9]+ -> $LAB_WEB_IP:80\$" "$VMGWD_LOG"; }
+assert "and in vmgwd's output (the journal under systemd), one line in the documented form" in_journal
 vmgw_daemon_stop
 
 vmgw_test_end
