@@ -28,6 +28,64 @@ void print_eips(const Json& list) {
   t.print(std::cout);
 }
 
+// `vmgw status`: one call per part; -o json merges them into the status object.
+int print_status(const DaemonOptions& o) {
+  auto status = o.call("GET", "/v1/status");
+  if (status.exit_code != kOk) return status.exit_code;
+  Json all = status.body;
+  for (const auto& [key, path] :
+       {std::pair{"uplinks", "/v1/uplinks"}, std::pair{"networks", "/v1/networks"},
+        std::pair{"vms", "/v1/vms"}, std::pair{"elastic_ips", "/v1/eips"},
+        std::pair{"rules", "/v1/counters"}}) {
+    auto r = o.call("GET", path);
+    if (r.exit_code != kOk) return r.exit_code;
+    all[key] = r.body;
+  }
+  if (o.output == "json") {
+    std::cout << all.dump(2) << "\n";
+    return kOk;
+  }
+  const Json& s = all;
+  std::cout << "daemon:      running (vmgwd " << cell(s, "version") << ", pid " << cell(s, "pid")
+            << ")\n"
+            << "generation:  " << cell(s, "generation") << "\n"
+            << "last apply:  " << cell(s, "last_apply") << "\n"
+            << "config:      " << cell(s, "config") << "\n";
+  for (const auto& [k, v] : s["dhcp"].items())
+    std::cout << "dhcp " << k << ": " << v.get<std::string>() << "\n";
+  std::cout << "\nuplinks:\n";
+  Table up({"NAME", "DEVICE", "ADDRESS", "STATE", "CARRIES", "FLOWS"});
+  for (const auto& u : s["uplinks"]) {
+    std::string carries;
+    for (const auto& c : u.value("carries", Json::array()))
+      carries += (carries.empty() ? "" : ",") + c.get<std::string>();
+    up.add({cell(u, "name"), cell(u, "device"), cell(u, "address"), cell(u, "state"),
+            carries.empty() ? "-" : carries, cell(u, "flows")});
+  }
+  up.print(std::cout);
+  std::cout << "\nnetworks:\n";
+  Table nets({"NAME", "BRIDGE", "SUBNET", "DHCP", "VMS"});
+  for (const auto& n : s["networks"])
+    nets.add(
+        {cell(n, "name"), cell(n, "bridge"), cell(n, "subnet"), cell(n, "dhcp"), cell(n, "vms")});
+  nets.print(std::cout);
+  std::cout << "\nvms: " << s["vms"].size() << "\n";
+  Table vms({"NAME", "NETWORK", "IP", "ELASTIC IP", "FILTERS", "QUARANTINED"});
+  for (const auto& v : s["vms"])
+    vms.add({cell(v, "name"), cell(v, "network"), cell(v, "ip"), cell(v, "elastic_ip"),
+             std::to_string(v.value("filters", Json::array()).size()),
+             v.contains("quarantine") && !v["quarantine"].is_null() ? "yes" : "no"});
+  vms.print(std::cout);
+  std::cout << "\nelastic IPs: " << s["elastic_ips"].size() << "\n";
+  print_eips(s["elastic_ips"]);
+  std::cout << "\nrules (the gateway's own, with their counters):\n";
+  Table rules({"CHAIN", "RULE", "PACKETS", "BYTES"});
+  for (const auto& r : s["rules"])
+    rules.add({cell(r, "chain"), cell(r, "rule"), cell(r, "packets"), cell(r, "bytes")});
+  rules.print(std::cout);
+  return kOk;
+}
+
 void print_forwards(const Json& list) {
   Table t({"PUBLIC", "PROTO", "TO"});
   for (const auto& f : list) t.add({cell(f, "public"), cell(f, "proto"), cell(f, "to")});
@@ -258,21 +316,10 @@ void add_topology_commands(CLI::App& app, DaemonOptions& o, int& rc) {
       t.print(std::cout);
     });
   });
-  app.add_subcommand("status", "the daemon, the generation in force, counts, DHCP servers")
-      ->callback([&o, &rc] {
-        rc = show(o.call("GET", "/v1/status"), o, [](const Json& s) {
-          std::cout << "daemon:      running (vmgwd " << cell(s, "version") << ", pid "
-                    << cell(s, "pid") << ")\n"
-                    << "generation:  " << cell(s, "generation") << "\n"
-                    << "config:      " << cell(s, "config") << "\n";
-          for (const auto& [k, v] : s["counts"].items())
-            std::cout << "  " << k << ": " << v.dump() << "\n";
-          for (const auto& [k, v] : s["dhcp"].items())
-            std::cout << "dhcp " << k << ": " << v.get<std::string>() << "\n";
-          std::cout << "filters:     " << cell(s, "filter_path") << "\n";
-          std::cout << "last apply:  " << cell(s, "last_apply") << "\n";
-        });
-      });
+  app.add_subcommand("status",
+                     "the gateway at a glance: daemon, uplinks, networks, VMs, elastic IPs, and "
+                     "the packets each of the gateway's rules counted")
+      ->callback([&o, &rc] { rc = print_status(o); });
 }
 
 }  // namespace

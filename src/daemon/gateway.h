@@ -229,6 +229,13 @@ class Gateway {
   size_t quarantine(const std::string& vm, std::vector<Cidr> allow_from);
   void unquarantine(const std::string& vm);
   std::vector<RuleStats> filter_stats(const std::string& vm);
+  // The counters of the gateway's own rules, by name (host input and output, forwarding,
+  // masquerade, DSCP), read from the kernel: the "firewall status" of `vmgw status`.
+  struct NamedCounter {
+    std::string chain, rule;
+    uint64_t packets = 0, bytes = 0;
+  };
+  std::vector<NamedCounter> rule_counters();
   // Packets vmgw's log statements did not log, being over host.drop_log: the counter of the
   // log_suppressed chain of both tables (compile/drop_log.h), read from the kernel.
   uint64_t drop_log_suppressed();

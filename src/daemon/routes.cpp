@@ -195,6 +195,15 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
                    gw, info.uplink_status ? info.uplink_status() : std::vector<UplinkStatus>{}));
     });
   });
+  r.add("GET", "/v1/counters", [&gw](const Request&, const api::Params&) {
+    return guarded([&] {
+      Json list = Json::array();
+      for (const auto& c : gw.rule_counters())
+        list.push_back(
+            {{"chain", c.chain}, {"rule", c.rule}, {"packets", c.packets}, {"bytes", c.bytes}});
+      return api::json_response(200, list);
+    });
+  });
   r.add("GET", "/v1/status", [&gw, &info](const Request&, const api::Params&) {
     size_t bound = std::count_if(gw.state().eips.begin(), gw.state().eips.end(),
                                  [](const auto& e) { return !e.vm.empty(); });

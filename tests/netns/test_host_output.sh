@@ -102,6 +102,14 @@ logged() { vmgwc log | grep -q "rule='host: output'"; }
 assert "a drop of the host's own traffic is in vmgw log" vmgw_wait_for 3 logged
 in_journal() { grep -Eq "^[0-9T:-]+Z packet vm=- - drop rule='host: output' tcp [0-9.]+:[0-9]+ -> $LAB_WEB_IP:80\$" "$VMGWD_LOG"; }
 assert "and in vmgwd's output (the journal under systemd), one line in the documented form" in_journal
+status=$(vmgwc status)
+printf '%s\n' "$status" | sed 's/^/    /'
+shows() { grep -Eq "$1" <<<"$status"; }
+assert "vmgw status shows the uplinks with their state" shows '^isp1 +wan0 +203.0.113.2/24 +up'
+assert "vmgw status counts the output drop by rule name" \
+  shows "^filter_output +host: output: everything else +[1-9][0-9]* +[1-9]"
+dropped_json=$(vmgwc -o json status | jq '[.rules[] | select(.rule == "host: output: everything else") | .packets] | add')
+assert "vmgw -o json status has the same counter ($dropped_json)" test "$dropped_json" -gt 0
 vmgw_daemon_stop
 
 vmgw_test_end
