@@ -124,25 +124,28 @@ void parse_host_service(YamlReader& r, const YAML::Node& n, const std::string& p
            });
   // Names after the whole entry: `proto` may come after `port`.
   for (const auto& pt : ports) {
-    const bool numeric = !pt.text.empty() && (pt.text[0] >= '0' && pt.text[0] <= '9');
-    if (numeric) {
-      if (auto range = r.ports_text(pt.text, pt.where, pt.path)) {
-        s.ports.push_back(*range);
-        s.port_text.push_back(pt.text);
-      }
-    } else if (auto port = service_port(pt.text, s.proto)) {
-      s.ports.push_back({*port, *port});
+    if (auto range = port_or_service(r, pt.text, pt.where, pt.path, s.proto)) {
+      s.ports.push_back(*range);
       s.port_text.push_back(pt.text);
-    } else if (auto other = service_elsewhere(pt.text, s.proto); !other.empty()) {
-      r.error(pt.where, pt.path,
-              quote(pt.text) + " is " + other + ", not " + std::string(to_string(s.proto)) +
-                  ": give proto: " + other.substr(0, 3) + " (one entry per protocol)");
-    } else {
-      r.error(pt.where, pt.path,
-              quote(pt.text) + " is not a port, a range or a service name (expected 80, " +
-                  "8000-8010 or one of " + service_names() + ")");
     }
   }
+}
+
+std::optional<PortRange> port_or_service(YamlReader& r, const std::string& text,
+                                         const Location& where, const std::string& path,
+                                         Proto proto) {
+  if (!text.empty() && text[0] >= '0' && text[0] <= '9') return r.ports_text(text, where, path);
+  if (auto port = service_port(text, proto)) return PortRange{*port, *port};
+  if (auto other = service_elsewhere(text, proto); !other.empty()) {
+    r.error(where, path,
+            quote(text) + " is " + other + ", not " + std::string(to_string(proto)) +
+                ": give proto: " + other.substr(0, 3) + " (one entry per protocol)");
+  } else {
+    r.error(where, path,
+            quote(text) + " is not a port, a range or a service name (expected 80, " +
+                "8000-8010 or one of " + service_names() + ")");
+  }
+  return std::nullopt;
 }
 
 std::vector<IcmpMatch> parse_icmp_list(YamlReader& r, const YAML::Node& n,

@@ -12,6 +12,11 @@ namespace vmgw::detail {
 // A `host.allow[]` or `host.output.allow[]` entry: proto, port, interface, from, to.
 void parse_host_service(YamlReader& r, const YAML::Node& n, const std::string& path,
                         HostService& s);
+// "80", "8000-8010" or a service name over `proto` ("ssh"): the range, or nullopt after an
+// error naming what is wrong.
+std::optional<PortRange> port_or_service(YamlReader& r, const std::string& text,
+                                         const Location& where, const std::string& path,
+                                         Proto proto);
 // A list of ICMP types: each a name or number, or {type, code}.
 std::vector<IcmpMatch> parse_icmp_list(YamlReader& r, const YAML::Node& n, const std::string& path);
 // `helpers` of a network or of the host: connection-tracking helper names, each known and once.

@@ -3,6 +3,9 @@
 #include "model/parse_uplinks.h"
 
 #include <cmath>
+#include <tuple>
+
+#include "model/parse_host.h"
 
 namespace vmgw::detail {
 namespace {
@@ -145,6 +148,7 @@ void parse_balance_by(YamlReader& r, const YAML::Node& v, const std::string& p, 
 }
 
 void parse_dscp_rule(YamlReader& r, const YAML::Node& n, const std::string& path, DscpRule& d) {
+  std::optional<std::tuple<std::string, Location, std::string>> port;
   r.fields(n, path, {"vm", "network", "from", "proto", "port", "dscp"}, d.origin,
            [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "vm") r.string(v, p, d.vm);
@@ -153,7 +157,10 @@ void parse_dscp_rule(YamlReader& r, const YAML::Node& n, const std::string& path
              if (key == "proto") {
                if (auto pr = r.proto(v, p)) d.proto = *pr;
              }
-             if (key == "port") d.ports = r.ports(v, p);
+             if (key == "port") {
+               if (auto t = r.scalar(v, p, "a port, a range or a service name"))
+                 port = std::make_tuple(*t, r.loc(v), p);
+             }
              if (key == "dscp") {
                auto s = r.scalar(v, p, "a DSCP name or number");
                if (!s) return;
@@ -166,6 +173,10 @@ void parse_dscp_rule(YamlReader& r, const YAML::Node& n, const std::string& path
                              "af11-af43, cs0-cs7, le, va)");
              }
            });
+  // After the whole rule: `proto` may come after `port`.
+  if (port)
+    d.ports =
+        port_or_service(r, std::get<0>(*port), std::get<1>(*port), std::get<2>(*port), d.proto);
 }
 
 }  // namespace vmgw::detail
