@@ -101,4 +101,20 @@ int show(const ApiResult& r, const std::string& output,
   return kOk;
 }
 
+void print_log(const nlohmann::json& entries, const std::string& output) {
+  for (const auto& e : entries) {
+    if (output == "json") {
+      std::cout << e.dump() << "\n";
+      continue;
+    }
+    std::string tuple = cell(e, "proto") + " " + cell(e, "src");
+    if (e.value("sport", 0) > 0) tuple += ":" + cell(e, "sport");
+    tuple += " -> " + cell(e, "dst");
+    if (e.value("dport", 0) > 0) tuple += ":" + cell(e, "dport");
+    std::cout << cell(e, "time") << " vm=" << cell(e, "vm") << " " << cell(e, "direction") << " "
+              << cell(e, "verdict") << " rule='" << cell(e, "rule") << "' " << tuple << "\n";
+  }
+  std::cout.flush();
+}
+
 }  // namespace vmgw::cli

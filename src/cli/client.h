@@ -41,6 +41,10 @@ std::string cell(const nlohmann::json& j, const char* key);
 int show(const ApiResult& r, const std::string& output,
          const std::function<void(const nlohmann::json&)>& human);
 
+// Log entries (GET /v1/log's "entries") one per line: JSON (output "json") or
+// "TIME vm=VM DIRECTION VERDICT rule='RULE' PROTO SRC[:PORT] -> DST[:PORT]".
+void print_log(const nlohmann::json& entries, const std::string& output);
+
 // HTTP status -> exit code: 2xx 0, 400 1, 404 5, 409 6, 5xx 2, connection failure 3.
 int exit_code_for_status(int status);
 

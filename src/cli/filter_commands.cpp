@@ -187,22 +187,6 @@ void add_vm_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   });
 }
 
-void print_log(const Json& entries, const DaemonOptions& o) {
-  for (const auto& e : entries) {
-    if (o.output == "json") {
-      std::cout << e.dump() << "\n";
-      continue;
-    }
-    std::string tuple = cell(e, "proto") + " " + cell(e, "src");
-    if (e.value("sport", 0) > 0) tuple += ":" + cell(e, "sport");
-    tuple += " -> " + cell(e, "dst");
-    if (e.value("dport", 0) > 0) tuple += ":" + cell(e, "dport");
-    std::cout << cell(e, "time") << " vm=" << cell(e, "vm") << " " << cell(e, "direction") << " "
-              << cell(e, "verdict") << " rule='" << cell(e, "rule") << "' " << tuple << "\n";
-  }
-  std::cout.flush();
-}
-
 void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   auto vm = std::make_shared<std::string>();
   auto follow = std::make_shared<bool>(false);
@@ -211,12 +195,25 @@ void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   log->add_option("--vm", *vm, "only this VM's packets");
   log->add_flag("-f,--follow", *follow, "keep printing new entries");
   log->add_option("-n,--limit", *limit, "how many recent entries")->capture_default_str();
-  log->callback([&o, &rc, vm, follow, limit] {
+  auto seconds = std::make_shared<int>(0);
+  log->add_option("--for", *seconds,
+                  "without vmgwd: follow the kernel's log this many seconds (0: until stopped)");
+  log->callback([&o, &rc, vm, follow, limit, seconds] {
+    // Without vmgwd nobody keeps the log: follow what the kernel logs from now on.
+    try {
+      api::Request probe;
+      probe.method = "GET";
+      probe.path = "/v1/status";
+      o.io->http(o.socket, probe);
+    } catch (const std::exception&) {
+      rc = o.io->follow_kernel_log(*seconds, o.output);
+      return;
+    }
     std::map<std::string, std::string> q{{"limit", std::to_string(*limit)}};
     if (!vm->empty()) q["vm"] = *vm;
     auto r = o.call("GET", "/v1/log", std::nullopt, q);
     if ((rc = r.exit_code) != kOk) return;
-    print_log(r.body["entries"], o);
+    print_log(r.body["entries"], o.output);
     // On stderr: stdout stays one entry per line.
     if (uint64_t n = r.body.value("suppressed", uint64_t{0}); n > 0 && o.output != "json")
       std::cerr << n
@@ -229,7 +226,7 @@ void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
       q["limit"] = "1000";
       r = o.call("GET", "/v1/log", std::nullopt, q);
       if ((rc = r.exit_code) != kOk) return;
-      print_log(r.body["entries"], o);
+      print_log(r.body["entries"], o.output);
       last = r.body.value("last_seq", last);
     }
   });

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/nflog.h"
+#include "compile/log_prefix.h"
 
 namespace vmgw::daemon {
 
@@ -60,13 +61,10 @@ std::string format_line(const LogEntry& e);
 // format_line without the time: "vm=web out drop rule='...' tcp 10.0.0.9:41000 -> ...".
 std::string format_fields(const LogEntry& e);
 
-// The log prefix vmgw's rules carry: "vmgw <verdict> <direction> <rule text>", verdict one of
-// accept/drop/reject/log, direction out/in/- ("-" becomes ""), the rule text the rest (spaces
-// allowed, may be empty; the kernel cuts prefixes at 127 bytes). nullopt if not ours.
-struct Prefix {
-  std::string verdict, direction, rule;
-  bool operator==(const Prefix&) const = default;
-};
-std::optional<Prefix> parse_prefix(std::string_view prefix);
+// The log prefix vmgw's rules carry (compile/log_prefix.h).
+using Prefix = LogPrefix;
+inline std::optional<Prefix> parse_prefix(std::string_view prefix) {
+  return parse_log_prefix(prefix);
+}
 
 }  // namespace vmgw::daemon

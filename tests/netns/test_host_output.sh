@@ -58,6 +58,16 @@ no_ping_out() { ! gw busybox ping -c 1 -W 1 "$LAB_INET_ADDR" >/dev/null 2>&1; }
 assert "the host cannot ping out (output icmp: [])" no_ping_out
 grew() { (($(counter_of "host: output: everything else") > dropped_before)); }
 assert "the drops are counted on 'host: output: everything else'" grew
+# vmgw log without vmgwd follows the kernel's log group itself.
+ip netns exec "$NS_GW" timeout 10 "$VMGW_BIN" --socket "$VMGW_LAB/run/none.sock" log --for 3 \
+  >"$VMGW_LAB/tmp/log.out" 2>"$VMGW_LAB/tmp/log.err" &
+log_pid=$!
+sleep 0.5
+cannot_open "$LAB_WEB_IP" 80 || true
+wait "$log_pid" || true
+sed 's/^/    /' "$VMGW_LAB/tmp/log.out"
+local_log() { grep -Eq "vm=- - drop rule='host: output' tcp [0-9.]+:[0-9]+ -> $LAB_WEB_IP:80$" "$VMGW_LAB/tmp/log.out"; }
+assert "vmgw log without vmgwd shows the drop as it happens" local_log
 
 # In: SSH from the internet, to the uplink's address only; its replies leave (established).
 assert "internet -> $LAB_UPLINK_ADDR:22 answers (replies leave under output drop)" \
