@@ -1,6 +1,8 @@
 // Filtering: what may be forwarded (VM/LAN networks out, published services in, replies). Each
 // VM's new flows are counted by one lookup of its address, whatever the number of VMs. The
 // host's own policy is in host.cpp.
+#include <tuple>
+
 #include "compile/compile.h"
 #include "compile/filter_rules.h"
 #include "compile/parts.h"
@@ -33,6 +35,24 @@ void compile_forward(const Index& ix, nft::Table& t) {
                  "per-VM count of new flows sent"});
   fwd.push_back({{nft::match(nft::payload("ip", "daddr"), nft::set_ref(names::kVmIngress))},
                  "per-VM count of new flows received"});
+  // A network's ICMP lists: what is listed passes, other new ICMP out of (or into) that network
+  // is dropped and logged. Errors of its flows are `related`, accepted above.
+  for (const auto& [name, net] : ix.networks) {
+    for (auto [list, way, dev] : {std::tuple{&net->icmp_out, "out", "iifname"},
+                                  std::tuple{&net->icmp_in, "in", "oifname"}}) {
+      if (!*list) continue;
+      const std::string who = name + ": icmp " + way;
+      for (const auto& m : **list) {
+        nft::Rule r = icmp_rule(m, who + " " + icmp_text(m));
+        r.expr.insert(r.expr.begin(), nft::match(nft::meta(dev), net->bridge));
+        fwd.push_back(std::move(r));
+      }
+      std::vector<Json> rest{nft::match(nft::meta(dev), net->bridge),
+                             nft::match(nft::meta("l4proto"), 1)};
+      for (const auto& e : end) rest.push_back(e);
+      fwd.push_back({rest, who + ": not listed"});
+    }
+  }
   fwd.push_back({{nft::match(nft::meta("iifname"), nft::set_ref(names::kInternalIfs)),
                   nft::counter(), nft::accept()},
                  "VM networks and LANs may open connections"});

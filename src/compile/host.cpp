@@ -101,31 +101,6 @@ void service_rules(nft::Table& t, const HostService& s, Way way, std::vector<nft
   out.push_back({m, name + (s.limit ? " (" + s.limit->str() + ")" : "")});
 }
 
-// nft lists known ICMP values by name: the plan writes them so, or the diff never settles.
-Json icmp_value(uint8_t v, bool code) {
-  auto name = code ? icmp_code_name(v) : icmp_type_name(v);
-  return name ? Json(*name) : Json(v);
-}
-
-nft::Rule icmp_rule(const IcmpMatch& m, const std::string& comment) {
-  std::vector<Json> e{nft::match(nft::payload("icmp", "type"), icmp_value(*m.type, false))};
-  if (m.code) e.push_back(nft::match(nft::payload("icmp", "code"), icmp_value(*m.code, true)));
-  e.push_back(nft::counter());
-  e.push_back(nft::accept());
-  return {e, comment};
-}
-
-std::string icmp_text(const IcmpMatch& m) {
-  std::string t = icmp_value(*m.type, false).is_string()
-                      ? icmp_value(*m.type, false).get<std::string>()
-                      : std::to_string(*m.type);
-  if (m.code) {
-    Json c = icmp_value(*m.code, true);
-    t += "/" + (c.is_string() ? c.get<std::string>() : std::to_string(*m.code));
-  }
-  return t;
-}
-
 void common_start(std::vector<nft::Rule>& rules, Way way) {
   established_then_invalid(rules);
   rules.push_back({{nft::match(nft::meta(way == Way::in ? "iif" : "oif"), "lo"), nft::accept()},
@@ -201,6 +176,35 @@ void compile_output(const Index& ix, nft::Table& t) {
 }
 
 }  // namespace
+
+namespace {
+
+// nft lists known ICMP values by name: the plan writes them so, or the diff never settles.
+Json icmp_value(uint8_t v, bool code) {
+  auto name = code ? icmp_code_name(v) : icmp_type_name(v);
+  return name ? Json(*name) : Json(v);
+}
+
+}  // namespace
+
+nft::Rule icmp_rule(const IcmpMatch& m, const std::string& comment) {
+  std::vector<Json> e{nft::match(nft::payload("icmp", "type"), icmp_value(*m.type, false))};
+  if (m.code) e.push_back(nft::match(nft::payload("icmp", "code"), icmp_value(*m.code, true)));
+  e.push_back(nft::counter());
+  e.push_back(nft::accept());
+  return {e, comment};
+}
+
+std::string icmp_text(const IcmpMatch& m) {
+  std::string t = icmp_value(*m.type, false).is_string()
+                      ? icmp_value(*m.type, false).get<std::string>()
+                      : std::to_string(*m.type);
+  if (m.code) {
+    Json c = icmp_value(*m.code, true);
+    t += "/" + (c.is_string() ? c.get<std::string>() : std::to_string(*m.code));
+  }
+  return t;
+}
 
 void compile_host(const Index& ix, nft::Table& t) {
   compile_input(ix, t);

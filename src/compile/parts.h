@@ -52,6 +52,10 @@ void compile_filter(const Index& ix, nft::Table& t);
 // The host's own policy: what may reach it (filter_input) and what it may send (filter_output,
 // with host.output.policy drop only).
 void compile_host(const Index& ix, nft::Table& t);
+// An ICMP allow-list entry's rule (type, and code if given; counted, accepted), and its text
+// ("destination-unreachable/frag-needed") for rule names.
+nft::Rule icmp_rule(const IcmpMatch& m, const std::string& comment);
+std::string icmp_text(const IcmpMatch& m);
 // Replies and related traffic accepted; what conntrack cannot place dropped (counted).
 void established_then_invalid(std::vector<nft::Rule>& rules);
 // The quarantine chain, the dispatch to per-VM filters and the br_netfilter switch.

@@ -451,6 +451,21 @@ void gateway_policy(const Config& c, const Vm& vm, const filter::Packet& p, Trac
     }
     return decide(false, "host: everything else");
   }
+  const Network* own = nullptr;
+  for (const auto& n : c.networks)
+    if (n.name == vm.network) own = &n;
+  const std::optional<std::vector<IcmpMatch>> none;
+  const auto& icmp_list = !own                                    ? none
+                          : p.direction == filter::Direction::out ? own->icmp_out
+                                                                  : own->icmp_in;
+  if (p.ip_proto == 1 && icmp_list) {
+    const std::string who =
+        vm.network + ": icmp " + (p.direction == filter::Direction::out ? "out" : "in");
+    for (const auto& m : *icmp_list)
+      if (m.type == p.icmp_type && (!m.code || *m.code == p.icmp_code))
+        return decide(true, who + " " + m.text);
+    return decide(false, who + ": not listed");
+  }
   if (p.direction == filter::Direction::out)
     return decide(true, "VM networks and LANs may open connections");
   if (src && in_internal_subnet(c, *src))

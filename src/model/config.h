@@ -22,6 +22,16 @@ struct Origin {
   Location at(const std::string& field) const;
 };
 
+// One ICMP type, and optionally one code of it, that the host lets in (host.icmp) or may send
+// (host.output.icmp). Values are the protocol's numbers; `text` is as written, for messages.
+struct IcmpMatch {
+  Origin origin;
+  std::optional<uint8_t> type;
+  std::optional<uint8_t> code;
+  std::string text;  // "echo-request", "destination-unreachable/frag-needed"
+  bool operator==(const IcmpMatch& o) const { return type == o.type && code == o.code; }
+};
+
 // Something an uplink's health probe asks: an ICMP echo to `address`, or, with a port, a TCP
 // connection to address:port (a SYN-ACK or a reset both prove the path works).
 struct ProbeTarget {
@@ -105,6 +115,9 @@ struct Network {
   std::optional<std::pair<Ipv4, Ipv4>> range;
   std::vector<std::string> masquerade;  // uplink names
   std::vector<Ipv4> dns_servers;        // handed out by DHCP
+  // ICMP its hosts may send out of the network / receive from outside it, beyond errors of
+  // their flows; nullopt: any (as without the lists).
+  std::optional<std::vector<IcmpMatch>> icmp_out, icmp_in;
   // Connection-tracking helpers (model/conntrack_helpers.h) for connections its hosts open and
   // connections to them (port forwards, elastic IPs) on each helper's standard port.
   std::vector<std::string> helpers;
@@ -186,16 +199,6 @@ struct HostService {
   std::optional<ConnectionRate> limit;  // new connections of the entry, all sources together
   std::optional<ConnectionRate> per_source;  // new connections of one source address
   bool has_port(uint16_t port) const;
-};
-
-// One ICMP type, and optionally one code of it, that the host lets in (host.icmp) or may send
-// (host.output.icmp). Values are the protocol's numbers; `text` is as written, for messages.
-struct IcmpMatch {
-  Origin origin;
-  std::optional<uint8_t> type;
-  std::optional<uint8_t> code;
-  std::string text;  // "echo-request", "destination-unreachable/frag-needed"
-  bool operator==(const IcmpMatch& o) const { return type == o.type && code == o.code; }
 };
 
 // What the host itself may send (host.output). By default everything (policy accept), as

@@ -56,7 +56,7 @@ class Parser : public detail::YamlReader {
   void network(const YAML::Node& n, const std::string& path, Network& net) {
     fields(n, path,
            {"name", "bridge", "subnet", "gateway", "dhcp", "lease_time", "range", "masquerade",
-            "dns_servers", "uplinks", "mode", "failback", "helpers"},
+            "dns_servers", "uplinks", "mode", "failback", "helpers", "icmp_out", "icmp_in"},
            net.origin, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (detail::parse_network_routing(*this, key, v, p, net)) return;
              if (key == "name") string(v, p, net.name);
@@ -69,6 +69,8 @@ class Parser : public detail::YamlReader {
                                        kMaxLeaseTime, "2 minutes, dnsmasq's least");
              if (key == "range") net.range = address_range(v, p);
              if (key == "helpers") net.helpers = detail::parse_helpers(*this, v, p);
+             if (key == "icmp_out") net.icmp_out = detail::parse_icmp_list(*this, v, p);
+             if (key == "icmp_in") net.icmp_in = detail::parse_icmp_list(*this, v, p);
              if (key == "masquerade") {
                items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t i) {
                  net.origin.fields["masquerade[" + std::to_string(i) + "]"] = loc(item);

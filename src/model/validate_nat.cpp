@@ -224,6 +224,10 @@ void check_icmp_list(Checker& c, const std::vector<IcmpMatch>& list) {
 }  // namespace
 
 void check_host(Checker& c) {
+  for (const auto& n : c.config.networks) {
+    if (n.icmp_out) check_icmp_list(c, *n.icmp_out);
+    if (n.icmp_in) check_icmp_list(c, *n.icmp_in);
+  }
   const HostPolicy& host = c.config.host;
   check_services(c, host.allow);
   if (host.icmp) {
