@@ -6,27 +6,15 @@
 #include "backend/fake_rtnl.h"
 #include "compile/compile.h"
 #include "compile/routing_ids.h"
+#include "fake_host.h"
 #include "test_support.h"
 
 namespace vmgw {
 namespace {
 
+using testing::FakeHost;
 using testing::kSmallGateway;
 using testing::valid_config;
-
-struct FakeHost {
-  backend::FakeNftBackend nft;
-  backend::FakeRtnl rtnl;
-  backend::FakeSysctl sysctl;
-  backend::FakeDhcp dhcp;
-  Backends backends{nft, rtnl, sysctl, dhcp};
-  FakeHost() {
-    rtnl.add_link("lo");
-    rtnl.add_link("wan0", "veth");
-    rtnl.add_link("vnet-web", "tap", false);
-    sysctl.values["net/ipv4/ip_forward"] = "0";
-  }
-};
 
 TEST(Apply, FirstApplyBuildsEverythingSecondWritesNothing) {
   FakeHost host;

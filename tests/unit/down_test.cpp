@@ -6,35 +6,15 @@
 #include "backend/fake_nft_backend.h"
 #include "backend/fake_rtnl.h"
 #include "compile/compile.h"
+#include "fake_host.h"
 #include "test_support.h"
 
 namespace vmgw {
 namespace {
 
+using testing::FakeHost;
 using testing::kSmallGateway;
 using testing::valid_config;
-
-struct FakeHost {
-  backend::FakeNftBackend nft;
-  backend::FakeRtnl rtnl;
-  backend::FakeSysctl sysctl;
-  backend::FakeDhcp dhcp;
-  Backends backends{nft, rtnl, sysctl, dhcp};
-  FakeHost() {
-    rtnl.add_link("lo");
-    rtnl.add_link("wan0", "veth");
-    rtnl.add_link("vnet-web", "tap", false);
-    sysctl.values["net/ipv4/ip_forward"] = "0";
-  }
-  bool has_address(const std::string& dev, const std::string& a) const {
-    backend::AddressInfo x{dev, *InterfaceAddress::parse(a)};
-    return std::find(rtnl.addresses_.begin(), rtnl.addresses_.end(), x) != rtnl.addresses_.end();
-  }
-  bool has_link(const std::string& name) const {
-    return std::any_of(rtnl.links_.begin(), rtnl.links_.end(),
-                       [&](const backend::LinkInfo& l) { return l.name == name; });
-  }
-};
 
 TEST(Down, RemovesTablesRoutingAddressesBridgesAndDhcpButNothingElse) {
   FakeHost host;
