@@ -56,6 +56,7 @@ CliIo real_io() {
   io.apply = cmd_apply;
   io.down = cmd_down;
   io.follow_kernel_log = cmd_log_kernel;
+  io.kernel_status = cmd_status_kernel;
   io.show = cmd_show;
   io.leases = cmd_leases;
   io.lease_event = cmd_lease_event;

@@ -32,6 +32,9 @@ int cmd_show(const std::string& output);
 // `vmgw log` without vmgwd: binds the kernel's log group (NFLOG 7) and prints what vmgw's rules
 // log from now on, for `seconds` (0: until interrupted). Root only; no VM names, no history.
 int cmd_log_kernel(int seconds, const std::string& output);
+// `vmgw status` without vmgwd: says so on stderr, prints the gateway's counted rules as the
+// kernel holds them (vmgw apply alone), and returns kEnvironment: the daemon is not running.
+int cmd_status_kernel(const std::string& output);
 // From the daemon when its socket exists, else from the state dir `vmgw apply` writes.
 int cmd_leases(const Dirs& dirs, const std::string& output, const std::string& socket);
 // Called by dnsmasq through the generated hook: ACTION MAC IP [HOSTNAME]. Reports to the daemon

@@ -29,6 +29,8 @@ struct CliIo {
   std::function<int(const std::string& file, const Dirs& dirs, bool dry_run)> apply;
   std::function<int(const Dirs& dirs, const std::string& socket, bool dry_run)> down;
   std::function<int(const std::string& output)> show;
+  // `vmgw status` without vmgwd: the counted rules in force, read from the kernel.
+  std::function<int(const std::string& output)> kernel_status;
   // `vmgw log` without vmgwd: the kernel's log group, live, for `seconds` (0: until stopped).
   std::function<int(int seconds, const std::string& output)> follow_kernel_log;
   std::function<int(const Dirs& dirs, const std::string& output, const std::string& socket)> leases;

@@ -2,6 +2,7 @@
 // are emitted in a sorted order that does not depend on the order of the input file.
 #pragma once
 
+#include <array>
 #include <map>
 #include <string>
 #include <string_view>
@@ -56,6 +57,10 @@ inline constexpr const char* kFilterOutput = "filter_output";  // host.output.po
 inline constexpr const char* kDscpOutput = "dscp_output";      // DSCP rules with `from` only
 inline constexpr const char* kHelpers = "helpers";             // conntrack helpers, when used
 inline constexpr const char* kHelpersOut = "helpers_out";      // the host's, for what it opens
+// The chains whose counted rules are the gateway's "firewall status" (`vmgw status`).
+inline constexpr std::array<const char*, 6> kStatusChains{"filter_input",   "filter_output",
+                                                          "filter_forward", "nat_postrouting",
+                                                          "dscp_forward",   "dscp_output"};
 // Per-VM filters and quarantine (inet: IP, stateful; bridge: layer 2, by bridge port). The
 // vm_l2_* and vm_l3_* chains dispatch to the filter programs (vm_filters.cpp).
 inline constexpr const char* kVmL3Out = "vm_l3_out";

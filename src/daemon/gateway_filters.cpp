@@ -270,8 +270,7 @@ size_t Gateway::cut_revoked_flows(const std::vector<Vm>& before,
 
 std::vector<Gateway::NamedCounter> Gateway::rule_counters() {
   std::vector<NamedCounter> out;
-  for (const char* chain : {names::kFilterInput, names::kFilterOutput, names::kFilterForward,
-                            names::kNatPostrouting, names::kDscpForward, names::kDscpOutput}) {
+  for (const char* chain : names::kStatusChains) {
     for (const auto& r : deps_.backends.nft.rule_counters("inet", names::kTable, chain))
       if (r.has_counter && !r.comment.empty())
         out.push_back({chain, r.comment, r.packets, r.bytes});

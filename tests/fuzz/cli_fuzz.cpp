@@ -83,6 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   io.apply = [](const std::string&, const cli::Dirs&, bool) { return 0; };
   io.down = [](const cli::Dirs&, const std::string&, bool) { return 0; };
   io.follow_kernel_log = [](int, const std::string&) { return 0; };
+  io.kernel_status = [](const std::string&) { return 3; };
   io.show = [](const std::string&) { return 0; };
   io.leases = [](const cli::Dirs&, const std::string&, const std::string&) { return 0; };
   io.lease_event = [](const cli::Dirs&, const std::string&, const std::string&,

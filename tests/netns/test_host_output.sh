@@ -68,6 +68,12 @@ wait "$log_pid" || true
 sed 's/^/    /' "$VMGW_LAB/tmp/log.out"
 local_log() { grep -Eq "vm=- - drop rule='host: output' tcp [0-9.]+:[0-9]+ -> $LAB_WEB_IP:80$" "$VMGW_LAB/tmp/log.out"; }
 assert "vmgw log without vmgwd shows the drop as it happens" local_log
+st_rc=0
+st_out=$(ip netns exec "$NS_GW" "$VMGW_BIN" --socket "$VMGW_LAB/run/none.sock" status 2>&1) || st_rc=$?
+printf '%s\n' "$st_out" | sed 's/^/    /' | head -8
+assert "vmgw status without vmgwd exits 3 (the daemon is not running)" test "$st_rc" -eq 3
+kernel_rules() { grep -Eq "^filter_output +host: output: everything else +[1-9]" <<<"$st_out"; }
+assert "  and still shows the rules in force by name with their counters" kernel_rules
 
 # In: SSH from the internet, to the uplink's address only; its replies leave (established).
 assert "internet -> $LAB_UPLINK_ADDR:22 answers (replies leave under output drop)" \

@@ -1,5 +1,6 @@
-// `vmgw log` without vmgwd: nobody keeps the packets vmgw's rules log, so the CLI itself binds
-// the kernel's log group and prints them as they come, in `vmgw log`'s own form.
+// `vmgw log` and `vmgw status` without vmgwd (`vmgw apply` alone): nobody keeps the packets
+// vmgw's rules log, so the CLI itself binds the kernel's log group and prints them as they come,
+// in `vmgw log`'s own form; and the status it can give is the kernel's counters by rule name.
 #include <poll.h>
 #include <unistd.h>
 
@@ -9,8 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/nflog.h"
+#include "backend/nft_backend.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/table.h"
+#include "compile/compile.h"
 #include "compile/drop_log.h"
 #include "compile/log_prefix.h"
 
@@ -71,6 +75,36 @@ int cmd_log_kernel(int seconds, const std::string& output) {
     print_log(entries, output);
   }
   return kOk;
+}
+
+int cmd_status_kernel(const std::string& output) {
+  std::cerr << "vmgwd is not running: the gateway's rules as the kernel counts them\n";
+  if (::geteuid() != 0) {
+    std::cerr << "reading the kernel's counters needs root (CAP_NET_ADMIN)\n";
+    return kEnvironment;
+  }
+  try {
+    auto nft = backend::make_libnftables_backend();
+    nlohmann::json rules = nlohmann::json::array();
+    for (const char* chain : names::kStatusChains)
+      for (const auto& r : nft->rule_counters("inet", names::kTable, chain))
+        if (r.has_counter && !r.comment.empty())
+          rules.push_back(
+              {{"chain", chain}, {"rule", r.comment}, {"packets", r.packets}, {"bytes", r.bytes}});
+    if (output == "json") {
+      std::cout << nlohmann::json{{"daemon", "not running"}, {"rules", rules}}.dump(2) << "\n";
+    } else if (rules.empty()) {
+      std::cout << "no vmgw table in this network namespace (nothing applied yet)\n";
+    } else {
+      Table t({"CHAIN", "RULE", "PACKETS", "BYTES"});
+      for (const auto& r : rules)
+        t.add({cell(r, "chain"), cell(r, "rule"), cell(r, "packets"), cell(r, "bytes")});
+      t.print(std::cout);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+  }
+  return kEnvironment;
 }
 
 }  // namespace vmgw::cli
