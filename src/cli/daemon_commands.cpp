@@ -14,10 +14,10 @@ namespace {
 using Json = nlohmann::json;
 
 void print_vms(const Json& list) {
-  Table t({"NAME", "NETWORK", "MAC", "IP", "PORT", "ELASTIC IP"});
+  Table t({"NAME", "NETWORK", "MAC", "IP", "PORT", "ELASTIC IP", "FROM"});
   for (const auto& v : list)
     t.add({cell(v, "name"), cell(v, "network"), cell(v, "mac"), cell(v, "ip"), cell(v, "port"),
-           cell(v, "elastic_ip")});
+           cell(v, "elastic_ip"), v.contains("libvirt_domain") ? "libvirt" : "api"});
   t.print(std::cout);
 }
 
@@ -61,6 +61,16 @@ int print_status(const DaemonOptions& o) {
             << "config:      " << cell(s, "config") << "\n";
   for (const auto& [k, v] : s["dhcp"].items())
     std::cout << "dhcp " << k << ": " << v.get<std::string>() << "\n";
+  // Following libvirt: connected or why not, and every domain interface it did not take.
+  if (const Json& l = s.value("libvirt", Json()); l.is_object()) {
+    std::cout << "libvirt:     " << cell(l, "uri") << ", "
+              << (l.value("connected", false)
+                      ? "connected, " + cell(l, "domains") + " domains with VMs"
+                      : "not connected: " + cell(l, "error"))
+              << "\n";
+    for (const auto& r : l.value("refused", Json::array()))
+      std::cout << "  refused: " << r.get<std::string>() << "\n";
+  }
   std::cout << "\nuplinks:\n";
   Table up({"NAME", "DEVICE", "ADDRESS", "STATE", "CARRIES", "FLOWS"});
   for (const auto& u : s["uplinks"]) {

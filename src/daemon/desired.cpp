@@ -21,6 +21,7 @@ Vm to_vm(const store::VmRecord& r, const std::string& path) {
   v.mac = r.mac;
   v.ip = r.ip;
   v.port = r.port;
+  v.owner = r.owner;
   for (size_t i = 0; i < r.filters.size(); ++i) {
     VmFilter f;
     f.origin.path = path + ".filters[" + std::to_string(i) + "]";

@@ -66,7 +66,7 @@ store::VmRecord Gateway::add_vm(const VmRequest& req) {
       throw ServiceError(409, "ip", req.ip->str() + " is already used by vm '" + owner + "'");
   const Network* net = find_network(topology_, req.network);
   if (!net) throw ServiceError(400, "network", "unknown network '" + req.network + "'");
-  store::VmRecord rec{req.name, req.network, req.mac, Ipv4{}, req.port, req.filters, {}};
+  store::VmRecord rec{req.name, req.network, req.mac, Ipv4{}, req.port, req.filters, {}, req.owner};
   if (req.ip) {
     rec.ip = *req.ip;
   } else {

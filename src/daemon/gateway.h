@@ -65,6 +65,7 @@ struct VmRequest {
   std::vector<store::FilterBindingRecord> filters;
   // An elastic IP to allocate and bind with the VM: a pool's name, "" for the first pool.
   std::optional<std::string> eip_pool;
+  std::string owner;  // store::VmRecord::owner
 };
 
 struct DefinedFilter {
@@ -177,6 +178,8 @@ class Gateway {
   const std::vector<Vm>& vms() const { return objects_.desired().vms; }
   // One VM of the desired config, or nullptr (O(log N)).
   const Vm* find_vm(const std::string& name) const { return objects_.desired_vm(name); }
+  // One stored VM, or nullptr.
+  const store::VmRecord* vm_record(const std::string& name) const { return objects_.vm(name); }
   // The elastic IP bound to `vm`, or nullptr.
   const store::EipRecord* eip_of(const std::string& vm) const { return objects_.eip_of_vm(vm); }
   store::StateStore& store() { return deps_.store; }

@@ -24,6 +24,7 @@
 
 #include "api/unix_server.h"
 #include "backend/dhcp.h"
+#include "backend/hypervisor.h"
 #include "backend/link_watch.h"
 #include "backend/nflog.h"
 #include "backend/nft_monitor.h"
@@ -34,6 +35,7 @@
 #include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
 #include "daemon/host_healer.h"
+#include "daemon/libvirt_follower.h"
 #include "daemon/log.h"
 #include "daemon/log_book.h"
 #include "daemon/memory.h"
@@ -295,6 +297,17 @@ int run(const Options& o) {
   // Links, addresses, routing, sysctls and hosts files another program changes are put back too
   // (nftables' own events cover the tables, above).
   auto healer = daemon::make_host_healer(gw, backend::dhcp_dir(o.state_dir));
+  // libvirt's domains become VMs (the config's libvirt section); libvirt not running yet is
+  // retried every second, the API serves meanwhile.
+  std::unique_ptr<backend::Hypervisor> hypervisor;
+  std::unique_ptr<daemon::LibvirtFollower> libvirt;
+  if (topology->libvirt) {
+    hypervisor = backend::make_libvirt_hypervisor(topology->libvirt->uri);
+    libvirt = std::make_unique<daemon::LibvirtFollower>(gw, *hypervisor, topology->libvirt->uri,
+                                                        daemon::followed_networks(*topology));
+    libvirt->start(std::chrono::steady_clock::now());
+    info.libvirt = [&] { return libvirt->status(); };
+  }
 
   // Who may use the API is decided from the peer's credentials (api/access.h): the socket file
   // is open to every local user when a group can be given access (others are answered 403 at
@@ -362,13 +375,17 @@ int run(const Options& o) {
     if (monitor) extra.push_back(monitor->fd());
     for (int fd : uplinks.fds()) extra.push_back(fd);
     for (int fd : healer->fds()) extra.push_back(fd);
+    if (libvirt)
+      for (int fd : libvirt->fds()) extra.push_back(fd);
     // At most a second asleep: the trim after a quiet second needs the loop back.
-    auto ready = server.poll_once(
-        healer->timeout_ms(uplinks.timeout_ms(1000), std::chrono::steady_clock::now()), handle,
-        extra);
+    int timeout = healer->timeout_ms(uplinks.timeout_ms(1000), std::chrono::steady_clock::now());
+    if (libvirt) timeout = libvirt->timeout_ms(timeout, std::chrono::steady_clock::now());
+    auto ready = server.poll_once(timeout, handle, extra);
     if (uplinks.poll(ready)) worked = std::chrono::steady_clock::now();
     // After the uplinks: routing follows a lost carrier before a re-diff looks at it.
     if (healer->poll(ready, std::chrono::steady_clock::now()))
+      worked = std::chrono::steady_clock::now();
+    if (libvirt && libvirt->poll(ready, std::chrono::steady_clock::now()))
       worked = std::chrono::steady_clock::now();
     for (int fd : ready) {
       if (monitor && fd == monitor->fd()) {
@@ -397,6 +414,14 @@ int run(const Options& o) {
             worked = std::chrono::steady_clock::now();
             daemon::log_info("reloaded " + o.config + ": " + gw.reload(*next).summary());
             uplinks.configure();
+            if (libvirt && next->libvirt && next->libvirt->uri == topology->libvirt->uri)
+              libvirt->configure(daemon::followed_networks(*next),
+                                 std::chrono::steady_clock::now());
+            else if (static_cast<bool>(libvirt) != static_cast<bool>(next->libvirt) ||
+                     (libvirt && next->libvirt->uri != topology->libvirt->uri))
+              daemon::log_error(
+                  "the libvirt section's uri, or whether there is one, changes "
+                  "when vmgwd restarts; the networks it follows changed now");
             // The API's groups and share follow the file too, and the socket's mode with them.
             policy = access_policy(*next, o);
             server.set_access_policy(policy);

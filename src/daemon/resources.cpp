@@ -67,7 +67,18 @@ Json vm_json(const Vm& vm, const store::EipRecord* eip) {
     j["quarantine"] = {{"allow_from", allow}};
   }
   if (eip) j["elastic_ip"] = eip->address.str();
+  // A VM a followed libvirt domain made: changed in libvirt, not through the API.
+  if (vm.owner.starts_with("libvirt:")) j["libvirt_domain"] = vm.owner.substr(8);
   return j;
+}
+
+std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm,
+                                                                   const std::string& change) {
+  if (!vm.owner.starts_with("libvirt:")) return std::nullopt;
+  return std::pair<std::string, std::string>{
+      "name", "vm '" + vm.name + "' follows libvirt domain " + vm.owner.substr(8) + ": " + change +
+                  " it in libvirt (the domain's interface or its vmgw metadata), not through the "
+                  "API"};
 }
 
 Json eip_json(const store::EipRecord& e, const Config& topology) {

@@ -18,6 +18,10 @@ using FieldErrors = std::vector<std::pair<std::string, std::string>>;
 
 // `eip`: the elastic IP bound to the VM, or nullptr.
 Json vm_json(const Vm& vm, const store::EipRecord* eip);
+// A VM a followed libvirt domain made is changed in libvirt: the API's change of its interface,
+// filters or existence is refused (409) with how to proceed; nullopt for another VM.
+std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm,
+                                                                   const std::string& change);
 Json eip_json(const store::EipRecord& e, const Config& topology);
 Json forward_json(const store::ForwardRecord& f);
 Json network_json(const Network& n, size_t vm_count);

@@ -64,6 +64,9 @@ void add_vm_routes(api::Router& r, Gateway& gw) {
     FieldErrors errors;
     auto change = parse_vm_change(*body, errors);
     if (!change) return bad_request(errors);
+    if (const Vm* v = gw.find_vm(p.at("name")))
+      if (auto why = libvirt_refusal(*v, "change"))
+        return api::error_response(409, why->first, why->second);
     return guarded([&] {
       auto rec = gw.set_vm(p.at("name"), *change);
       if (const Vm* v = gw.find_vm(rec.name))
@@ -73,6 +76,9 @@ void add_vm_routes(api::Router& r, Gateway& gw) {
   });
   r.add("DELETE", "/v1/vms/{name}", [&gw](const Request& req, const api::Params& p) {
     bool release = req.query.count("release") && req.query.at("release") == "true";
+    if (const Vm* v = gw.find_vm(p.at("name")))
+      if (auto why = libvirt_refusal(*v, "remove"))
+        return api::error_response(409, why->first, why->second);
     return guarded([&] {
       auto removed = gw.remove_vm(p.at("name"), release);
       Json j = {{"vm", {{"name", removed.vm.name}, {"ip", removed.vm.ip.str()}}},
@@ -209,6 +215,15 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
                                  [](const auto& e) { return !e.vm.empty(); });
     Json dhcp = Json::object();
     for (const auto& [net, state] : info.dhcp_state()) dhcp[net] = state;
+    Json libvirt = nullptr;
+    if (info.libvirt) {
+      auto l = info.libvirt();
+      libvirt = {{"uri", l.uri},
+                 {"connected", l.connected},
+                 {"error", l.error},
+                 {"domains", l.domains},
+                 {"refused", l.refused}};
+    }
     return api::json_response(200, Json{{"version", info.version},
                                         {"pid", info.pid},
                                         {"config", info.config_path},
@@ -222,6 +237,7 @@ void add_info_routes(api::Router& r, Gateway& gw, DaemonInfo& info) {
                                           {"uplinks", gw.topology().uplinks.size()}}},
                                         {"dhcp", dhcp},
                                         {"filter_path", gw.filter_path()},
+                                        {"libvirt", libvirt},
                                         {"last_apply", gw.last_apply()}});
   });
   r.add("GET", "/metrics", [&gw, &info](const Request&, const api::Params&) {

@@ -7,6 +7,7 @@
 
 #include "api/router.h"
 #include "daemon/gateway.h"
+#include "daemon/libvirt_follower.h"
 #include "daemon/uplink_health.h"
 
 namespace vmgw::daemon {
@@ -28,6 +29,8 @@ struct DaemonInfo {
     std::optional<uint64_t> suppressed;
   };
   std::function<DropLog()> drop_log;
+  // Following libvirt (the config's libvirt section). Unset: not following.
+  std::function<LibvirtStatus()> libvirt;
 };
 
 // Runs `f`, turning a ServiceError into its JSON error response.

@@ -150,6 +150,7 @@ struct Vm {
   std::string port;               // bridge port device (tap/veth); optional, required with filters
   std::vector<VmFilter> filters;  // evaluated in this order; none: no per-VM filtering
   std::optional<Quarantine> quarantine;
+  std::string owner;  // vmgwd: "libvirt:<domain uuid>" for a VM a followed domain made
 };
 
 struct PortForward {
@@ -273,6 +274,15 @@ struct ApiSettings {
   bool operator==(const ApiSettings&) const = default;
 };
 
+// vmgwd follows a libvirt daemon (the config file's `libvirt` section; `vmgw apply` ignores it):
+// each interface of a domain on the bridge of a followed network becomes a VM (docs/libvirt.md).
+struct LibvirtFollow {
+  Origin origin;
+  std::string uri;                    // libvirt's connection URI ("qemu:///system")
+  std::vector<std::string> networks;  // vmgw networks whose bridge is followed; empty: all
+  bool operator==(const LibvirtFollow& o) const { return uri == o.uri && networks == o.networks; }
+};
+
 // How many DHCP lease events vmgwd keeps: guests drive this log (a DHCP client in a loop adds
 // ten a second), so it is pruned to the newest `keep` and to those younger than `max_age_days`.
 struct LeaseEventRetention {
@@ -295,6 +305,7 @@ struct Config {
   std::vector<DscpRule> dscp;
   BalanceBy balance_by = BalanceBy::connection;
   ApiSettings api;
+  std::optional<LibvirtFollow> libvirt;
   // nwfilter XML files defining filters (for `vmgw apply`/`plan`; the daemon keeps defined
   // filters in its store). Paths as written, relative to the config file's directory.
   std::vector<std::string> filter_files;

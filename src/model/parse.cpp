@@ -243,7 +243,7 @@ class Parser : public detail::YamlReader {
     Origin top;
     fields(root, "",
            {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "dscp", "filters",
-            "lease_events", "api", "balance_by"},
+            "lease_events", "api", "balance_by", "libvirt"},
            top, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "filters") {
                items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
@@ -261,7 +261,22 @@ class Parser : public detail::YamlReader {
              if (key == "lease_events") lease_events(v, p, c.lease_events);
              if (key == "api") api(v, p, c.api);
              if (key == "balance_by") detail::parse_balance_by(*this, v, p, c.balance_by);
+             if (key == "libvirt") libvirt(v, p, c.libvirt.emplace());
            });
+  }
+
+  void libvirt(const YAML::Node& n, const std::string& path, LibvirtFollow& l) {
+    if (!fields(n, path, {"uri", "networks"}, l.origin,
+                [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                  if (key == "uri") string(v, p, l.uri);
+                  if (key == "networks")
+                    items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
+                      if (auto s = scalar(item, ip, "a network name")) l.networks.push_back(*s);
+                    });
+                }))
+      return;
+    if (!l.origin.fields.contains("uri"))
+      error(loc(n), path + ".uri", "required: libvirt's connection URI, e.g. qemu:///system");
   }
 
   void lease_events(const YAML::Node& n, const std::string& path, LeaseEventRetention& r) {

@@ -24,6 +24,7 @@
 #include "model/validate.h"
 
 #include <algorithm>
+#include <set>
 
 #include "model/validate_internal.h"
 
@@ -277,6 +278,21 @@ void check_networks(Checker& c) {
   }
 }
 
+// The networks vmgwd follows libvirt's domains on must exist (each has a bridge: a domain's
+// interface is matched by the bridge its tap is on), and be named once.
+void check_libvirt(Checker& c) {
+  if (!c.config.libvirt) return;
+  const LibvirtFollow& l = *c.config.libvirt;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < l.networks.size(); ++i) {
+    const std::string field = "networks[" + std::to_string(i) + "]";
+    if (!c.network(l.networks[i]))
+      c.error(l.origin, field, "unknown network '" + l.networks[i] + "'");
+    else if (!seen.insert(l.networks[i]).second)
+      c.error(l.origin, field, "network '" + l.networks[i] + "' is listed twice");
+  }
+}
+
 namespace {
 
 void check_vm_mac(Checker& c, const std::vector<Vm>& all, size_t i) {
@@ -419,6 +435,8 @@ std::variant<Validated<Config>, Diagnostics> validate(Config config) {
   detail::default_paths(config.eip_bindings, "elastic_ips.bindings");
   detail::default_paths(config.host.allow, "host.allow");
   detail::default_paths(config.dscp, "dscp");
+  if (config.libvirt && config.libvirt->origin.path.empty())
+    config.libvirt->origin.path = "libvirt";
 
   detail::Checker c(config);
   detail::check_uplinks(c);
@@ -431,6 +449,7 @@ std::variant<Validated<Config>, Diagnostics> validate(Config config) {
   detail::check_uplink_routing(c);
   detail::check_network_uplinks(c);
   detail::check_dscp(c);
+  detail::check_libvirt(c);
 
   if (c.errors.empty()) return Validated<Config>(std::move(config));
   Diagnostics errors = std::move(c.errors);

@@ -125,5 +125,6 @@ void check_host(Checker& c);
 void check_uplink_routing(Checker& c);
 void check_network_uplinks(Checker& c);
 void check_dscp(Checker& c);
+void check_libvirt(Checker& c);
 
 }  // namespace vmgw::detail

@@ -26,8 +26,9 @@ using sqlite::Statement;
 
 // 1: vms, eips, forwards, lease events. 2: filters, a VM's filter bindings and quarantine (new
 // tables only: a version 1 file is upgraded in place; a version 1 vmgw refuses a version 2 file
-// rather than ignore a quarantine).
-constexpr int64_t kSchemaVersion = 2;
+// rather than ignore a quarantine). 3: the owner of a VM a libvirt domain made (a new table; a
+// version 2 vmgw refuses the file rather than let the API change such a VM).
+constexpr int64_t kSchemaVersion = 3;
 constexpr int kBusyTimeoutMs = 5000;
 
 constexpr const char* kSchema = R"sql(
@@ -87,6 +88,10 @@ CREATE TABLE IF NOT EXISTS vm_quarantine_allow (
   position INTEGER NOT NULL,
   cidr TEXT NOT NULL,
   PRIMARY KEY (vm, position)
+);
+CREATE TABLE IF NOT EXISTS vm_owner (
+  vm TEXT NOT NULL PRIMARY KEY REFERENCES vms(name) ON DELETE CASCADE,
+  owner TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS lease_events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -325,6 +330,10 @@ void SqliteTxn::add_vm(const VmRecord& vm) {
   }
   insert_filters(db(), vm.name, vm.filters);
   insert_quarantine(db(), vm.name, vm.quarantine);
+  if (!vm.owner.empty()) {
+    Statement owner(db(), "INSERT INTO vm_owner (vm, owner) VALUES (?1, ?2)");
+    owner.bind(1, vm.name).bind(2, vm.owner).run();
+  }
   op.release();
 }
 
@@ -546,6 +555,8 @@ StoredState SqliteStore::load() {
     if (!cidr) corrupt(db, "vm_quarantine_allow: invalid network '" + text + "'");
     vm.quarantine->allow_from.push_back(*cidr);
   }
+  Statement owners(db, "SELECT vm, owner FROM vm_owner");
+  while (owners.step()) vm_of(owners.text(0), "vm_owner").owner = owners.text(1);
   Statement filters(db, "SELECT name, xml FROM filters");
   while (filters.step()) s.filters.push_back({.name = filters.text(0), .xml = filters.text(1)});
   Statement eips(db, "SELECT address, pool, vm FROM eips");

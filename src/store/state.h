@@ -44,6 +44,9 @@ struct VmRecord {
   std::string port;                          // bridge port device; may be empty
   std::vector<FilterBindingRecord> filters;  // in the order given
   std::optional<QuarantineRecord> quarantine;
+  // Who made it: "" through the API, "libvirt:<domain uuid>" from a followed libvirt domain
+  // (such a VM is changed in libvirt, not through the API).
+  std::string owner;
   bool operator==(const VmRecord&) const = default;
 };
 

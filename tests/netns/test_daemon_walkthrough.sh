@@ -40,8 +40,8 @@
 #   $ ip netns exec $INET socat - TCP:203.0.113.16:80,connect-timeout=5
 #     hello from db
 #   $ vmgw vm list
-#     db vmnet 52:54:00:00:00:0b 10.10.0.3 vnet-db 203.0.113.16
-#     web vmnet 52:54:00:00:00:0a 10.10.0.2 vnet-web -
+#     db vmnet 52:54:00:00:00:0b 10.10.0.3 vnet-db 203.0.113.16 api
+#     web vmnet 52:54:00:00:00:0a 10.10.0.2 vnet-web - api
 #   $ vmgw eip list
 #     203.0.113.16 public isp1 db
 # Restart the daemon: the kernel kept everything meanwhile, the new daemon finds it as it was
@@ -58,8 +58,8 @@
 #   $ grep started $L/vmgwd.log
 #     started at generation 5: no changes
 #   $ vmgw vm list
-#     db vmnet 52:54:00:00:00:0b 10.10.0.3 vnet-db 203.0.113.16
-#     web vmnet 52:54:00:00:00:0a 10.10.0.2 vnet-web -
+#     db vmnet 52:54:00:00:00:0b 10.10.0.3 vnet-db 203.0.113.16 api
+#     web vmnet 52:54:00:00:00:0a 10.10.0.2 vnet-web - api
 #   $ vmgw eip list
 #     203.0.113.16 public isp1 db
 #   $ ip netns exec $INET socat - TCP:203.0.113.16:80,connect-timeout=5

@@ -712,7 +712,7 @@ TEST_F(SqliteStoreTest, CreatesTheFileButNotItsDirectory) {
   open_sqlite_store(path());
   EXPECT_TRUE(std::filesystem::exists(path()));
   EXPECT_EQ(raw_query("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "2");
+  EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "3");
 
   std::string missing = dir_.path() / "no-such-dir" / "state.db";
   EXPECT_THAT(error_of<StoreError>([&] { open_sqlite_store(missing); }),
@@ -722,7 +722,9 @@ TEST_F(SqliteStoreTest, CreatesTheFileButNotItsDirectory) {
 
 TEST_F(SqliteStoreTest, CommittedStateSurvivesReopen) {
   StoredState want;
-  want.vms = {vm("web", "10.10.0.10", "52:54:00:00:00:01", "vm-web")};
+  want.vms = {vm("db", "10.10.0.11", "52:54:00:00:00:02", "vnet3"),
+              vm("web", "10.10.0.10", "52:54:00:00:00:01", "vm-web")};
+  want.vms[0].owner = "libvirt:4dea22b3-1d52-d8f3-2516-782e98ab3fa0";  // a followed domain's VM
   want.eips = {{ip("203.0.113.17"), "public", "web"}};
   want.forwards = {forward("203.0.113.2", Proto::tcp, 8080, 8089, "web", 80)};
   want.generation = 3;
@@ -730,6 +732,7 @@ TEST_F(SqliteStoreTest, CommittedStateSurvivesReopen) {
     auto store = open_sqlite_store(path());
     auto txn = store->begin();
     txn->add_vm(want.vms[0]);
+    txn->add_vm(want.vms[1]);
     txn->add_eip(want.eips[0]);
     txn->add_forward(want.forwards[0]);
     txn->set_generation(3);
@@ -741,7 +744,7 @@ TEST_F(SqliteStoreTest, CommittedStateSurvivesReopen) {
   EXPECT_EQ(store->lease_events(10), std::vector{lease(1)});
   // Values are stored as their text form.
   EXPECT_EQ(raw_query("SELECT address FROM eips"), "203.0.113.17");
-  EXPECT_EQ(raw_query("SELECT mac FROM vms"), "52:54:00:00:00:01");
+  EXPECT_EQ(raw_query("SELECT mac FROM vms WHERE name = 'web'"), "52:54:00:00:00:01");
 }
 
 TEST_F(SqliteStoreTest, GenerationSurvivesReopen) {
@@ -831,7 +834,7 @@ TEST_F(SqliteStoreTest, NewerSchemaVersionIsRefused) {
   open_sqlite_store(path());
   raw_exec("UPDATE meta SET schema_version = 99");
   EXPECT_EQ(error_of<StoreError>([&] { open_sqlite_store(path()); }),
-            "state database " + path() + " has schema version 99; this vmgw knows up to 2");
+            "state database " + path() + " has schema version 99; this vmgw knows up to 3");
   // Refusing did not touch the file.
   EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "99");
 }
@@ -932,7 +935,7 @@ INSERT INTO lease_events (time, network, action, mac, ip, hostname)
     txn->set_vm_quarantine("db", QuarantineRecord{.allow_from = {cidr("192.168.100.0/24")}});
     txn->commit();
   }
-  EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "2");
+  EXPECT_EQ(raw_query("SELECT schema_version FROM meta"), "3");
   want.filters = {{"clean-traffic", kCleanTrafficXml}};
   want.vms[1].filters = {binding("clean-traffic", {{"IP", "10.10.0.10"}})};
   want.vms[0].quarantine = QuarantineRecord{.allow_from = {cidr("192.168.100.0/24")}};

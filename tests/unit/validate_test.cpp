@@ -720,3 +720,30 @@ TEST(ValidateFilters, ConfigBuiltWithoutYamlGetsPaths) {
 
 }  // namespace
 }  // namespace vmgw
+
+namespace vmgw {
+namespace {
+
+// --- libvirt (vmgwd follows a libvirt daemon) ---
+
+constexpr const char* kOneNetwork =
+    "networks:\n  - {name: vmnet, bridge: br-vm, subnet: 10.10.0.0/24, gateway: 10.10.0.1}\n";
+
+TEST(ValidateLibvirt, FollowsNamedNetworksThatExist) {
+  expect_valid(std::string(kOneNetwork) + "libvirt: {uri: 'qemu:///system', networks: [vmnet]}\n");
+  expect_error(std::string(kOneNetwork) + "libvirt:\n  uri: qemu:///system\n  networks: [lan]\n",
+               "libvirt.networks[0]", "unknown network 'lan'", 4);
+  expect_error(std::string(kOneNetwork) + "libvirt:\n  uri: x\n  networks: [vmnet, vmnet]\n",
+               "libvirt.networks[1]", "network 'vmnet' is listed twice", 4);
+}
+
+TEST(ValidateLibvirt, TheUriIsRequired) {
+  auto parsed =
+      parse_config(std::string(kOneNetwork) + "libvirt:\n  networks: [vmnet]\n", "t.yaml");
+  ASSERT_EQ(parsed.errors.size(), 1U);
+  EXPECT_EQ(parsed.errors[0].path, "libvirt.uri");
+  EXPECT_NE(parsed.errors[0].reason.find("required: libvirt's connection URI"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vmgw
