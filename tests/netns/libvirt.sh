@@ -278,7 +278,7 @@ vmgw_libvirt_port() {
 vmgw_libvirt_wait_lease() {
   local con=$VMGW_LAB/logs/console-$1.log
   vmgw_wait_for "$2" grep -q "vmgw-guest: $1: lease " "$con" || return 1
-  sed -n "s/^vmgw-guest: $1: lease \([0-9.]*\) .*/\1/p" "$con" | tail -n 1
+  tr -d '\r' <"$con" | sed -n "s/^vmgw-guest: $1: lease \([0-9.]*\) .*/\1/p" | tail -n 1
 }
 
 # vmgw_libvirt_qemu_pids: the pids of qemu processes in the lab's gateway namespace.
