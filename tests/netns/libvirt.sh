@@ -43,6 +43,7 @@ VMGW_GUEST_TOOLS="${VMGW_GUEST_TOOLS:-$VMGW_SOURCE_DIR/tests/netns/tools/guest}"
 # cannot set), a named model works. TCG guests get qemu64.
 VMGW_GUEST_KVM_CPU="${VMGW_GUEST_KVM_CPU:-Nehalem}"
 VMGW_GUEST_MEMORY_MIB="${VMGW_GUEST_MEMORY_MIB:-128}"
+VMGW_LIBVIRT_CAPS_CACHE="${VMGW_LIBVIRT_CAPS_CACHE:-${VMGW_GUEST_CACHE:-/var/cache/vmgw-tests}/libvirt-qemu-capabilities}"
 
 # vmgw_libvirt_paths: set the globals of this lab's libvirt (after vmgw_lab_init/load).
 vmgw_libvirt_paths() {
@@ -184,6 +185,12 @@ lock_manager = "nop"
 swtpm_user = "root"
 swtpm_group = "root"
 EOF
+  # libvirtd probes qemu's capabilities before it answers (seconds; most of its start-up). The
+  # probe's result is kept between labs in $VMGW_LIBVIRT_CAPS_CACHE (see vmgw_libvirt_down);
+  # libvirtd checks a cached probe against qemu's and its own binaries, the kernel and the CPU
+  # and probes again when anything changed, so a stale copy costs only the probe.
+  mkdir -p "$d/var/cache/libvirt/qemu/capabilities"
+  cp "$VMGW_LIBVIRT_CAPS_CACHE"/*.xml "$d/var/cache/libvirt/qemu/capabilities/" 2>/dev/null || true
   echo "=== $(date +%T) starting libvirtd" >>"$VMGW_LAB/logs/libvirtd.out"
   # The mounts exist only in the new mount namespace (private propagation): they go when
   # libvirtd and its qemus exit. /run and /var are replaced whole, so libvirtd finds no D-Bus,
@@ -309,5 +316,19 @@ vmgw_libvirt_down() {
     vmgw_is_proc "$pid" libvirtd && kill -9 "$pid" 2>/dev/null
   fi
   for pid in $(vmgw_libvirt_qemu_pids); do kill -9 "$pid" 2>/dev/null || true; done
+  vmgw_libvirt_save_caps "$d"
+  return 0
+}
+
+# vmgw_libvirt_save_caps DIR: keep libvirtd's probe of qemu for the next lab (written aside and
+# renamed: labs may stop at the same time). Never fails.
+vmgw_libvirt_save_caps() {
+  local src=$1/var/cache/libvirt/qemu/capabilities f
+  for f in "$src"/*.xml; do
+    [[ -s $f ]] || continue
+    mkdir -p "$VMGW_LIBVIRT_CAPS_CACHE" 2>/dev/null || return 0
+    cp "$f" "$VMGW_LIBVIRT_CAPS_CACHE/.${f##*/}.$$" 2>/dev/null &&
+      mv -f "$VMGW_LIBVIRT_CAPS_CACHE/.${f##*/}.$$" "$VMGW_LIBVIRT_CAPS_CACHE/${f##*/}" 2>/dev/null
+  done
   return 0
 }
