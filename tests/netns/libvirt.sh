@@ -32,11 +32,21 @@
 # what the tests check. Taps (vnetN) are created by libvirtd inside $NS_GW and plugged into
 # the bridge named in the domain (br-vm).
 #
-# <filterref> in a domain: Debian's libvirt-daemon includes the nwfilter driver, which
-# libvirtd loads; the filters themselves (clean-traffic, ...) are in
-# libvirt-daemon-config-nwfilter, which the lab does not install, so a domain referencing one
-# does not start unless the test defines it first (see VMGW_LIBVIRT_NWFILTER_NOTE below, and
-# docs of the test for what was observed).
+# <filterref> in a domain (what libvirt 9.0 does here; test_libvirt_guest.sh checks it):
+#   * libvirtd loads its nwfilter driver (part of libvirt-daemon) but the stock filters
+#     (clean-traffic, no-spoofing, ...) come with libvirt-daemon-config-nwfilter, which the lab
+#     does not install: a domain referencing one is defined, but "virsh start" fails with
+#     "referenced filter 'clean-traffic' is missing". A test that wants one defines it first
+#     (vmgw_libvirt nwfilter-define FILE).
+#   * With a defined filter, starting the domain makes libvirt write rules for the tap, inside
+#     the gateway namespace (where libvirtd runs) and nowhere else: layer-2 rules through
+#     ebtables (Debian's is ebtables-nft: nft "table bridge nat", chains libvirt-I-vnetN,
+#     libvirt-O-vnetN) and IP/TCP rules through iptables (iptables-nft: "table ip filter", chains
+#     libvirt-in/-out/-host-in with physdev matches, FORWARD and INPUT hooks). These tables sit
+#     beside vmgw's own in the gateway; vmgw neither owns nor removes them. libvirt removes them
+#     when the domain stops. (The iptables rules match bridged traffic only where
+#     br_netfilter is active, which the lab does not turn on.)
+#   * Without <filterref>, libvirt adds no table at all.
 
 VMGW_GUEST_TOOLS="${VMGW_GUEST_TOOLS:-$VMGW_SOURCE_DIR/tests/netns/tools/guest}"
 # The CPU model given to KVM guests: "-cpu host" fails on this class of machine (an MSR qemu
