@@ -14,6 +14,9 @@
 #   * every wait is bounded.
 #
 # Globals a caller may set before sourcing: VMGW_BIN, VMGW_SOURCE_DIR, VMGW_LAB_CONFIG.
+# VMGW_LAB_DESTROY_HOOKS: functions vmgw_lab_destroy calls (with the lab's directory) before it
+# kills what is left and removes the namespaces; add-ons such as libvirt.sh append to it.
+VMGW_LAB_DESTROY_HOOKS=()
 
 VMGW_SOURCE_DIR="${VMGW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 VMGW_BIN="${VMGW_BIN:-$VMGW_SOURCE_DIR/build/vmgw}"
@@ -163,8 +166,13 @@ vmgw_ns_del() {
 # vmgw_lab_destroy [DIR]: remove every namespace of the lab and its state directory. Idempotent
 # and never fails: it runs from EXIT traps.
 vmgw_lab_destroy() {
-  local dir=${1:-${VMGW_LAB:-}} ns
+  local dir=${1:-${VMGW_LAB:-}} ns hook
   [[ -n $dir && -d $dir ]] || return 0
+  # What an add-on registered for an orderly stop first (tests/netns/libvirt.sh: destroy the
+  # domains, stop libvirtd); everything below still runs whatever they did.
+  for hook in ${VMGW_LAB_DESTROY_HOOKS[@]+"${VMGW_LAB_DESTROY_HOOKS[@]}"}; do
+    "$hook" "$dir" || true
+  done
   # The daemon and the DHCP servers first (by recorded pid, checking the pid is still theirs);
   # "ip netns pids" below would find them too, this only makes it independent of that.
   vmgw_kill_recorded "$dir"
@@ -544,8 +552,8 @@ vmgw_is_proc() {
   [[ $comm == "$name"* && $state != Z ]]
 }
 
-# vmgw_kill_recorded DIR: SIGKILL the lab's daemons (DIR/pids) and dnsmasqs (DIR/run/*.pid),
-# each only if the pid still belongs to a vmgwd or dnsmasq. Never fails.
+# vmgw_kill_recorded DIR: SIGKILL the lab's daemons (DIR/pids), libvirtd (DIR/libvirt/pid) and
+# dnsmasqs (DIR/run/*.pid), each only if the pid still belongs to such a process. Never fails.
 vmgw_kill_recorded() {
   local dir=$1 pid f
   if [[ -f $dir/pids ]]; then
@@ -553,6 +561,8 @@ vmgw_kill_recorded() {
       vmgw_is_proc "$pid" vmgwd && kill -9 "$pid" 2>/dev/null
     done <"$dir/pids"
   fi
+  # libvirtd of tests/netns/libvirt.sh (its qemus are in the gateway namespace, killed with it).
+  pid=$(cat "$dir/libvirt/pid" 2>/dev/null) && vmgw_is_proc "$pid" libvirtd && kill -9 "$pid" 2>/dev/null
   for f in "$dir"/run/*.pid; do
     [[ -f $f ]] || continue
     pid=$(cat "$f" 2>/dev/null) || continue
