@@ -60,10 +60,14 @@ class LibvirtHypervisor final : public Hypervisor {
     // A daemon that dies without closing the socket is noticed within 15 s.
     virConnectSetKeepAlive(conn_, 5, 3);
     virConnectRegisterCloseCallback(conn_, &LibvirtHypervisor::on_close, this, nullptr);
+    // Lifecycle (defined, started, stopped, undefined, migrated), NICs plugged and unplugged,
+    // and the metadata (vmgw's part of it: `virsh metadata`).
     for (int id : {VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-                   VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED}) {
+                   VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE}) {
       auto cb = id == VIR_DOMAIN_EVENT_ID_LIFECYCLE
                     ? VIR_DOMAIN_EVENT_CALLBACK(&LibvirtHypervisor::on_lifecycle)
+                : id == VIR_DOMAIN_EVENT_ID_METADATA_CHANGE
+                    ? VIR_DOMAIN_EVENT_CALLBACK(&LibvirtHypervisor::on_metadata)
                     : VIR_DOMAIN_EVENT_CALLBACK(&LibvirtHypervisor::on_device);
       int handle = virConnectDomainEventRegisterAny(conn_, nullptr, id, cb, this, nullptr);
       if (handle < 0) {
@@ -158,6 +162,9 @@ class LibvirtHypervisor final : public Hypervisor {
     return 0;
   }
   static void on_device(virConnectPtr, virDomainPtr d, const char*, void* self) {
+    static_cast<LibvirtHypervisor*>(self)->note(d);
+  }
+  static void on_metadata(virConnectPtr, virDomainPtr d, int, const char*, void* self) {
     static_cast<LibvirtHypervisor*>(self)->note(d);
   }
   static void on_close(virConnectPtr, int, void* self) {

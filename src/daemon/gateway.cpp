@@ -122,7 +122,10 @@ store::VmRecord Gateway::set_vm(const std::string& name, const VmInterfaceChange
   if (change.mac) next.mac = *change.mac;
   if (change.ip) next.ip = *change.ip;
   if (change.port) next.port = *change.port;
+  if (change.filters) next.filters = *change.filters;
   if (next == before) return before;  // nothing changes: no transaction, no new generation
+  const bool refiltered = next.filters != before.filters;
+  const std::vector<Vm> filtered_before = {*find_vm(name)};
   if (auto owner = objects_.vm_with_mac(next.mac); !owner.empty() && owner != name)
     throw ServiceError(409, "mac", next.mac.str() + " is already used by vm '" + owner + "'");
   if (auto owner = objects_.vm_with_ip(next.ip); !owner.empty() && owner != name)
@@ -136,8 +139,13 @@ store::VmRecord Gateway::set_vm(const std::string& name, const VmInterfaceChange
     if (const auto* e = objects_.eip_of_vm(name)) c.put_eips = {*e};
   }
   commit(
-      c, [&](store::StoreTxn& t) { t.set_vm_interface(name, next.mac, next.ip, next.port); },
+      c,
+      [&](store::StoreTxn& t) {
+        t.set_vm_interface(name, next.mac, next.ip, next.port);
+        if (refiltered) t.set_vm_filters(name, next.filters);
+      },
       "set " + vm_path(name), vm_path(name));
+  if (refiltered) cut_revoked_flows(filtered_before, catalog_, nullptr);
   if (moved) {
     // The old address is no longer the VM's: its flows (NATed to it, or from it) end now, as a
     // quarantine's do, rather than reach whoever takes the address next.

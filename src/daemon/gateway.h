@@ -54,6 +54,9 @@ struct VmInterfaceChange {
   std::optional<Mac> mac;
   std::optional<Ipv4> ip;
   std::optional<std::string> port;  // "" unplugs: no bridge port
+  // Its filters, in the same transaction (a VM followed from libvirt is plugged and filtered
+  // at once: never a moment plugged without its filters).
+  std::optional<std::vector<store::FilterBindingRecord>> filters;
 };
 
 struct VmRequest {

@@ -151,7 +151,37 @@ bool LibvirtFollower::follow(const std::string& uuid,
   }
   std::string name = names_.contains(uuid) ? names_[uuid] : "(gone) " + uuid;
   if (!snapshot) names_.erase(uuid);
-  return perform(uuid, name, libvirt::reconcile(desired, owned_by(uuid)));
+  bool worked = perform(uuid, name, libvirt::reconcile(desired, owned_by(uuid)));
+  if (desired)
+    for (const auto& vm : desired->vms) worked = keep_elastic_ip(uuid, name, vm) || worked;
+  return worked;
+}
+
+// The metadata's eip-pool: the VM holds an elastic IP of that pool (allocated and bound when it
+// has none, also when the metadata says so only later).
+bool LibvirtFollower::keep_elastic_ip(const std::string& uuid, const std::string& domain,
+                                      const libvirt::DomainVm& vm) {
+  if (!vm.eip_pool || gw_.eip_of(vm.name)) return false;
+  const auto* rec = gw_.vm_record(vm.name);
+  if (!rec || rec->owner != libvirt::owner_of(uuid)) return false;  // refused or not made
+  const std::string what = "libvirt domain '" + domain + "': vm '" + vm.name + "'";
+  try {
+    auto eip = gw_.allocate_eip(*vm.eip_pool, std::nullopt);
+    try {
+      gw_.bind_eip(eip.address, vm.name);
+    } catch (...) {
+      gw_.release_eip(eip.address);  // not left allocated to nobody
+      throw;
+    }
+    log_info(what + ": elastic IP " + eip.address.str() + " from pool '" + *vm.eip_pool +
+             "' (generation " + std::to_string(gw_.state().generation) + ")");
+    return true;
+  } catch (const ServiceError& e) {
+    refuse(uuid, what + ": no elastic IP from pool '" + *vm.eip_pool + "': " + joined(e));
+  } catch (const std::exception& e) {
+    refuse(uuid, what + ": no elastic IP: " + e.what());
+  }
+  return false;
 }
 
 bool LibvirtFollower::perform(const std::string& uuid, const std::string& domain,
@@ -175,20 +205,17 @@ bool LibvirtFollower::perform(const std::string& uuid, const std::string& domain
           }
           try {
             gw_.add_vm(req);
-          } catch (const ServiceError& e) {
+          } catch (const ServiceError&) {
             if (!req.eip_pool) throw;
-            // The VM without its elastic IP rather than no VM at all.
-            log_error(what + ": no elastic IP from pool '" + *req.eip_pool + "': " + joined(e));
+            // The VM without its elastic IP rather than no VM at all; keep_elastic_ip says why
+            // there is none.
             req.eip_pool.reset();
             gw_.add_vm(req);
           }
           break;
         }
-        case Kind::set_interface:
-          gw_.set_vm(c.vm.name, VmInterfaceChange{c.vm.mac, c.vm.ip, c.vm.port});
-          break;
-        case Kind::set_filters:
-          gw_.set_vm_filters(c.vm.name, c.vm.filters);
+        case Kind::set:
+          gw_.set_vm(c.vm.name, VmInterfaceChange{c.vm.mac, c.vm.ip, c.vm.port, c.vm.filters});
           break;
         case Kind::remove:
           gw_.remove_vm(c.vm.name, true);

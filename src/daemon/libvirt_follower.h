@@ -57,6 +57,8 @@ class LibvirtFollower {
   bool perform(const std::string& uuid, const std::string& domain,
                const std::vector<libvirt::FollowChange>& changes);
   void refuse(const std::string& uuid, const std::string& line);
+  bool keep_elastic_ip(const std::string& uuid, const std::string& domain,
+                       const libvirt::DomainVm& vm);
   std::vector<store::VmRecord> owned_by(const std::string& uuid) const;
 
   Gateway& gw_;

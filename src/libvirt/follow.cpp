@@ -96,7 +96,7 @@ DomainVms domain_vms(const Domain& d, bool running, const std::vector<FollowedNe
                             "' is enforced by libvirt's nwfilter, not by vmgw (move it into the "
                             "domain's vmgw metadata to have vmgw enforce it)");
     }
-    vm.filters = bindings(filters);
+    if (running) vm.filters = bindings(filters);
     vm.ip = m && m->ip ? m->ip : ip_parameter(filters);
     if (!vm.ip && i.libvirt_filter) vm.ip = ip_parameter({*i.libvirt_filter});
     if (m) vm.eip_pool = m->eip_pool;
@@ -136,15 +136,14 @@ std::vector<FollowChange> reconcile(const std::optional<DomainVms>& desired,
       continue;
     }
     const DomainVm& vm = *it->second;
-    if (rec.mac != vm.mac || rec.port != vm.port || (vm.ip && *vm.ip != rec.ip)) {
-      std::string why = rec.port != vm.port
-                            ? (vm.port.empty() ? "unplugged (the domain is not running)"
-                                               : "plugged into " + vm.port)
-                            : "its MAC or address changed";
-      sets.push_back({FollowChange::Kind::set_interface, vm, why});
-    }
-    if (rec.filters != vm.filters)
-      sets.push_back({FollowChange::Kind::set_filters, vm, "its filters changed"});
+    std::string why;
+    if (rec.port != vm.port)
+      why = vm.port.empty() ? "unplugged (the domain is not running)" : "plugged into " + vm.port;
+    else if (rec.mac != vm.mac || (vm.ip && *vm.ip != rec.ip))
+      why = "its MAC or address changed";
+    else if (rec.filters != vm.filters)
+      why = "its filters changed";
+    if (!why.empty()) sets.push_back({FollowChange::Kind::set, vm, why});
   }
   for (const auto& [name, vm] : wanted) {
     bool known = std::any_of(owned.begin(), owned.end(),

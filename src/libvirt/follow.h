@@ -27,8 +27,10 @@ struct DomainVm {
   Mac mac;
   std::optional<Ipv4> ip;  // none: keep the one it has, or the next free address
   std::string port;        // the tap; "" while the domain is not running (the VM is unplugged)
-  std::vector<store::FilterBindingRecord> filters;  // what vmgw enforces
-  std::optional<std::string> eip_pool;              // allocate an elastic IP when first made
+  // What vmgw enforces; none while the domain is not running (no tap to bind them to: they
+  // come back in the change that plugs it).
+  std::vector<store::FilterBindingRecord> filters;
+  std::optional<std::string> eip_pool;  // allocate an elastic IP when first made
 };
 
 // The VMs of one domain, and what could not be taken, one line each, for the daemon's log.
@@ -49,7 +51,8 @@ std::string domain_of(const std::string& owner);
 DomainVms domain_vms(const Domain& d, bool running, const std::vector<FollowedNetwork>& followed);
 
 struct FollowChange {
-  enum class Kind { add, set_interface, set_filters, remove };
+  // set: the VM's MAC, address, port and filters in one change (plugged and filtered at once).
+  enum class Kind { add, set, remove };
   Kind kind;
   DomainVm vm;      // for remove: only the name
   std::string why;  // for the log: "interface 52:54:00:00:01:01 plugged into vnet3"

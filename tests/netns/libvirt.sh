@@ -201,6 +201,9 @@ EOF
   # and probes again when anything changed, so a stale copy costs only the probe.
   mkdir -p "$d/var/cache/libvirt/qemu/capabilities"
   cp "$VMGW_LIBVIRT_CAPS_CACHE"/*.xml "$d/var/cache/libvirt/qemu/capabilities/" 2>/dev/null || true
+  # A second start in one lab (libvirtd restarted): the last one's pid must not read as this one
+  # having exited.
+  rm -f "$d/pid"
   echo "=== $(date +%T) starting libvirtd" >>"$VMGW_LAB/logs/libvirtd.out"
   # The mounts exist only in the new mount namespace (private propagation): they go when
   # libvirtd and its qemus exit. /run and /var are replaced whole, so libvirtd finds no D-Bus,
@@ -260,6 +263,7 @@ vmgw_libvirt_define() {
     <initrd>$VMGW_LIBVIRT_DIR/guest/initrd.img</initrd>
     <cmdline>console=ttyS0 loglevel=4 panic=-1 vmgw.name=$name</cmdline>
   </os>
+  <features><acpi/><apic/></features>
   <cpu mode='custom' match='exact' check='none'>
     <model fallback='forbid'>$VMGW_GUEST_CPU</model>
   </cpu>

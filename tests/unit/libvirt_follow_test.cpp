@@ -155,10 +155,9 @@ store::VmRecord record(const DomainVm& v) {
 std::vector<std::string> kinds(const std::vector<FollowChange>& changes) {
   std::vector<std::string> out;
   for (const auto& c : changes) {
-    const char* k = c.kind == FollowChange::Kind::add             ? "add "
-                    : c.kind == FollowChange::Kind::set_interface ? "set_interface "
-                    : c.kind == FollowChange::Kind::set_filters   ? "set_filters "
-                                                                  : "remove ";
+    const char* k = c.kind == FollowChange::Kind::add   ? "add "
+                    : c.kind == FollowChange::Kind::set ? "set "
+                                                        : "remove ";
     out.push_back(k + c.vm.name);
   }
   return out;
@@ -172,18 +171,18 @@ TEST(LibvirtReconcile, AddsChangesAndRemovesWhatTheDomainOwns) {
   std::vector<store::VmRecord> owned{record(running.vms[0]), record(running.vms[1])};
   // Equal: nothing to do.
   EXPECT_TRUE(reconcile(running, owned).empty());
-  // Stopped: both unplugged, kept.
+  // Stopped: both unplugged, kept; its filters go with the tap (and come back with the next).
   auto changes = reconcile(domain_vms(web(), false, kFollowed), owned);
-  EXPECT_EQ(kinds(changes),
-            (std::vector<std::string>{"set_interface web-01", "set_interface web-admin"}));
+  EXPECT_EQ(kinds(changes), (std::vector<std::string>{"set web-01", "set web-admin"}));
   EXPECT_EQ(changes[0].why, "unplugged (the domain is not running)");
+  EXPECT_TRUE(changes[1].vm.filters.empty());
   // A NIC unplugged and its metadata's filter changed.
   Domain d = web();
   d.interfaces.erase(d.interfaces.begin());
   d.vmgw[0].filters[0].filter = "no-mac-spoofing";
   auto after = domain_vms(d, true, kFollowed);
   EXPECT_EQ(kinds(reconcile(after, owned)),
-            (std::vector<std::string>{"remove web-01", "set_filters web-admin"}));
+            (std::vector<std::string>{"remove web-01", "set web-admin"}));
   // The domain gone: everything it owns goes.
   EXPECT_EQ(kinds(reconcile(std::nullopt, owned)),
             (std::vector<std::string>{"remove web-01", "remove web-admin"}));

@@ -107,6 +107,51 @@ TEST_F(Follower, StopKeepsTheElasticIpUndefineReleasesIt) {
   EXPECT_TRUE(gw->state().eips.empty());  // released to the pool
 }
 
+TEST_F(Follower, AnElasticIpPoolGivenLaterInTheMetadataIsHonoured) {
+  libvirt.put(stopped("web", "52:54:00:00:00:0a"));
+  follower->start(now);
+  EXPECT_FALSE(gw->eip_of("web"));
+  libvirt.put(stopped("web", "52:54:00:00:00:0a", kEipMetadata));  // virsh metadata --set
+  EXPECT_TRUE(events());
+  EXPECT_TRUE(gw->eip_of("web"));
+  // A pool with none left: the VM stays, the refusal says why.
+  const std::string db_meta =
+      "<v:vmgw xmlns:v='https://vmgw.dev/xmlns/libvirt/1'><v:interface mac='52:54:00:00:00:0b' "
+      "eip-pool='public'/></v:vmgw>";
+  gw->allocate_eip("public", std::nullopt);  // the pool's second and last address
+  libvirt.put(stopped("db", "52:54:00:00:00:0b", db_meta));
+  events();
+  EXPECT_TRUE(vm("db"));
+  EXPECT_FALSE(gw->eip_of("db"));
+  bool said = false;
+  for (const auto& line : follower->status().refused)
+    said = said || line.find("vm 'db': no elastic IP from pool 'public'") != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
+TEST_F(Follower, AStartedDomainIsPluggedAndFilteredInOneChange) {
+  const std::string meta =
+      "<v:vmgw xmlns:v='https://vmgw.dev/xmlns/libvirt/1'><v:interface mac='52:54:00:00:00:0a'>"
+      "<v:filterref filter='clean-traffic'><v:parameter name='IP' value='10.10.0.4'/>"
+      "</v:filterref></v:interface></v:vmgw>";
+  libvirt.put(stopped("web", "52:54:00:00:00:0a", meta));
+  follower->start(now);
+  ASSERT_TRUE(vm("web"));
+  EXPECT_TRUE(vm("web")->filters.empty());  // no tap to bind them to yet
+  EXPECT_EQ(vm("web")->ip.str(), "10.10.0.4");
+  const auto generation = gw->state().generation;
+  libvirt.put(running("web", "52:54:00:00:00:0a", "vnet0", meta));
+  EXPECT_TRUE(events());
+  EXPECT_EQ(gw->state().generation, generation + 1);  // one transaction: never plugged unfiltered
+  EXPECT_EQ(vm("web")->port, "vnet0");
+  ASSERT_EQ(vm("web")->filters.size(), 1u);
+  EXPECT_EQ(vm("web")->filters[0].filter, "clean-traffic");
+  libvirt.put(stopped("web", "52:54:00:00:00:0a", meta));
+  EXPECT_TRUE(events());
+  EXPECT_EQ(vm("web")->port, "");
+  EXPECT_TRUE(vm("web")->filters.empty());
+}
+
 TEST_F(Follower, NothingToDoChangesNothing) {
   libvirt.put(running("web", "52:54:00:00:00:0a", "vnet0"));
   follower->start(now);
