@@ -60,6 +60,8 @@ vmgw_daemon_lab_up "$CONFIG"
 vmgw_libvirt_up
 assert "vmgwd connects to libvirt (it retries every second until libvirtd answers)" \
   vmgw_wait_for 10 libvirt_connected
+status_says_connected() { vmgwc status | grep -E "^libvirt: +qemu\+unix.*, connected, 0 domains with VMs\$" >/dev/null; }
+assert "  vmgw status says so" status_says_connected
 
 # Defined, not running: a VM owned by the domain, unplugged, holding its address and elastic IP.
 META="<vmgw><interface mac='$MAC' ip='$IP' eip-pool='public'/></vmgw>"
