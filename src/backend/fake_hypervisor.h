@@ -24,6 +24,8 @@ class FakeHypervisor final : public Hypervisor {
   std::optional<DomainSnapshot> domain(const std::string& uuid) override;
   int fd() const override { return connected_ ? 1000 : -1; }  // never polled: tests call poll
   std::vector<std::string> changed_domains() override;
+  std::vector<std::pair<std::string, std::string>> filters() override { return filters_; }
+  std::vector<std::pair<std::string, std::string>> filters_;  // as a test defines them
 
  private:
   std::map<std::string, DomainSnapshot> domains_;

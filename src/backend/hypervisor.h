@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vmgw::backend {
@@ -38,6 +39,8 @@ class Hypervisor {
   // undefined, migrated, a device added or removed), each once. Clears the fd's readiness.
   // A lost connection is reported by connected() turning false.
   virtual std::vector<std::string> changed_domains() = 0;
+  // libvirt's filters (virNWFilter): name and XML, as `virsh nwfilter-dumpxml` gives them.
+  virtual std::vector<std::pair<std::string, std::string>> filters() = 0;
 };
 
 // libvirt at `uri` ("qemu:///system"); connects on connect().

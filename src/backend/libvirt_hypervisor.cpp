@@ -107,6 +107,28 @@ class LibvirtHypervisor final : public Hypervisor {
     return s;
   }
 
+  std::vector<std::pair<std::string, std::string>> filters() override {
+    require();
+    virNWFilterPtr* list = nullptr;
+    int n = virConnectListAllNWFilters(conn_, &list, 0);
+    if (n < 0) throw HypervisorError(last_error("cannot list libvirt's filters"));
+    std::vector<std::pair<std::string, std::string>> out;
+    std::string error;
+    for (int i = 0; i < n; ++i) {
+      const char* name = virNWFilterGetName(list[i]);
+      char* xml = virNWFilterGetXMLDesc(list[i], 0);
+      if (name && xml)
+        out.emplace_back(name, xml);
+      else if (error.empty())
+        error = last_error("cannot read libvirt filter " + std::string(name ? name : "?"));
+      free(xml);  // NOLINT(cppcoreguidelines-no-malloc): libvirt's allocation
+      virNWFilterFree(list[i]);
+    }
+    free(list);  // NOLINT(cppcoreguidelines-no-malloc): libvirt's allocation
+    if (!error.empty()) throw HypervisorError(error);
+    return out;
+  }
+
   int fd() const override { return wake_; }
 
   std::vector<std::string> changed_domains() override {
