@@ -1,7 +1,9 @@
 // The command line of `vmgw`: global options, the verbs, and which one runs.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -43,6 +45,19 @@ CliIo real_io() {
       return std::nullopt;
     }
     return text;
+  };
+  io.filter_files = [](const std::string& path) -> std::optional<std::vector<std::string>> {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) return std::vector<std::string>{path};
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(path, ec))
+      if (e.path().extension() == ".xml" && !e.is_directory()) files.push_back(e.path().string());
+    if (ec) {
+      std::cerr << "error: cannot list " << path << ": " << ec.message() << "\n";
+      return std::nullopt;
+    }
+    std::sort(files.begin(), files.end());
+    return files;
   };
   io.run_editor = [](const std::string& path) {
     const char* editor = std::getenv("VISUAL") ? std::getenv("VISUAL") : std::getenv("EDITOR");

@@ -1,5 +1,5 @@
-// The filter verbs, in the style of virsh nwfilter-*: filter define/dumpxml/list/undefine/edit/
-// stats; per VM: vm filter set, vm quarantine/unquarantine; and the visibility verbs log and
+// The filter verbs, in the style of virsh nwfilter-*: filter define/import/dumpxml/list/undefine/
+// edit/stats; per VM: vm filter set, vm quarantine/unquarantine; and the visibility verbs log and
 // trace. All are thin clients of vmgwd's API (docs/api.md).
 #include <unistd.h>
 
@@ -14,6 +14,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/daemon_commands.h"
+#include "cli/filter_import.h"
 #include "cli/table.h"
 
 namespace vmgw::cli {
@@ -22,16 +23,7 @@ namespace {
 using Json = nlohmann::json;
 
 void print_defined(const Json& d) {
-  std::cout << "filter " << cell(d, "name")
-            << (d.value("replaced", false) ? " redefined" : " defined");
-  if (d.contains("vms_updated") && !d["vms_updated"].empty()) {
-    std::cout << "; rules of vm";
-    for (const auto& v : d["vms_updated"]) std::cout << " " << v.get<std::string>();
-    std::cout << " updated in one transaction";
-  }
-  if (d.value("flows_cut", 0) > 0)
-    std::cout << "; " << d["flows_cut"].get<int>() << " established flows it no longer allows cut";
-  std::cout << "\n";
+  std::cout << defined_text(d) << "\n";
 }
 
 void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
@@ -50,83 +42,109 @@ void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
     rc = show(o.call("POST", "/v1/filters", Json{{"xml", *xml}}), o, print_defined);
   });
 
-  auto* dump = f->add_subcommand("dumpxml", "print a filter's XML");
-  dump->add_option("name", *arg, "filter name")->required();
-  dump->callback([&o, &rc, arg] {
-    auto r = o.call("GET", "/v1/filters/" + api::percent_encode(*arg));
-    rc = r.exit_code;
-    if (rc == kOk) std::cout << r.body.value("xml", "");
-  });
-
-  f->add_subcommand("list", "every filter: built-in and defined")->callback([&o, &rc] {
-    rc = show(o.call("GET", "/v1/filters"), o, [](const Json& list) {
-      Table t({"NAME", "CHAIN", "PRIORITY", "RULES", "REFS", "BUILTIN", "USED BY"});
-      for (const auto& x : list) {
-        std::string users;
-        for (const auto& u : x["used_by"])
-          users += (users.empty() ? "" : ",") + u.get<std::string>();
-        t.add({cell(x, "name"), cell(x, "chain"), cell(x, "priority"), cell(x, "rules"),
-               cell(x, "references"), x.value("builtin", false) ? "yes" : "no",
-               users.empty() ? "-" : users});
+  auto paths = std::make_shared<std::vector<std::string>>();
+  auto* import = f->add_subcommand(
+      "import", "define libvirt's filter files (a directory: its *.xml), referenced ones first");
+  import->add_option("path", *paths, "nwfilter XML file or directory (/etc/libvirt/nwfilter)")
+      ->required();
+  import->callback([&o, &rc, paths] {
+    std::vector<filter::FilterSource> sources;
+  for (const auto& p : *paths) {
+    auto files = o.io->filter_files(p);
+    if (!files) {
+      rc = kInvalidInput;
+      return;
+    }
+    for (const auto& file : *files) {
+      auto xml = o.io->read_file(file);
+      if (!xml) {
+        rc = kInvalidInput;
+        return;
       }
-      t.print(std::cout);
-    });
-  });
+      sources.push_back({file, *xml});
+    }
+  }
+  rc = import_filters(o, sources);
+});
 
-  auto* undefine = f->add_subcommand("undefine", "remove a filter (refused while a VM uses it)");
-  undefine->add_option("name", *arg, "filter name")->required();
-  undefine->callback([&o, &rc, arg] {
-    rc = show(o.call("DELETE", "/v1/filters/" + api::percent_encode(*arg)), o,
-              [&](const Json&) { std::cout << "filter " << *arg << " undefined\n"; });
-  });
+auto* dump = f->add_subcommand("dumpxml", "print a filter's XML");
+dump->add_option("name", *arg, "filter name")->required();
+dump->callback([&o, &rc, arg] {
+  auto r = o.call("GET", "/v1/filters/" + api::percent_encode(*arg));
+  rc = r.exit_code;
+  if (rc == kOk) std::cout << r.body.value("xml", "");
+});
 
-  auto* edit = f->add_subcommand("edit", "edit a filter in $EDITOR, then define it");
-  edit->add_option("name", *arg, "filter name")->required();
-  edit->callback([&o, &rc, arg] {
-    auto r = o.call("GET", "/v1/filters/" + api::percent_encode(*arg));
-    if ((rc = r.exit_code) != kOk) return;
-    char path[] = "/tmp/vmgw-filter-XXXXXX.xml";
-    int fd = ::mkstemps(path, 4);
-    if (fd < 0) {
-      std::cerr << "error: cannot create a temporary file\n";
-      rc = kFailed;
-      return;
+f->add_subcommand("list", "every filter: built-in and defined")->callback([&o, &rc] {
+  rc = show(o.call("GET", "/v1/filters"), o, [](const Json& list) {
+    Table t({"NAME", "CHAIN", "PRIORITY", "RULES", "REFS", "BUILTIN", "USED BY"});
+    for (const auto& x : list) {
+      std::string users;
+      for (const auto& u : x["used_by"]) users += (users.empty() ? "" : ",") + u.get<std::string>();
+      t.add({cell(x, "name"), cell(x, "chain"), cell(x, "priority"), cell(x, "rules"),
+             cell(x, "references"),
+             x.value("replaces_builtin", false) ? "replaced"
+             : x.value("builtin", false)        ? "yes"
+                                                : "no",
+             users.empty() ? "-" : users});
     }
-    std::string xml = r.body.value("xml", "");
-    bool written = ::write(fd, xml.data(), xml.size()) == static_cast<ssize_t>(xml.size());
-    ::close(fd);
-    if (!written || !o.io->run_editor(path)) {
-      std::cerr << "error: the editor failed; " << path << " keeps your text\n";
-      rc = kFailed;
-      return;
-    }
-    auto edited = o.io->read_file(path);
-    if (!edited || *edited == xml) {
-      std::cout << "filter " << *arg << " unchanged\n";
-      ::unlink(path);
-      return;
-    }
-    rc = show(o.call("POST", "/v1/filters", Json{{"xml", *edited}}), o, print_defined);
-    if (rc == kOk) {
-      ::unlink(path);
-    } else {
-      std::cerr << "your edit is kept in " << path << " (fix it and run vmgw filter define)\n";
-    }
+    t.print(std::cout);
   });
+});
 
-  auto* stats = f->add_subcommand("stats", "per-rule counters of a VM's filters");
-  stats->add_option("vm", *arg, "VM name")->required();
-  stats->callback([&o, &rc, arg] {
-    rc = show(o.call("GET", "/v1/vms/" + api::percent_encode(*arg) + "/filter-stats"), o,
-              [](const Json& list) {
-                Table t({"LAYER", "DIR", "PACKETS", "BYTES", "RULE", "SHARED BY"});
-                for (const auto& s : list)
-                  t.add({cell(s, "layer"), cell(s, "direction"), cell(s, "packets"),
-                         cell(s, "bytes"), cell(s, "rule"), cell(s, "shared_by")});
-                t.print(std::cout);
-              });
-  });
-}
+auto* undefine = f->add_subcommand("undefine", "remove a filter (refused while a VM uses it)");
+undefine->add_option("name", *arg, "filter name")->required();
+undefine->callback([&o, &rc, arg] {
+  rc = show(o.call("DELETE", "/v1/filters/" + api::percent_encode(*arg)), o, print_defined);
+});
+
+auto* edit = f->add_subcommand("edit", "edit a filter in $EDITOR, then define it");
+edit->add_option("name", *arg, "filter name")->required();
+edit->callback([&o, &rc, arg] {
+  auto r = o.call("GET", "/v1/filters/" + api::percent_encode(*arg));
+  if ((rc = r.exit_code) != kOk) return;
+  char path[] = "/tmp/vmgw-filter-XXXXXX.xml";
+  int fd = ::mkstemps(path, 4);
+  if (fd < 0) {
+    std::cerr << "error: cannot create a temporary file\n";
+    rc = kFailed;
+    return;
+  }
+  std::string xml = r.body.value("xml", "");
+  bool written = ::write(fd, xml.data(), xml.size()) == static_cast<ssize_t>(xml.size());
+  ::close(fd);
+  if (!written || !o.io->run_editor(path)) {
+    std::cerr << "error: the editor failed; " << path << " keeps your text\n";
+    rc = kFailed;
+    return;
+  }
+  auto edited = o.io->read_file(path);
+  if (!edited || *edited == xml) {
+    std::cout << "filter " << *arg << " unchanged\n";
+    ::unlink(path);
+    return;
+  }
+  rc = show(o.call("POST", "/v1/filters", Json{{"xml", *edited}}), o, print_defined);
+  if (rc == kOk) {
+    ::unlink(path);
+  } else {
+    std::cerr << "your edit is kept in " << path << " (fix it and run vmgw filter define)\n";
+  }
+});
+
+auto* stats = f->add_subcommand("stats", "per-rule counters of a VM's filters");
+stats->add_option("vm", *arg, "VM name")->required();
+stats->callback([&o, &rc, arg] {
+  rc = show(o.call("GET", "/v1/vms/" + api::percent_encode(*arg) + "/filter-stats"), o,
+            [](const Json& list) {
+              Table t({"LAYER", "DIR", "PACKETS", "BYTES", "RULE", "SHARED BY"});
+              for (const auto& s : list)
+                t.add({cell(s, "layer"), cell(s, "direction"), cell(s, "packets"), cell(s, "bytes"),
+                       cell(s, "rule"), cell(s, "shared_by")});
+              t.print(std::cout);
+            });
+});
+}  // namespace
 
 void add_vm_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   CLI::App* vm = app.get_subcommand("vm");
@@ -263,7 +281,7 @@ void add_visibility_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   });
 }
 
-}  // namespace
+}  // namespace vmgw::cli
 
 void add_filter_commands(CLI::App& app, DaemonOptions& opts, int& rc) {
   add_filter_verbs(app, opts, rc);

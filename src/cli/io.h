@@ -20,6 +20,9 @@ struct CliIo {
   // The contents of a file the operator named (`filter define FILE`), or nullopt after saying
   // why not.
   std::function<std::optional<std::string>(const std::string& path)> read_file;
+  // The filter files `path` names (`filter import`): itself if it is a file, the *.xml files in
+  // it (sorted) if it is a directory; nullopt after saying why not.
+  std::function<std::optional<std::vector<std::string>>(const std::string& path)> filter_files;
   // Opens `path` in the operator's editor; false if the editor failed.
   std::function<bool(const std::string& path)> run_editor;
   std::function<void()> pause_between_polls;

@@ -22,9 +22,22 @@ Json filter_summary(const filter::Filter& f, const Gateway& gw) {
           {"priority", f.effective_priority()},
           {"uuid", f.uuid ? Json(*f.uuid) : Json()},
           {"builtin", filter::is_builtin(f.name)},
+          // The operator's filter stands for the built-in of its name (docs/filters.md).
+          {"replaces_builtin", filter::is_builtin(f.name) && !filter::is_shipped_builtin(f)},
           {"rules", rules},
           {"references", refs},
           {"used_by", gw.vms_using(f.name)}};
+}
+
+// POST and DELETE /v1/filters: what the change did (docs/api.md).
+Json defined_json(const DefinedFilter& d) {
+  Json j{{"name", d.name},
+         {"replaced", d.replaced},
+         {"outcome", std::string(to_string(d.outcome))},
+         {"vms_updated", d.vms_updated},
+         {"flows_cut", d.flows_cut}};
+  if (!d.builtin_difference.empty()) j["differs_from_builtin"] = d.builtin_difference;
+  return j;
 }
 
 std::optional<uint64_t> number_field(const Json& body, const char* key, uint64_t max,
@@ -119,16 +132,15 @@ void add_filter_definition_routes(api::Router& r, Gateway& gw) {
       return api::error_response(400, "xml", "is required: the filter's XML document");
     return guarded([&] {
       auto d = gw.define_filter((*body)["xml"].get<std::string>());
-      return api::json_response(d.replaced ? 200 : 201, Json{{"name", d.name},
-                                                             {"replaced", d.replaced},
-                                                             {"vms_updated", d.vms_updated},
-                                                             {"flows_cut", d.flows_cut}});
+      return api::json_response(d.replaced ? 200 : 201, defined_json(d));
     });
   });
   r.add("DELETE", "/v1/filters/{name}", [&gw](const Request&, const api::Params& p) {
     return guarded([&] {
-      gw.undefine_filter(p.at("name"));
-      return api::json_response(200, Json{{"undefined", p.at("name")}});
+      auto d = gw.undefine_filter(p.at("name"));
+      Json j = defined_json(d);
+      j["undefined"] = d.name;
+      return api::json_response(200, j);
     });
   });
 }

@@ -71,9 +71,22 @@ struct VmRequest {
   std::string owner;  // store::VmRecord::owner
 };
 
+// What defining or undefining a filter did (docs/filters.md, "Built-in filters").
+enum class FilterOutcome {
+  defined,           // a new filter
+  redefined,         // an operator's filter replaced by another content
+  unchanged,         // the same content as the filter in force: nothing was done
+  replaces_builtin,  // the operator's filter now stands for the built-in of that name
+  restores_builtin,  // the operator's replacement of a built-in is gone: the built-in is back
+  undefined,         // the filter is gone
+};
+std::string_view to_string(FilterOutcome o);  // "defined", "replaces-builtin", ...
+
 struct DefinedFilter {
   std::string name;
-  bool replaced = false;
+  bool replaced = false;  // a filter of that name was in force before (a built-in included)
+  FilterOutcome outcome = FilterOutcome::defined;
+  std::string builtin_difference;        // replaces_builtin: where it first differs from it
   std::vector<std::string> vms_updated;  // VMs whose rules changed with it
   size_t flows_cut = 0;                  // established flows the new rules no longer allow
 };
@@ -223,9 +236,13 @@ class Gateway {
 
   // Per-VM filters (gateway_filters.cpp). Defining a filter that VMs use updates all of them in
   // one transaction and cuts the established flows the new rules no longer allow.
+  // Defines a filter from its XML. A built-in's name with the built-in's content (parsed and
+  // compared, not as text) is `unchanged`; with another content it replaces the built-in until
+  // undefined.
   DefinedFilter define_filter(const std::string& xml);
-  void undefine_filter(const std::string& name);
-  // Every filter: built-ins and defined ones (a defined one never shadows a built-in).
+  // Removes a filter; for a replaced built-in, removes the replacement (the built-in is back).
+  DefinedFilter undefine_filter(const std::string& name);
+  // Every filter: built-ins (or the operator's replacements of them) and defined ones.
   const filter::FilterCatalog& filters() const { return catalog_; }
   // The VMs that reference `filter` directly or through other filters, sorted.
   std::vector<std::string> vms_using(const std::string& filter) const;
@@ -294,6 +311,11 @@ class Gateway {
   const Plan& base_for(CompileFlags flags);
   // Deletes the flows of `vm_ip` through elastic IP `eip` (after a move or an unbind).
   void cut_flows(Ipv4 eip, Ipv4 vm_ip);
+  // Commits a change of one filter (`change` names it) and cuts the flows the rules of the VMs
+  // using it no longer allow; fills `out`'s vms_updated and flows_cut.
+  void apply_filter_change(const StateChange& change,
+                           const std::function<void(store::StoreTxn&)>& write,
+                           const std::string& what, DefinedFilter& out);
   // After a change of filters: deletes the flows of the VMs whose IP rules changed (`before`:
   // those VMs as they were, compiled with `before_catalog`) that the new rules would not accept
   // as new flows. Returns how many; `changed_vms` gets the VMs whose rules changed.

@@ -181,7 +181,11 @@ ApplyReport Gateway::commit(const StateChange& c,
         names.insert(f.name);
       }
       for (const auto& name : c.removed_filters) {
-        next_catalog->remove(name);
+        // Removing the operator's replacement of a built-in brings the built-in back.
+        if (const filter::Filter* builtin = filter::shipped_builtin(name))
+          next_catalog->add_or_replace(*builtin);
+        else
+          next_catalog->remove(name);
         names.insert(name);
       }
       for (const auto& name : names)

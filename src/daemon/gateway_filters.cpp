@@ -13,6 +13,7 @@
 #include "daemon/desired.h"
 #include "daemon/gateway.h"
 #include "filter/builtins.h"
+#include "filter/compare.h"
 #include "filter/parse.h"
 
 namespace vmgw::daemon {
@@ -97,6 +98,24 @@ std::vector<std::string> Gateway::vms_using(const std::string& filter,
   return out;
 }
 
+std::string_view to_string(FilterOutcome o) {
+  switch (o) {
+    case FilterOutcome::defined:
+      return "defined";
+    case FilterOutcome::redefined:
+      return "redefined";
+    case FilterOutcome::unchanged:
+      return "unchanged";
+    case FilterOutcome::replaces_builtin:
+      return "replaces-builtin";
+    case FilterOutcome::restores_builtin:
+      return "restores-builtin";
+    case FilterOutcome::undefined:
+      return "undefined";
+  }
+  return "";
+}
+
 DefinedFilter Gateway::define_filter(const std::string& xml) {
   auto parsed = filter::parse_filter_xml(xml, "");
   if (!parsed.ok()) {
@@ -113,41 +132,68 @@ DefinedFilter Gateway::define_filter(const std::string& xml) {
     }
     throw ServiceError(400, errors);
   }
-  const std::string name = parsed.filter->name;
-  if (filter::is_builtin(name))
-    throw ServiceError(409, "name",
-                       "'" + name +
-                           "' is a built-in filter and cannot be redefined; define "
-                           "your variant under another name");
+  const filter::Filter& def = *parsed.filter;
+  const std::string name = def.name;
+  const filter::Filter* in_force = catalog_.lookup(name);
+  const filter::Filter* builtin = filter::shipped_builtin(name);
+  DefinedFilter out{name, in_force != nullptr, FilterOutcome::defined, "", {}, 0};
+  // Nothing to do when the content is the one in force: libvirt's own files of the built-ins
+  // (whose uuid, comments and spelling differ from vmgw's) and a filter defined again. A new
+  // uuid for an operator's filter is kept, as dumpxml shows it.
+  if (in_force && filter::same_content(def, *in_force) &&
+      (filter::is_shipped_builtin(*in_force) || !def.uuid || def.uuid == in_force->uuid)) {
+    out.outcome = FilterOutcome::unchanged;
+    return out;
+  }
+  StateChange change;
+  std::function<void(store::StoreTxn&)> write;
   store::FilterRecord rec{name, xml};
-  DefinedFilter out{name, objects_.filter(name) != nullptr, {}, 0};
-  {
+  if (builtin && filter::same_content(def, *builtin)) {
+    // The built-in's content over the operator's replacement of it: the built-in is back.
+    out.outcome = FilterOutcome::restores_builtin;
+    change.removed_filters = {name};
+    write = [&](store::StoreTxn& t) { t.delete_filter(name); };
+  } else {
+    if (builtin) {
+      out.outcome = FilterOutcome::replaces_builtin;
+      out.builtin_difference = filter::first_difference(def, *builtin).value_or("");
+    } else if (in_force) {
+      out.outcome = FilterOutcome::redefined;
+    }
     // References are checked in the catalog as it would be (only the changed entry differs).
     filter::FilterCatalog probe = catalog_;
-    probe.add_or_replace(*parsed.filter);
+    probe.add_or_replace(def);
     auto refs = probe.check_references(name);
     if (!refs.empty()) {
       std::vector<std::pair<std::string, std::string>> errors;
       for (const auto& d : refs) errors.emplace_back(d.path, d.reason);
       throw ServiceError(400, errors);
     }
+    change.put_filters = {rec};
+    write = [&](store::StoreTxn& t) { t.put_filter(rec); };
   }
-  // The VMs whose rules may change, as they are now (for the conntrack cut after).
-  std::vector<Vm> before;
-  for (const auto& vm : vms_using(name))
-    if (const Vm* v = find_vm(vm)) before.push_back(*v);
-  filter::FilterCatalog before_catalog;
-  commit(
-      {.put_filters = {rec}}, [&](store::StoreTxn& t) { t.put_filter(rec); },
-      "define filter '" + rec.name + "'", "", &before_catalog);
-  out.flows_cut = cut_revoked_flows(before, before_catalog, &out.vms_updated);
+  apply_filter_change(change, write, "define filter '" + name + "'", out);
   return out;
 }
 
-void Gateway::undefine_filter(const std::string& name) {
-  if (filter::is_builtin(name))
-    throw ServiceError(409, "name", "'" + name + "' is a built-in filter");
-  if (!objects_.filter(name)) throw ServiceError(404, "name", "no filter '" + name + "'");
+DefinedFilter Gateway::undefine_filter(const std::string& name) {
+  if (!objects_.filter(name)) {
+    if (filter::is_builtin(name))
+      throw ServiceError(409, "name",
+                         "'" + name +
+                             "' is a built-in filter: it cannot be undefined (define a "
+                             "filter of that name to replace it)");
+    throw ServiceError(404, "name", "no filter '" + name + "'");
+  }
+  DefinedFilter out{name, true, FilterOutcome::undefined, "", {}, 0};
+  if (filter::is_builtin(name)) {
+    // The operator's replacement goes; the built-in comes back for the VMs that use it.
+    out.outcome = FilterOutcome::restores_builtin;
+    apply_filter_change(
+        {.removed_filters = {name}}, [&](store::StoreTxn& t) { t.delete_filter(name); },
+        "restore the built-in filter '" + name + "'", out);
+    return out;
+  }
   auto vms = vms_using(name);
   if (!vms.empty())
     throw ServiceError(409, "name",
@@ -160,6 +206,21 @@ void Gateway::undefine_filter(const std::string& name) {
   commit(
       {.removed_filters = {name}}, [&](store::StoreTxn& t) { t.delete_filter(name); },
       "undefine filter '" + name + "'");
+  return out;
+}
+
+void Gateway::apply_filter_change(const StateChange& change,
+                                  const std::function<void(store::StoreTxn&)>& write,
+                                  const std::string& what, DefinedFilter& out) {
+  const std::string& name =
+      change.put_filters.empty() ? change.removed_filters.front() : change.put_filters.front().name;
+  // The VMs whose rules may change, as they are now (for the conntrack cut after).
+  std::vector<Vm> before;
+  for (const auto& vm : vms_using(name))
+    if (const Vm* v = find_vm(vm)) before.push_back(*v);
+  filter::FilterCatalog before_catalog;
+  commit(change, write, what, "", &before_catalog);
+  out.flows_cut = cut_revoked_flows(before, before_catalog, &out.vms_updated);
 }
 
 store::VmRecord Gateway::set_vm_filters(const std::string& vm,

@@ -340,10 +340,12 @@ bool is_builtin(std::string_view name) {
 
 namespace {
 
+constexpr std::string_view kBuiltinFilePrefix = "builtin:";
+
 FilterCatalog parse_builtins() {
   FilterCatalog catalog;
   for (const auto& b : kBuiltins) {
-    const std::string file = "builtin:" + std::string(b.name);
+    const std::string file = std::string(kBuiltinFilePrefix) + std::string(b.name);
     auto r = parse_filter_xml(std::string(b.xml), file);
     if (!r.ok() || r.filter->name != b.name) {
       std::string why = "built-in filter '" + std::string(b.name) + "' is invalid:";
@@ -361,12 +363,26 @@ FilterCatalog parse_builtins() {
   return catalog;
 }
 
-}  // namespace
-
-FilterCatalog builtin_catalog() {
+const FilterCatalog& parsed_builtins() {
   // Parsed once: every change the daemon validates starts from this catalog.
   static const FilterCatalog parsed = parse_builtins();
   return parsed;
+}
+
+}  // namespace
+
+FilterCatalog builtin_catalog() {
+  return parsed_builtins();
+}
+
+const Filter* shipped_builtin(std::string_view name) {
+  return parsed_builtins().lookup(name);
+}
+
+bool is_shipped_builtin(const Filter& f) {
+  // Built-ins are parsed from "builtin:<name>"; operators' filters from a file or the API.
+  return is_builtin(f.name) && f.file.path.size() == kBuiltinFilePrefix.size() + f.name.size() &&
+         f.file.path.starts_with(kBuiltinFilePrefix) && f.file.path.ends_with(f.name);
 }
 
 }  // namespace vmgw::filter

@@ -22,6 +22,13 @@ std::span<const BuiltinFilter> builtin_filters();
 
 bool is_builtin(std::string_view name);
 
+// Whether `f` is a built-in as vmgw ships it, rather than an operator's filter that took a
+// built-in's name (a replacement, or a file of `vmgw apply`'s config).
+bool is_shipped_builtin(const Filter& f);
+
+// The built-in as vmgw ships it, or nullptr if `name` is not a built-in's.
+const Filter* shipped_builtin(std::string_view name);
+
 // A catalog holding every built-in, parsed (from "builtin:<name>"). Throws std::logic_error if
 // one of them does not parse or references a filter that is not built in: that is a bug in vmgw.
 FilterCatalog builtin_catalog();

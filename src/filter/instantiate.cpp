@@ -5,23 +5,11 @@
 
 #include "filter/attributes.h"
 #include "filter/builtins.h"
+#include "filter/iterate.h"
 #include "filter/values.h"
 
 namespace vmgw::filter {
 namespace {
-
-// The key that decides how a reference iterates: references with the same key move together.
-std::string iteration_key(const VariableRef& v) {
-  switch (v.access) {
-    case VariableRef::Access::plain:
-      return "$" + v.name;
-    case VariableRef::Access::iterator:
-      return "@" + std::to_string(v.number);
-    case VariableRef::Access::index:
-      return "";  // fixed element: does not iterate
-  }
-  return "";
-}
 
 // "over the limit rules_per_vm (8192): ..." — the operator can find the limit in docs/config.md.
 std::string over(const char* limit, std::size_t value, const std::string& what) {
@@ -142,11 +130,11 @@ struct Expander {
       return;
     }
 
-    // Which iteration keys exist, in first-seen order, and how many values each has.
-    std::vector<std::string> keys;
-    std::map<std::string, std::size_t> lengths;
+    // The rule's variable references, in written order, with their values. A rule's elements
+    // are ANDed: their attributes form one list (all share the protocol).
+    std::vector<ListRef> refs;
+    std::vector<std::string> ref_attrs;  // the attribute of each reference, for messages
     bool ok = true;
-    // A rule's elements are ANDed: their attributes form one list (all share the protocol).
     for (const ProtocolMatch& el : r.matches)
       for (const auto& [name, value] : el.attributes) {
         if (!value.var) continue;
@@ -159,28 +147,15 @@ struct Expander {
           ok = false;
           continue;
         }
-        const std::size_t n = it->second.size();
         if (!variable_fits(f, m->where.line, path + "@" + name, v.name, it->second)) return;
-        if (v.access == VariableRef::Access::index) {
-          if (v.number >= n) {
-            error(f, m->where.line, path + "@" + name,
-                  v.str() + ": index out of range ($" + v.name + " has " + std::to_string(n) +
-                      " value" + (n == 1 ? "" : "s") + ")");
-            ok = false;
-          }
-          continue;
-        }
-        std::string key = iteration_key(v);
-        auto [l, inserted] = lengths.emplace(key, n);
-        if (inserted) {
-          keys.push_back(key);
-        } else if (l->second != n) {
-          error(f, m->where.line, path + "@" + name,
-                "variables iterated together by " + key.substr(1) +
-                    " must have the same number of values");
-          ok = false;
-        }
+        refs.push_back({v, &it->second});
+        ref_attrs.push_back(name);
       }
+    const Iteration iteration = iterate(refs);
+    for (const auto& e : iteration.errors) {
+      error(f, m->where.line, path + "@" + ref_attrs[e.ref], e.reason);
+      ok = false;
+    }
     for (const ProtocolMatch& el : r.matches)
       for (const auto& [name, value] : el.attributes) {
         std::string why = unsupported_attribute(m->protocol, name);
@@ -206,33 +181,22 @@ struct Expander {
     }
     if (!ok) return;
 
-    // Counted before a rule is made, without overflow: each factor is at most values_per_variable.
-    std::size_t combos = 1;
-    for (const auto& k : keys) {
-      combos *= lengths[k];
-      if (combos > limits.rules_per_filter) break;
-    }
+    // Counted before a rule is made: count() saturates instead of overflowing.
+    const bool shipped = is_shipped_builtin(f);
+    const std::size_t combos = iteration.count();
     if (!room_for(combos, f, m->where.line, path)) return;
     rules_of_binding += combos;
     for (std::size_t c = 0; c < combos; ++c) {
-      // Mixed-radix digits of c, one per key.
-      std::map<std::string, std::size_t> pick;
-      std::size_t rest = c;
-      for (auto k = keys.rbegin(); k != keys.rend(); ++k) {
-        pick[*k] = rest % lengths[*k];
-        rest /= lengths[*k];
-      }
+      const std::vector<std::size_t> pick = iteration.pick(c);
+      std::size_t ref = 0;  // references are met in the order refs was built
       ConcreteRule cr = base;
       for (const ProtocolMatch& el : r.matches)
         for (const auto& [name, value] : el.attributes) {
-          Attr a{name, value.raw, value.match, !is_builtin(f.name)};
+          Attr a{name, value.raw, value.match, !shipped};
           if (value.var) {
             a.per_vm = true;
-            const auto& values = vars.find(value.var->name)->second;
-            std::size_t i = value.var->access == VariableRef::Access::index
-                                ? value.var->number
-                                : pick[iteration_key(*value.var)];
-            a.value = values[i];
+            a.value = (*refs[ref].values)[pick[ref]];
+            ++ref;
             const AttrSpec* spec = find_attribute(m->protocol, name);
             std::string why = spec ? check_literal(*spec, a.value) : "";
             if (!why.empty()) {

@@ -1,8 +1,9 @@
 // Instantiation: a VM's bindings expanded into its Program. Filter references are followed depth
 // first; variables are looked up in the VM's defaults ($IP, $MAC, ...) overridden by the
 // binding's parameters, and by the parameters of each <filterref> on the way down (libvirt's
-// scoping). List variables give one rule per value: each plain `$A` iterates on its own (all
-// combinations), `$A[@n]` and `$B[@n]` move together, `$A[k]` picks element k.
+// scoping). List variables give one rule per value, combined exactly as libvirt combines them
+// (filter/iterate.h): references under one iterator move together (a plain `$A` is `$A[@0]`),
+// distinct iterators give every combination, `$A[k]` picks element k.
 #pragma once
 
 #include <string>
@@ -22,9 +23,9 @@ struct Instantiation {
 
 // Bounds on the work one VM's filters can cause (docs/config.md, "Limits"). A small request must
 // not be able to make vmgwd compile millions of rules: list variables multiply (two 64-value
-// lists in one rule are 4 096 rules), and filter references can fan out (a filter that refers to
-// another twice, nested 20 deep, is a million visits). Each bound is checked before the rules it
-// guards are materialised, and the error names the limit.
+// lists under two iterators in one rule are 4 096 rules), and filter references can fan out (a
+// filter that refers to another twice, nested 20 deep, is a million visits). Each bound is checked
+// before the rules it guards are materialised, and the error names the limit.
 struct ExpansionLimits {
   std::size_t filters_per_vm = 32;          // bindings of one VM
   std::size_t values_per_variable = 1024;   // values of one list variable ($IP, a parameter)

@@ -68,7 +68,8 @@ std::optional<Protocol> parse_protocol(std::string_view element);
 bool is_ipv6(Protocol p);
 
 // A reference to a variable in an attribute value: $IP, $A[2] (element 2, 0-based), $A[@1]
-// (iterator 1). Plain $A is libvirt's shorthand for iterator 0 but is kept as written.
+// (iterator 1). Plain $A is libvirt's shorthand for iterator 0: $A[@0] is read as plain $A, as
+// libvirt does (it writes both back as $A).
 struct VariableRef {
   enum class Access { plain, index, iterator };
   std::string name;
@@ -79,6 +80,9 @@ struct VariableRef {
   std::string str() const;  // "$A[@1]"
   bool operator==(const VariableRef&) const = default;
 };
+
+// The highest iterator id, $A[@1000] (libvirt's VIR_NWFILTER_MAX_ITERID).
+inline constexpr uint32_t kMaxIteratorId = 1000;
 
 // One attribute of a protocol element: the text as written, its variable reference if it is one,
 // and whether it matches (false when the element has match='no' and the attribute can be

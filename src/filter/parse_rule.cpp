@@ -90,6 +90,8 @@ std::optional<ProtocolMatch> parse_match(Ctx& ctx, const xmlNode* node, Protocol
         ctx.error(node, at, err);
         continue;
       }
+      // Written back in one spelling, as libvirt does: `$A[ 0]` is `$A[0]`, `$B[ @0 ]` is `$B`.
+      if (value.var) value.raw = value.var->str();
     }
     if (!value.var) {
       if (auto err = check_literal(*spec, v); !err.empty()) {

@@ -162,6 +162,13 @@ std::optional<VariableRef> parse_variable_ref(std::string_view text, std::string
     error = quoted(text) + " is not a valid variable reference (" + why + ")";
     return std::nullopt;
   };
+  // libvirt (virNWFilterVarAccessParse) skips blanks after '[', after '@' and before ']', and
+  // its own test filters have blanks after ']': `$A[ 0]` and `$B[  @0 ] ` are valid there.
+  auto is_blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  auto skip_blanks = [&](std::string_view s) {
+    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+    return s;
+  };
   std::string_view rest = text.substr(1);
   std::size_t bracket = rest.find('[');
   VariableRef ref;
@@ -169,16 +176,25 @@ std::optional<VariableRef> parse_variable_ref(std::string_view text, std::string
   if (!is_variable_name(ref.name)) return bad("names use letters, digits and '_'");
   if (bracket == std::string_view::npos) return ref;
   std::string_view sub = rest.substr(bracket + 1);
-  if (sub.empty() || sub.back() != ']') return bad("expected ']' at the end");
-  sub.remove_suffix(1);
+  std::size_t close = sub.find(']');
+  if (close == std::string_view::npos) return bad("expected ']' at the end");
+  if (!skip_blanks(sub.substr(close + 1)).empty()) return bad("nothing may follow ']'");
+  sub = skip_blanks(sub.substr(0, close));
+  while (!sub.empty() && is_blank(sub.back())) sub.remove_suffix(1);
   ref.access = VariableRef::Access::index;
   if (!sub.empty() && sub[0] == '@') {
     ref.access = VariableRef::Access::iterator;
-    sub.remove_prefix(1);
+    sub = skip_blanks(sub.substr(1));
   }
   if (sub.empty() || sub.size() > 9 || !std::all_of(sub.begin(), sub.end(), is_digit))
     return bad("expected $NAME[n] or $NAME[@n] with a decimal n");
   ref.number = static_cast<uint32_t>(*parse_uint(sub, false));
+  if (ref.access == VariableRef::Access::iterator) {
+    if (ref.number > kMaxIteratorId)
+      return bad("iterator ids go up to " + std::to_string(kMaxIteratorId));
+    // $A[@0] is $A: both are iterator 0, and libvirt writes both back as $A.
+    if (ref.number == 0) ref.access = VariableRef::Access::plain;
+  }
   return ref;
 }
 

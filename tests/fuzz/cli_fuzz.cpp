@@ -76,6 +76,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return d.router.dispatch(got);
   };
   io.read_file = [](const std::string&) { return std::optional<std::string>(kFilterXml); };
+  io.filter_files = [](const std::string& path) {
+    return std::optional<std::vector<std::string>>(std::vector<std::string>{path});
+  };
   io.run_editor = [](const std::string&) { return true; };
   io.pause_between_polls = [] {};
   io.check = [](const std::string&) { return 0; };

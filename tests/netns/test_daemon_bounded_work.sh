@@ -19,11 +19,12 @@ mkdir -p "$T"
 assert "vm add web" vmgwc vm add web --network vmnet --mac "$LAB_WEB_MAC" --ip "$LAB_WEB_IP" --port vnet-web
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$VMGWD_PID/status"; }
 
-# filter_of N: a filter of N rules over $A and $B.
+# filter_of N: a filter of N rules, each combining every value of $A with every value of $B
+# (two iterators; plain $A and $B would walk in parallel, as in libvirt).
 filter_of() {
   local xml="<filter name='lists$1' chain='root'>" i
   for ((i = 0; i < $1; i++)); do
-    xml+="<rule action='accept' direction='in'><tcp srcipaddr='\$A' dstportstart='\$B'/></rule>"
+    xml+="<rule action='accept' direction='in'><tcp srcipaddr='\$A[@1]' dstportstart='\$B[@2]'/></rule>"
   done
   jq -cn --arg x "$xml</filter>" '{xml: $x}'
 }

@@ -4,10 +4,14 @@
 
 #include <map>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "../filter/corpus.h"
 #include "filter/attributes.h"
 #include "filter/parse.h"
+#include "filter/serialize.h"
 #include "filter/values.h"
 
 namespace vmgw::filter {
@@ -166,6 +170,47 @@ TEST(FilterParse, VariableSyntax) {
   auto v = parse_variable_ref("$_x9[@12]", err);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->str(), "$_x9[@12]");
+}
+
+// Issue 16: libvirt (virNWFilterVarAccessParse) skips blanks after '[', after '@' and before
+// ']'; its iter-test3 has blanks after ']' too. $X[@0] is $X. Each is written back in one
+// spelling, libvirt's.
+TEST(FilterParse, VariableSyntaxAsLibvirtReadsIt) {
+  const std::vector<std::pair<const char*, const char*>> cases = {
+      {"$A[ 0]", "$A[0]"},        {"$A[1 ]", "$A[1]"},   {"$A[ 1 ] ", "$A[1]"},
+      {"$B[ @0 ]", "$B"},         {"$B[  @0 ] ", "$B"},  {"$B[@0]", "$B"},
+      {"$B[ @2 ]", "$B[@2]"},     {"$B[@ 2]", "$B[@2]"}, {"$C[\t2\t]", "$C[2]"},
+      {"$X[@1000]", "$X[@1000]"}, {"$X[007]", "$X[7]"},
+  };
+  for (const auto& [text, written] : cases) {
+    std::string err;
+    auto v = parse_variable_ref(text, err);
+    ASSERT_TRUE(v) << text << ": " << err;
+    EXPECT_EQ(v->str(), written) << text;
+  }
+  std::string err;
+  auto zero = parse_variable_ref("$B[ @0 ]", err);
+  ASSERT_TRUE(zero);
+  EXPECT_EQ(zero->access, VariableRef::Access::plain);  // the same reference as $B
+  // Still refused: a blank before '[' (libvirt: "Malformatted variable"), text after ']',
+  // blanks inside the number, iterator ids above libvirt's 1000.
+  for (const char* bad : {"$A [0]", "$A[0] x", "$A[1 2]", "$A[@ ]", "$X[@1001]"}) {
+    EXPECT_FALSE(parse_variable_ref(bad, err).has_value()) << bad;
+    EXPECT_FALSE(err.empty()) << bad;
+  }
+}
+
+TEST(FilterParse, BlanksInBracketsAreWrittenBackWithout) {
+  Filter f = parse_ok(
+      "<filter name='x'><rule action='accept' direction='out'>"
+      "<tcp srcipaddr='$A[ 0]' srcportstart='$B[  @0 ] ' dstportstart='$C[ @2 ]'/>"
+      "</rule></filter>");
+  EXPECT_EQ(filter_to_xml(f),
+            "<filter name='x'>\n"
+            "  <rule action='accept' direction='out'>\n"
+            "    <tcp srcipaddr='$A[0]' srcportstart='$B' dstportstart='$C[@2]'/>\n"
+            "  </rule>\n"
+            "</filter>\n");
 }
 
 TEST(FilterParse, MatchNoNegatesAllButMasks) {
