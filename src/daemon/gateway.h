@@ -157,8 +157,10 @@ class Gateway {
   static void check_topology(const Config& c);
 
   // Loads the store and converges the kernel to it (start-up). Throws ServiceError if the
-  // stored objects no longer fit the topology.
+  // stored objects no longer fit the topology. A VM whose stored filters no longer expand is
+  // quarantined with them unbound instead (start_notes() says which and why).
   ApplyReport start();
+  const std::vector<std::string>& start_notes() const { return start_notes_; }
   // SIGHUP: a new topology, checked with the stored objects; on any error the old one stays.
   ApplyReport reload(Config topology);
 
@@ -319,6 +321,8 @@ class Gateway {
   // After a change of filters: deletes the flows of the VMs whose IP rules changed (`before`:
   // those VMs as they were, compiled with `before_catalog`) that the new rules would not accept
   // as new flows. Returns how many; `changed_vms` gets the VMs whose rules changed.
+  std::vector<std::string> quarantine_unfit_filters(store::StoredState& state,
+                                                    const filter::FilterCatalog& catalog);
   size_t cut_revoked_flows(const std::vector<Vm>& before,
                            const filter::FilterCatalog& before_catalog,
                            std::vector<std::string>* changed_vms);
@@ -346,6 +350,7 @@ class Gateway {
   bool host_behind_ = false;
   size_t lease_events_since_prune_ = 0;
   Counters counters_;
+  std::vector<std::string> start_notes_;
   std::string last_apply_;
   UplinkConditions health_;  // by uplink name; what the bases are compiled with
 };

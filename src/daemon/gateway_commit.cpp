@@ -118,10 +118,47 @@ void Gateway::count(const ApplyReport& report) {
   if (!report.nft.empty()) ++counters_.nft_transactions;
 }
 
+// A stored VM whose filters no longer expand (a vmgw that follows libvirt more closely refuses
+// what an older one took, e.g. plain lists of different lengths in one rule) must not keep the
+// daemon from starting: the operator could then fix nothing. It is cut instead of left open:
+// quarantined (management sources it had kept) with those bindings removed, in one stored
+// change, and said in the log with the reason; binding fixed filters and lifting the quarantine
+// brings it back.
+std::vector<std::string> Gateway::quarantine_unfit_filters(store::StoredState& state,
+                                                           const filter::FilterCatalog& catalog) {
+  std::vector<std::string> said;
+  const Config desired = desired_config(topology_, state);
+  std::vector<store::VmRecord*> unfit;
+  for (auto& rec : state.vms) {
+    if (rec.filters.empty()) continue;
+    auto inst = instantiate_vm(desired, to_vm(rec, vm_path(rec.name)), catalog);
+    if (inst.ok()) continue;
+    std::string why = inst.errors.front().str();
+    std::string bound;
+    for (const auto& b : rec.filters) bound += (bound.empty() ? "" : ", ") + b.filter;
+    said.push_back(vm_path(rec.name) + " is quarantined and its filters (" + bound +
+                   ") unbound: they no longer expand: " + why +
+                   " (bind fixed filters, then lift the quarantine)");
+    unfit.push_back(&rec);
+  }
+  if (unfit.empty()) return said;
+  auto txn = deps_.store.begin();
+  for (auto* rec : unfit) {
+    rec->filters.clear();
+    if (!rec->quarantine) rec->quarantine = store::QuarantineRecord{};
+    txn->set_vm_filters(rec->name, {});
+    txn->set_vm_quarantine(rec->name, rec->quarantine);
+  }
+  txn->set_generation(++state.generation);
+  txn->commit();
+  return said;
+}
+
 ApplyReport Gateway::start() {
   check_topology(topology_);
   auto state = deps_.store.load();
   auto catalog = catalog_of(state.filters);
+  start_notes_ = quarantine_unfit_filters(state, catalog);
   health_ = conditions_for(topology_);
   auto report = converge(topology_, state, catalog);
   objects_.reset(topology_, std::move(state));

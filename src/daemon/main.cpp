@@ -282,6 +282,7 @@ int run(const Options& o) {
     return 1;
   try {
     auto report = gw.start();
+    for (const auto& note : gw.start_notes()) daemon::log_error(note);
     daemon::log_info("started at generation " + std::to_string(gw.state().generation) + ": " +
                      report.summary());
     daemon::return_free_memory();  // the converge's transient plan and kernel listing

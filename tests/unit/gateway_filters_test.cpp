@@ -130,3 +130,44 @@ TEST_F(GatewayFilters, AnOperatorsFilterDefinedAgainIsUnchanged) {
 
 }  // namespace
 }  // namespace vmgw::daemon
+
+namespace vmgw::daemon {
+namespace {
+
+// A binding an older vmgw stored (plain lists of different lengths in one rule: every
+// combination then, refused now as libvirt refuses it) does not keep vmgwd from starting: the
+// VM is cut (quarantined, the binding removed), and the start says why.
+TEST_F(GatewayFilters, AStoredBindingThatNoLongerExpandsQuarantinesItsVmAtStart) {
+  {
+    auto txn = store->begin();
+    txn->put_filter({"allow-to",
+                     "<filter name='allow-to' chain='root'><rule action='accept' direction='out' "
+                     "priority='100'><tcp dstipaddr='$TO' dstportstart='$PORT'/></rule></filter>"});
+    store::VmRecord web{"web", "vmnet", *Mac::parse("52:54:00:00:00:0a"), *Ipv4::parse("10.10.0.2"),
+                        "vnet-web"};
+    web.filters = {
+        {"allow-to", {{"TO", "198.51.100.10"}, {"TO", "198.51.100.11"}, {"PORT", "80"}}}};
+    txn->add_vm(web);
+    txn->set_generation(7);
+    txn->commit();
+  }
+  Gateway again(topology(), Dependencies{*store, backends, conntrack, announcer});
+  ASSERT_NO_THROW(again.start());
+  ASSERT_EQ(again.start_notes().size(), 1u);
+  EXPECT_NE(again.start_notes()[0].find("vm 'web' is quarantined and its filters (allow-to) "
+                                        "unbound: they no longer expand"),
+            std::string::npos)
+      << again.start_notes()[0];
+  const auto* web = again.vm_record("web");
+  ASSERT_TRUE(web);
+  EXPECT_TRUE(web->filters.empty());
+  EXPECT_TRUE(web->quarantine);
+  EXPECT_EQ(again.state().generation, 8u);
+  // Stored: the next start finds nothing to say.
+  Gateway third(topology(), Dependencies{*store, backends, conntrack, announcer});
+  third.start();
+  EXPECT_TRUE(third.start_notes().empty());
+}
+
+}  // namespace
+}  // namespace vmgw::daemon
