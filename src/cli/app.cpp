@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/unix_client.h"
+#include "backend/hypervisor.h"
 #include "cli/commands.h"
 #include "cli/daemon_commands.h"
 #include "cli/io.h"
@@ -45,6 +46,17 @@ CliIo real_io() {
       return std::nullopt;
     }
     return text;
+  };
+  io.libvirt_filters = [](const std::string& uri)
+      -> std::optional<std::vector<std::pair<std::string, std::string>>> {
+    try {
+      auto libvirt = backend::make_libvirt_hypervisor(uri);
+      libvirt->connect();
+      return libvirt->filters();
+    } catch (const backend::HypervisorError& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return std::nullopt;
+    }
   };
   io.filter_files = [](const std::string& path) -> std::optional<std::vector<std::string>> {
     std::error_code ec;

@@ -43,29 +43,47 @@ void add_filter_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   });
 
   auto paths = std::make_shared<std::vector<std::string>>();
+  auto from_libvirt = std::make_shared<std::string>();
   auto* import = f->add_subcommand(
-      "import", "define libvirt's filter files (a directory: its *.xml), referenced ones first");
-  import->add_option("path", *paths, "nwfilter XML file or directory (/etc/libvirt/nwfilter)")
-      ->required();
-  import->callback([&o, &rc, paths] {
-    std::vector<filter::FilterSource> sources;
-  for (const auto& p : *paths) {
-    auto files = o.io->filter_files(p);
-    if (!files) {
+      "import",
+      "define libvirt's filters: its files (a directory: its *.xml) or a running libvirt's "
+      "(--libvirt URI), referenced ones first");
+  import->add_option("path", *paths, "nwfilter XML file or directory (/etc/libvirt/nwfilter)");
+  import->add_option("--libvirt", *from_libvirt,
+                     "also every filter of the libvirt daemon at this URI (qemu:///system)");
+  import->callback([&o, &rc, paths, from_libvirt] {
+    if (paths->empty() && from_libvirt->empty()) {
+      std::cerr << "error: path: give filter files or a directory, or --libvirt URI\n";
+  rc = kInvalidInput;
+  return;
+}
+std::vector<filter::FilterSource> sources;
+for (const auto& p : *paths) {
+  auto files = o.io->filter_files(p);
+  if (!files) {
+    rc = kInvalidInput;
+    return;
+  }
+  for (const auto& file : *files) {
+    auto xml = o.io->read_file(file);
+    if (!xml) {
       rc = kInvalidInput;
       return;
     }
-    for (const auto& file : *files) {
-      auto xml = o.io->read_file(file);
-      if (!xml) {
-        rc = kInvalidInput;
-        return;
-      }
-      sources.push_back({file, *xml});
-    }
+    sources.push_back({file, *xml});
   }
-  rc = import_filters(o, sources);
-});
+}
+if (!from_libvirt->empty()) {
+  auto filters = o.io->libvirt_filters(*from_libvirt);
+  if (!filters) {
+    rc = kEnvironment;  // libvirt cannot be reached, like the daemon
+    return;
+  }
+  for (const auto& [name, xml] : *filters) sources.push_back({"libvirt:" + name, xml});
+}
+rc = import_filters(o, sources);
+}  // namespace
+);
 
 auto* dump = f->add_subcommand("dumpxml", "print a filter's XML");
 dump->add_option("name", *arg, "filter name")->required();
@@ -144,7 +162,7 @@ stats->callback([&o, &rc, arg] {
               t.print(std::cout);
             });
 });
-}  // namespace
+}  // namespace vmgw::cli
 
 void add_vm_verbs(CLI::App& app, DaemonOptions& o, int& rc) {
   CLI::App* vm = app.get_subcommand("vm");

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/http.h"
@@ -23,6 +24,11 @@ struct CliIo {
   // The filter files `path` names (`filter import`): itself if it is a file, the *.xml files in
   // it (sorted) if it is a directory; nullopt after saying why not.
   std::function<std::optional<std::vector<std::string>>(const std::string& path)> filter_files;
+  // The filters of the libvirt daemon at `uri` (virNWFilter), name and XML (`filter import
+  // --libvirt`); nullopt after saying why not.
+  std::function<std::optional<std::vector<std::pair<std::string, std::string>>>(
+      const std::string& uri)>
+      libvirt_filters;
   // Opens `path` in the operator's editor; false if the editor failed.
   std::function<bool(const std::string& path)> run_editor;
   std::function<void()> pause_between_polls;

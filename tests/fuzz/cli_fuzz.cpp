@@ -79,6 +79,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   io.filter_files = [](const std::string& path) {
     return std::optional<std::vector<std::string>>(std::vector<std::string>{path});
   };
+  io.libvirt_filters = [](const std::string&) {
+    return std::optional<std::vector<std::pair<std::string, std::string>>>(
+        std::vector<std::pair<std::string, std::string>>{{"from-libvirt", kFilterXml}});
+  };
   io.run_editor = [](const std::string&) { return true; };
   io.pause_between_polls = [] {};
   io.check = [](const std::string&) { return 0; };

@@ -159,5 +159,22 @@ took=$(waited_ms 1000 no_vm lab2) || true
 assert "virsh undefine lab2: vm lab2 removed within 1 s (${took} ms)" test "$took" != timeout
 assert "vmgwd logged each change" grep -q "libvirt domain 'lab1': vm 'lab1': plugged into $TAP" "$VMGWD_LOG"
 
+# libvirt's filters, read from the running daemon (virNWFilter) and defined in vmgwd.
+cat >"$T/lab-web-only.xml" <<'XML'
+<filter name='lab-web-only' chain='root'>
+  <rule action='accept' direction='out' priority='500'><tcp dstportstart='80'/></rule>
+  <rule action='drop' direction='out' priority='600'><all/></rule>
+</filter>
+XML
+assert "virsh nwfilter-define lab-web-only" vmgw_libvirt nwfilter-define "$T/lab-web-only.xml"
+import_says() {
+  vmgwc filter import --libvirt "$VMGW_LIBVIRT_URI" >"$T/out" 2>&1 || { cat "$T/out"; return 1; }
+  grep -q "$1" "$T/out" || { cat "$T/out"; return 1; }
+}
+dumped() { vmgwc filter dumpxml lab-web-only | grep -q "dstportstart='80'"; }
+assert "vmgw filter import --libvirt: lab-web-only defined" import_says "libvirt:lab-web-only"
+assert "  vmgwd has it as libvirt has it" dumped
+assert "  importing again: unchanged" import_says "unchanged"
+
 vmgw_libvirt_down
 vmgw_test_end
