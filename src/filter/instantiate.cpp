@@ -123,6 +123,16 @@ struct Expander {
       base.layer = layer_of(m->protocol);
     }
     if (base.layer == Layer::l3) base.chain = "root";
+    // A VM's IP rules are found by its IPv4 address: an IPv6 packet would never meet this rule.
+    // Refused rather than accepted without effect (docs/filters.md, "Not supported").
+    if (m && base.layer == Layer::l3 && is_ipv6(m->protocol)) {
+      error(f, m->where.line, path,
+            std::string(to_string(m->protocol)) +
+                " rules are not enforced by vmgw yet (a VM's IP rules are found by its IPv4 "
+                "address, so IPv6 packets never reach them); filter IPv6 at layer 2 with <ipv6> "
+                "rules, or leave the rule out");
+      return;
+    }
     if (!m) {
       if (!room_for(1, f, r.where.line, path)) return;
       program.rules.push_back(base);

@@ -6,7 +6,7 @@
 #
 #   vmgw_libvirt_require            skip (77) unless qemu can run a guest here (KVM or TCG)
 #   vmgw_libvirt_up                 libvirtd in the gateway namespace; VMGW_LIBVIRT_URI for virsh
-#   vmgw_libvirt_define NAME MAC [XML]  a persistent domain: the test guest, one virtio NIC on
+#   vmgw_libvirt_define NAME MAC [XML] [CMDLINE]  a persistent domain: the test guest, one virtio NIC on
 #                                   br-vm with MAC; XML (e.g. <filterref .../>) goes inside
 #                                   <interface>
 #   vmgw_libvirt ARGS...            virsh ARGS against this lab's libvirtd (bounded)
@@ -251,12 +251,14 @@ vmgw_libvirt_answers() {
   [[ -S $VMGW_LIBVIRT_SOCK ]] && timeout 5 virsh -q -c "$VMGW_LIBVIRT_URI" version >/dev/null 2>&1
 }
 
-# vmgw_libvirt_define NAME MAC [INTERFACE_XML]: define (persistently; not start) a domain with
+# vmgw_libvirt_define NAME MAC [INTERFACE_XML] [CMDLINE]: define (persistently; not start) a domain with
 # 1 vCPU, $VMGW_GUEST_MEMORY_MIB MiB, the guest kernel booted directly with vmgw.name=NAME,
 # and one virtio NIC of type bridge on br-vm (VMGW_LIBVIRT_BRIDGE overrides) with MAC.
-# INTERFACE_XML is added inside <interface> (a <filterref>, a <target dev=.../>, ...).
+# INTERFACE_XML is added inside <interface> (a <filterref>, a <target dev=.../>, ...); CMDLINE
+# is added to the guest's kernel command line (vmgw.spoof=ADDR vmgw.probe=TARGET: the guest
+# also pings TARGET from ADDR, not its own address; tools/guest/init).
 vmgw_libvirt_define() {
-  local name=$1 mac=$2 extra=${3:-} type=qemu xml
+  local name=$1 mac=$2 extra=${3:-} cmdline=${4:-} type=qemu xml
   [[ $VMGW_GUEST_ACCEL == kvm ]] && type=kvm
   xml=$VMGW_LIBVIRT_DIR/$name.xml
   cat >"$xml" <<EOF
@@ -268,7 +270,7 @@ vmgw_libvirt_define() {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$VMGW_LIBVIRT_DIR/guest/kernel</kernel>
     <initrd>$VMGW_LIBVIRT_DIR/guest/initrd.img</initrd>
-    <cmdline>console=ttyS0 loglevel=4 panic=-1 vmgw.name=$name</cmdline>
+    <cmdline>console=ttyS0 loglevel=4 panic=-1 vmgw.name=$name${cmdline:+ $cmdline}</cmdline>
   </os>
   <features><acpi/><apic/></features>
   <cpu mode='custom' match='exact' check='none'>

@@ -136,7 +136,10 @@ assert "  its elastic IP released to the pool" \
   test "$(vmgwc -o json eip list | jq --arg a "$EIP" '[.[] | select(.address == $a)] | length')" = 0
 
 # Undefine while following: a second domain comes and goes.
-assert "define lab2 (no metadata)" vmgw_libvirt_define lab2 52:54:00:00:00:33
+# lab2 is a spoofing guest: it also holds 10.10.0.99, not its address, and pings the internet
+# host from both every second (tests/netns/tools/guest/init).
+assert "define lab2 (no metadata; a guest that spoofs 10.10.0.99)" \
+  vmgw_libvirt_define lab2 52:54:00:00:00:33 "" "vmgw.spoof=10.10.0.99 vmgw.probe=$LAB_INET_ADDR"
 assert "  vm lab2 appears (1 s)" vmgw_wait_for 1 has_vm lab2
 # Filters in the metadata are vmgw's: bound with the tap when the domain starts, in one change.
 META2="<vmgw><interface mac='52:54:00:00:00:33'><filterref filter='clean-traffic'><parameter name='IP' value='10.10.0.40'/></filterref></interface></vmgw>"
@@ -153,6 +156,18 @@ assert "virsh start lab2: plugged and bound to clean-traffic (1 s)" vmgw_wait_fo
 LEASE2=$(vmgw_libvirt_wait_lease lab2 45 || true)
 assert "  the guest takes 10.10.0.40 by DHCP through clean-traffic (got '${LEASE2:-nothing}')" \
   test "$LEASE2" = 10.10.0.40
+# The guest's last word on each source (its console, CR LF lines).
+pinged() { tr -d '\r' <"$VMGW_LAB/logs/console-lab2.log" | sed -n "s/^vmgw-guest: lab2: ping from $1: //p" | tail -n 1; }
+three_rounds() { (($(tr -d '\r' <"$VMGW_LAB/logs/console-lab2.log" | grep -c "ping from 10.10.0.99") >= 3)); }
+assert "  the guest pinged from both addresses three times (30 s)" vmgw_wait_for 30 three_rounds
+assert "  from its own address 10.10.0.40 the internet answers ($(pinged 10.10.0.40))" \
+  test "$(pinged 10.10.0.40)" = ok
+assert "  from the spoofed 10.10.0.99 it does not: clean-traffic drops it ($(pinged 10.10.0.99))" \
+  test "$(pinged 10.10.0.99)" = lost
+vmgwc filter stats lab2 >"$T/stats" 2>&1 || true
+spoof_drops=$(awk '/no-ip-spoofing rule/ { last = $3 } END { print last + 0 }' "$T/stats")
+assert "  counted on no-ip-spoofing's last rule, the drop (${spoof_drops} packets)" \
+  test "$spoof_drops" -ge 3
 vmgw_libvirt destroy lab2 >/dev/null
 vmgw_libvirt undefine lab2 >/dev/null
 took=$(waited_ms 1000 no_vm lab2) || true

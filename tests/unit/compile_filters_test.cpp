@@ -45,7 +45,7 @@ constexpr const char* kStatements = R"(<filter name='stmts'>
   <rule action='reject' direction='out'><all dstipaddr='192.0.2.1'/></rule>
   <rule action='accept' direction='in'><tcp state='NONE' dstportstart='80'/></rule>
   <rule action='accept' direction='in'><tcp match='no' dstportstart='22'/></rule>
-  <rule action='reject' direction='out'><tcp-ipv6 dstportstart='25'/></rule>
+  <rule action='reject' direction='out'><tcp dstportstart='587'/></rule>
   <rule action='accept' direction='inout'><icmp type='8'/></rule>
   <rule action='accept' direction='in'><tcp state='NEW,ESTABLISHED' dstportstart='443'/></rule>
 </filter>)";
@@ -657,7 +657,7 @@ TEST(CompileFilters, RejectIsTcpResetForTcpElseIcmpx) {
   EXPECT_EQ(statement(l3_rule(plan, "l3o-", "stmts rule 2"), "reject"),
             (Json{{"type", "tcp reset"}}));
   EXPECT_EQ(statement(l3_rule(plan, "l3o-", "stmts rule 7"), "reject"),
-            (Json{{"type", "tcp reset"}}));  // tcp-ipv6
+            (Json{{"type", "tcp reset"}}));
   for (const char* origin : {"stmts rule 3", "stmts rule 4"})
     EXPECT_EQ(statement(l3_rule(plan, "l3o-", origin), "reject"),
               (Json{{"type", "icmpx"}, {"expr", "port-unreachable"}}))

@@ -370,7 +370,7 @@ TEST(FilterInstantiate, LayersFollowLibvirtsSplit) {
   <rule action='accept' direction='out'><tcp dstportstart='22'/></rule>
   <rule action='accept' direction='out'><all/></rule>
   <rule action='drop' direction='out'/>
-  <rule action='accept' direction='out'><icmpv6/></rule>
+  <rule action='accept' direction='out'><icmp/></rule>
   <rule action='accept' direction='out'><ipv6/></rule>
 </filter>)",
                     R"(<filter name='in-ipv4' chain='ipv4'>
@@ -383,14 +383,15 @@ TEST(FilterInstantiate, LayersFollowLibvirtsSplit) {
     if (rules.size() != 1) return std::string("missing");
     return std::string(rules[0]->layer == Layer::l2 ? "l2 " : "l3 ") + rules[0]->chain;
   };
-  EXPECT_EQ(describe("layers rule 1"), "l2 root");  // mac
-  EXPECT_EQ(describe("layers rule 2"), "l2 root");  // arp
-  EXPECT_EQ(describe("layers rule 3"), "l2 root");  // ip
-  EXPECT_EQ(describe("layers rule 4"), "l3 root");  // tcp
-  EXPECT_EQ(describe("layers rule 5"), "l3 root");  // all
-  EXPECT_EQ(describe("layers rule 6"), "l2 root");  // no protocol element
-  EXPECT_EQ(describe("layers rule 7"), "l3 root");  // icmpv6
-  EXPECT_EQ(describe("layers rule 8"), "l2 root");  // ipv6
+  EXPECT_EQ(describe("layers rule 1"), "l2 root");   // mac
+  EXPECT_EQ(describe("layers rule 2"), "l2 root");   // arp
+  EXPECT_EQ(describe("layers rule 3"), "l2 root");   // ip
+  EXPECT_EQ(describe("layers rule 4"), "l3 root");   // tcp
+  EXPECT_EQ(describe("layers rule 5"), "l3 root");   // all
+  EXPECT_EQ(describe("layers rule 6"), "l2 root");   // no protocol element
+  EXPECT_EQ(describe("layers rule 7"), "l3 root");   // icmp
+  EXPECT_EQ(layer_of(Protocol::icmpv6), Layer::l3);  // (binding it is refused: below)
+  EXPECT_EQ(describe("layers rule 8"), "l2 root");   // ipv6
   // An l3 rule leaves its filter's chain: layer 3 is one list per direction.
   EXPECT_EQ(describe("in-ipv4 rule 1"), "l3 root");
   EXPECT_EQ(describe("in-ipv4 rule 2"), "l2 ipv4");
@@ -663,6 +664,26 @@ TEST(FilterInstantiate, FilterReferencesThatFanOutAreBounded) {
   for (const auto& x : xmls) c.add_or_replace(parse_ok(x, "test.xml"));
   auto e = only_error(run(c, {{"d0", {}}}));
   EXPECT_TRUE(contains(e.reason, "over the limit filter_visits_per_vm (1024)")) << e.reason;
+}
+
+}  // namespace
+}  // namespace vmgw::filter
+
+namespace vmgw::filter {
+namespace {
+
+// IPv6 at the IP layer is not enforced yet: binding such a rule is refused, never accepted
+// without effect. IPv6 at layer 2 (<ipv6>) is enforced and stays accepted.
+TEST(FilterInstantiate, IpLayerIpv6RulesAreRefusedWithTheReason) {
+  for (const char* element : {"<tcp-ipv6 dstportstart='22'/>", "<udp-ipv6 dstportstart='53'/>",
+                              "<icmpv6 type='128'/>", "<all-ipv6/>"}) {
+    auto c = catalog({one_rule("v6", element)});
+    auto e = only_error(run(c, {{"v6", {}}}));
+    EXPECT_TRUE(contains(e.reason, "rules are not enforced by vmgw yet")) << e.reason;
+    EXPECT_TRUE(contains(e.path, "filter[name=v6]/rule[1]")) << e.path;
+  }
+  auto layer2 = catalog({one_rule("v6l2", "<ipv6 protocol='tcp' dstportstart='22'/>")});
+  EXPECT_TRUE(run(layer2, {{"v6l2", {}}}).ok());
 }
 
 }  // namespace
