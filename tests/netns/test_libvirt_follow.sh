@@ -165,6 +165,7 @@ assert "  from its own address 10.10.0.40 the internet answers ($(pinged 10.10.0
 assert "  from the spoofed 10.10.0.99 it does not: clean-traffic drops it ($(pinged 10.10.0.99))" \
   test "$(pinged 10.10.0.99)" = lost
 vmgwc filter stats lab2 >"$T/stats" 2>&1 || true
+grep "no-ip-spoofing" "$T/stats" | sed "s/^/  stats: /" || true
 spoof_drops=$(awk '/no-ip-spoofing rule/ { last = $3 } END { print last + 0 }' "$T/stats")
 assert "  counted on no-ip-spoofing's last rule, the drop (${spoof_drops} packets)" \
   test "$spoof_drops" -ge 3
