@@ -196,6 +196,9 @@ class Gateway {
   const std::vector<Vm>& vms() const { return objects_.desired().vms; }
   // One VM of the desired config, or nullptr (O(log N)).
   const Vm* find_vm(const std::string& name) const { return objects_.desired_vm(name); }
+  // Whether vmgwd follows libvirt now (its VMs are changed in libvirt, not through the API).
+  bool following_libvirt() const { return following_libvirt_; }
+  void set_following_libvirt(bool f) { following_libvirt_ = f; }
   // One stored VM, or nullptr.
   const store::VmRecord* vm_record(const std::string& name) const { return objects_.vm(name); }
   // The elastic IP bound to `vm`, or nullptr.
@@ -350,6 +353,7 @@ class Gateway {
   bool host_behind_ = false;
   size_t lease_events_since_prune_ = 0;
   Counters counters_;
+  bool following_libvirt_ = false;
   std::vector<std::string> start_notes_;
   std::string last_apply_;
   UplinkConditions health_;  // by uplink name; what the bases are compiled with

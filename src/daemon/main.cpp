@@ -308,6 +308,7 @@ int run(const Options& o) {
                                                         daemon::followed_networks(*topology));
     libvirt->start(std::chrono::steady_clock::now());
     info.libvirt = [&] { return libvirt->status(); };
+    gw.set_following_libvirt(true);
   }
 
   // Who may use the API is decided from the peer's credentials (api/access.h): the socket file

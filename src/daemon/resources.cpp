@@ -72,9 +72,9 @@ Json vm_json(const Vm& vm, const store::EipRecord* eip) {
   return j;
 }
 
-std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm,
+std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm, bool following,
                                                                    const std::string& change) {
-  if (!vm.owner.starts_with("libvirt:")) return std::nullopt;
+  if (!following || !vm.owner.starts_with("libvirt:")) return std::nullopt;
   return std::pair<std::string, std::string>{
       "name", "vm '" + vm.name + "' follows libvirt domain " + vm.owner.substr(8) + ": " + change +
                   " it in libvirt (the domain's interface or its vmgw metadata), not through the "

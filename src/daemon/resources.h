@@ -18,9 +18,11 @@ using FieldErrors = std::vector<std::pair<std::string, std::string>>;
 
 // `eip`: the elastic IP bound to the VM, or nullptr.
 Json vm_json(const Vm& vm, const store::EipRecord* eip);
-// A VM a followed libvirt domain made is changed in libvirt: the API's change of its interface,
-// filters or existence is refused (409) with how to proceed; nullopt for another VM.
-std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm,
+// A VM a followed libvirt domain made is changed in libvirt while vmgwd follows it: the API's
+// change of its interface, filters or existence is refused (409) with how to proceed; nullopt
+// for another VM, or when vmgwd no longer follows libvirt (the way back: such VMs are then the
+// API's).
+std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm, bool following,
                                                                    const std::string& change);
 Json eip_json(const store::EipRecord& e, const Config& topology);
 Json forward_json(const store::ForwardRecord& f);

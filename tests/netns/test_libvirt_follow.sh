@@ -192,5 +192,15 @@ assert "vmgw filter import --libvirt: lab-web-only defined" import_says "libvirt
 assert "  vmgwd has it as libvirt has it" dumped
 assert "  importing again: unchanged" import_says "unchanged"
 
+# The way back: vmgwd without the libvirt section keeps the VMs as they are, and the API may
+# change them again.
+assert "define lab3" vmgw_libvirt_define lab3 52:54:00:00:00:34
+assert "  vm lab3 appears (1 s)" vmgw_wait_for 1 has_vm lab3
+vmgw_daemon_stop
+vmgw_daemon_up "$VMGW_DAEMON_CONFIG"
+assert "vmgwd without the libvirt section: vm lab3 is kept" has_vm lab3
+assert "  vmgw status shows no libvirt line" not bash -c "ip netns exec '$NS_GW' '$VMGW_BIN' --socket '$VMGW_SOCKET' status | grep -q '^libvirt:'"
+assert "  vm remove lab3 through the API works again" vmgwc vm remove lab3
+
 vmgw_libvirt_down
 vmgw_test_end
