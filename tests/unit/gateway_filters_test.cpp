@@ -11,6 +11,7 @@
 #include "backend/fake_rtnl.h"
 #include "daemon/gateway.h"
 #include "daemon_topology.h"
+#include "fake_gateway.h"
 #include "filter/builtins.h"
 #include "filter/compare.h"
 
@@ -19,22 +20,13 @@ namespace {
 
 using testing::topology;
 
-struct GatewayFilters : ::testing::Test {
-  backend::FakeNftBackend nft;
-  backend::FakeRtnl rtnl;
-  backend::FakeSysctl sysctl;
-  backend::FakeDhcp dhcp;
-  Backends backends{nft, rtnl, sysctl, dhcp};
-  backend::FakeConntrack conntrack;
-  backend::FakeAnnouncer announcer;
-  std::unique_ptr<store::StateStore> store = store::make_memory_store();
+struct GatewayFilters : ::testing::Test, vmgw::testing::FakeGatewayHost {
   std::unique_ptr<Gateway> gw;
 
   void SetUp() override {
     rtnl.add_link("wan0", "veth");
     rtnl.add_link("vnet-web", "veth");
-    gw =
-        std::make_unique<Gateway>(topology(), Dependencies{*store, backends, conntrack, announcer});
+    gw = std::make_unique<Gateway>(topology(), deps());
     gw->start();
   }
   int status_of(const std::function<void()>& f) {
@@ -107,7 +99,7 @@ TEST_F(GatewayFilters, AReplacementSurvivesARestart) {
   gw->define_filter(
       "<filter name='allow-arp' chain='arp'><rule action='drop' direction='in'/>"
       "</filter>");
-  gw = std::make_unique<Gateway>(topology(), Dependencies{*store, backends, conntrack, announcer});
+  gw = std::make_unique<Gateway>(topology(), deps());
   gw->start();
   const filter::Filter* f = gw->filters().lookup("allow-arp");
   ASSERT_NE(f, nullptr);
@@ -151,7 +143,7 @@ TEST_F(GatewayFilters, AStoredBindingThatNoLongerExpandsQuarantinesItsVmAtStart)
     txn->set_generation(7);
     txn->commit();
   }
-  Gateway again(topology(), Dependencies{*store, backends, conntrack, announcer});
+  Gateway again(topology(), deps());
   ASSERT_NO_THROW(again.start());
   ASSERT_EQ(again.start_notes().size(), 1u);
   EXPECT_NE(again.start_notes()[0].find("vm 'web' is quarantined and its filters (allow-to) "
@@ -164,7 +156,7 @@ TEST_F(GatewayFilters, AStoredBindingThatNoLongerExpandsQuarantinesItsVmAtStart)
   EXPECT_TRUE(web->quarantine);
   EXPECT_EQ(again.state().generation, 8u);
   // Stored: the next start finds nothing to say.
-  Gateway third(topology(), Dependencies{*store, backends, conntrack, announcer});
+  Gateway third(topology(), deps());
   third.start();
   EXPECT_TRUE(third.start_notes().empty());
 }

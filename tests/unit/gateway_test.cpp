@@ -1,4 +1,5 @@
 #include "daemon/gateway.h"
+#include "fake_gateway.h"
 
 #include <gtest/gtest.h>
 
@@ -14,20 +15,12 @@ namespace {
 using testing::kTopology;
 using testing::topology;
 
-struct Fixture : ::testing::Test {
-  backend::FakeNftBackend nft;
-  backend::FakeRtnl rtnl;
-  backend::FakeSysctl sysctl;
-  backend::FakeDhcp dhcp;
-  Backends backends{nft, rtnl, sysctl, dhcp};
-  backend::FakeConntrack conntrack;
-  backend::FakeAnnouncer announcer;
-  std::unique_ptr<store::StateStore> store = store::make_memory_store();
+struct Fixture : ::testing::Test, vmgw::testing::FakeGatewayHost {
   std::unique_ptr<Gateway> gw;
 
   void SetUp() override {
     rtnl.add_link("wan0", "veth");
-    gw = std::make_unique<Gateway>(config(), Dependencies{*store, backends, conntrack, announcer});
+    gw = std::make_unique<Gateway>(config(), deps());
     gw->start();
   }
   // The topology the gateway starts with; a fixture of its own may give another.
@@ -327,7 +320,7 @@ TEST_F(Fixture, RestartRestoresEverythingAndWritesNothing) {
   auto eip = gw->allocate_eip(std::nullopt, std::nullopt);
   gw->bind_eip(eip.address, "web");
   const auto batches = nft.batches_applied;
-  Gateway again(topology(), Dependencies{*store, backends, conntrack, announcer});
+  Gateway again(topology(), deps());
   auto report = again.start();
   EXPECT_FALSE(report.changed()) << report.summary();
   EXPECT_EQ(nft.batches_applied, batches);

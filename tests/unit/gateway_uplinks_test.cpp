@@ -8,6 +8,7 @@
 #include "backend/fake_rtnl.h"
 #include "compile/routing_ids.h"
 #include "daemon/gateway.h"
+#include "fake_gateway.h"
 #include "model/load.h"
 
 namespace vmgw::daemon {
@@ -44,23 +45,14 @@ backend::ConntrackFlow flow(const char* src, uint16_t sport, uint32_t mark) {
   return f;
 }
 
-struct GatewayUplinks : ::testing::Test {
-  backend::FakeNftBackend nft;
-  backend::FakeRtnl rtnl;
-  backend::FakeSysctl sysctl;
-  backend::FakeDhcp dhcp;
-  Backends backends{nft, rtnl, sysctl, dhcp};
-  backend::FakeConntrack conntrack;
-  backend::FakeAnnouncer announcer;
-  std::unique_ptr<store::StateStore> store = store::make_memory_store();
+struct GatewayUplinks : ::testing::Test, vmgw::testing::FakeGatewayHost {
   std::unique_ptr<Gateway> gw;
 
   void start(const std::string& failback) {
     rtnl.add_link("wan0", "veth");
     rtnl.add_link("wan1", "veth");
     rtnl.add_link("lan0", "veth");
-    gw = std::make_unique<Gateway>(topology(failback),
-                                   Dependencies{*store, backends, conntrack, announcer});
+    gw = std::make_unique<Gateway>(topology(failback), deps());
     gw->start();
   }
   std::vector<std::string> active(const std::string& network) {
@@ -125,8 +117,7 @@ TEST_F(GatewayUplinks, StartTakesCarrierFromTheLinks) {
   rtnl.add_link("wan1", "veth");
   rtnl.add_link("lan0", "veth");
   rtnl.set_carrier("wan0", false);
-  gw = std::make_unique<Gateway>(topology("defer"),
-                                 Dependencies{*store, backends, conntrack, announcer});
+  gw = std::make_unique<Gateway>(topology("defer"), deps());
   EXPECT_NO_THROW(gw->start());
   EXPECT_EQ(active("vmnet"), Names{"cable"});
   EXPECT_FALSE(gw->uplink_health().at("dsl").carrier);

@@ -2,6 +2,7 @@
 // what another program breaks is put back after a quiet moment, logged and counted by kind;
 // vmgw's own changes and other programs' objects are left alone.
 #include "daemon/host_healer.h"
+#include "fake_gateway.h"
 
 #include <gtest/gtest.h>
 
@@ -23,15 +24,7 @@ InterfaceAddress addr(const char* s) {
   return *InterfaceAddress::parse(s);
 }
 
-struct Healer : ::testing::Test {
-  backend::FakeNftBackend nft;
-  backend::FakeRtnl rtnl;
-  backend::FakeSysctl sysctl;
-  backend::FakeDhcp dhcp;
-  Backends backends{nft, rtnl, sysctl, dhcp};
-  backend::FakeConntrack conntrack;
-  backend::FakeAnnouncer announcer;
-  std::unique_ptr<store::StateStore> store = store::make_memory_store();
+struct Healer : ::testing::Test, vmgw::testing::FakeGatewayHost {
   std::unique_ptr<Gateway> gw;
   backend::FakeNetWatch* net = nullptr;
   backend::FakeFileWatch* files = nullptr;
@@ -43,7 +36,7 @@ struct Healer : ::testing::Test {
     rtnl.add_link("wan0", "veth");
     rtnl.add_link("vnet-web", "veth");
     auto topo = std::get<Validated<Config>>(load_config(kTopology, "vmgw.yaml")).get();
-    gw = std::make_unique<Gateway>(topo, Dependencies{*store, backends, conntrack, announcer});
+    gw = std::make_unique<Gateway>(topo, deps());
     gw->start();
     gw->add_vm({"web", "vmnet", *Mac::parse("52:54:00:00:00:0a"), std::nullopt, "vnet-web"});
     gw->bind_eip(gw->allocate_eip(std::nullopt, std::nullopt).address, "web");

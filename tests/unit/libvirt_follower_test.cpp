@@ -2,6 +2,7 @@
 // domains' interfaces become VMs owned by their domain, kept equal to them through events, and
 // never collide silently with what the API made.
 #include "daemon/libvirt_follower.h"
+#include "fake_gateway.h"
 
 #include <gtest/gtest.h>
 
@@ -37,15 +38,7 @@ const std::string kEipMetadata =
     "<v:vmgw xmlns:v='https://vmgw.dev/xmlns/libvirt/1'><v:interface mac='52:54:00:00:00:0a' "
     "eip-pool='public'/></v:vmgw>";
 
-struct Follower : ::testing::Test {
-  backend::FakeNftBackend nft;
-  backend::FakeRtnl rtnl;
-  backend::FakeSysctl sysctl;
-  backend::FakeDhcp dhcp;
-  Backends backends{nft, rtnl, sysctl, dhcp};
-  backend::FakeConntrack conntrack;
-  backend::FakeAnnouncer announcer;
-  std::unique_ptr<store::StateStore> store = store::make_memory_store();
+struct Follower : ::testing::Test, vmgw::testing::FakeGatewayHost {
   std::unique_ptr<Gateway> gw;
   backend::FakeHypervisor libvirt;
   std::unique_ptr<LibvirtFollower> follower;
@@ -53,8 +46,7 @@ struct Follower : ::testing::Test {
 
   void SetUp() override {
     rtnl.add_link("wan0", "veth");
-    gw = std::make_unique<Gateway>(testing::topology(),
-                                   Dependencies{*store, backends, conntrack, announcer});
+    gw = std::make_unique<Gateway>(testing::topology(), deps());
     gw->start();
     follower = std::make_unique<LibvirtFollower>(
         *gw, libvirt, "test:///", std::vector<libvirt::FollowedNetwork>{{"vmnet", "br-vm"}});
