@@ -57,6 +57,7 @@ deb_of_tree() {
       built=$(VMGW_DEB_DIR=$cache/deb-build "$src/scripts/package" | tail -n 1)
       mkdir -p "$dir.tmp"
       cp "$built" "$dir.tmp/"
+      rm -rf "$cache/deb-build/src"  # the build tree (hundreds of MB); ccache keeps the objects
       mv "$dir.tmp" "$dir"
       # Keep the five newest.
       find "$cache/deb" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' | sort -rn \
