@@ -142,7 +142,8 @@ fi
 vmgw_log "installed in $((SECONDS - t1)) s"
 assert "dpkg says vmgw $version is installed" \
   bash -c "[[ \$(chroot '$ROOT' dpkg-query -W -f='\${Status} \${Version}' vmgw) == 'install ok installed $version' ]]"
-assert "dnsmasq-base came with it" in_root dpkg-query -W -f "" dnsmasq-base
+assert "dnsmasq-base came with it" \
+  bash -c "[[ \$(chroot '$ROOT' dpkg-query -W -f='\${Status}' dnsmasq-base) == 'install ok installed' ]]"
 for g in vmgw vmgw-ro; do
   assert "group $g exists" bash -c "chroot '$ROOT' getent group '$g' >/dev/null"
 done
