@@ -104,6 +104,8 @@ int run_cli(int argc, const char* const* argv, const CliIo& io) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   app.add_option("--socket", opts.socket, "vmgwd's API socket")->capture_default_str();
+  // As vmgwd --version (and the `version` verb): what a package or a script asks first.
+  app.set_version_flag("--version", std::string("vmgw ") + VMGW_VERSION, "print the version");
   bool dry_run = false;
 
   auto add_file = [&](CLI::App* c) {
