@@ -145,13 +145,12 @@ std::vector<FollowChange> reconcile(const std::optional<DomainVms>& desired,
       why = "its filters changed";
     if (!why.empty()) sets.push_back({FollowChange::Kind::set, vm, why});
   }
-  for (const auto& [name, vm] : wanted) {
-    bool known = std::any_of(owned.begin(), owned.end(),
-                             [&](const store::VmRecord& r) { return r.name == name; });
-    if (!known)
+  std::set<std::string> known;
+  for (const auto& rec : owned) known.insert(rec.name);
+  for (const auto& [name, vm] : wanted)
+    if (!known.contains(name))
       adds.push_back({FollowChange::Kind::add, *vm,
                       vm->port.empty() ? "defined (not running)" : "plugged into " + vm->port});
-  }
   // Removals first: a MAC or a port a removed VM held may be what an added one needs.
   std::vector<FollowChange> out = std::move(removes);
   out.insert(out.end(), sets.begin(), sets.end());
