@@ -156,7 +156,7 @@ void add_vm_filter_routes(api::Router& r, Gateway& gw) {
         body->contains("filters") ? (*body)["filters"] : Json::array(), "filters", errors);
     if (!bindings) return api::error_response(400, errors);
     if (const Vm* v = gw.find_vm(p.at("name")))
-      if (auto why = libvirt_refusal(*v, gw.following_libvirt(), "change the filters of"))
+      if (auto why = libvirt_refusal(*v, gw.following_libvirt()))
         return api::error_response(409, why->first, why->second);
     return guarded([&] {
       gw.set_vm_filters(p.at("name"), *bindings);

@@ -416,14 +416,17 @@ int run(const Options& o) {
             worked = std::chrono::steady_clock::now();
             daemon::log_info("reloaded " + o.config + ": " + gw.reload(*next).summary());
             uplinks.configure();
-            if (libvirt && next->libvirt && next->libvirt->uri == topology->libvirt->uri)
+            // The networks followed change now; the uri, or whether vmgwd follows libvirt at
+            // all, at its next start (docs/config.md).
+            const bool same_uri =
+                libvirt && next->libvirt && next->libvirt->uri == topology->libvirt->uri;
+            if (same_uri)
               libvirt->configure(daemon::followed_networks(*next),
                                  std::chrono::steady_clock::now());
-            else if (static_cast<bool>(libvirt) != static_cast<bool>(next->libvirt) ||
-                     (libvirt && next->libvirt->uri != topology->libvirt->uri))
+            else if (libvirt || next->libvirt)
               daemon::log_error(
-                  "the libvirt section's uri, or whether there is one, changes "
-                  "when vmgwd restarts; the networks it follows changed now");
+                  "the libvirt section's uri, or whether there is one, changes when vmgwd "
+                  "restarts; until then it follows what it followed");
             // The API's groups and share follow the file too, and the socket's mode with them.
             policy = access_policy(*next, o);
             server.set_access_policy(policy);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "libvirt/follow.h"
 #include "model/validate_internal.h"
 
 namespace vmgw::daemon {
@@ -68,17 +69,16 @@ Json vm_json(const Vm& vm, const store::EipRecord* eip) {
   }
   if (eip) j["elastic_ip"] = eip->address.str();
   // A VM a followed libvirt domain made: changed in libvirt, not through the API.
-  if (vm.owner.starts_with("libvirt:")) j["libvirt_domain"] = vm.owner.substr(8);
+  if (libvirt::owned_by_libvirt(vm.owner)) j["libvirt_domain"] = libvirt::domain_of(vm.owner);
   return j;
 }
 
-std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm, bool following,
-                                                                   const std::string& change) {
-  if (!following || !vm.owner.starts_with("libvirt:")) return std::nullopt;
+std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm, bool following) {
+  if (!following || !libvirt::owned_by_libvirt(vm.owner)) return std::nullopt;
   return std::pair<std::string, std::string>{
-      "name", "vm '" + vm.name + "' follows libvirt domain " + vm.owner.substr(8) + ": " + change +
-                  " it in libvirt (the domain's interface or its vmgw metadata), not through the "
-                  "API"};
+      "name", "vm '" + vm.name + "' follows libvirt domain " + libvirt::domain_of(vm.owner) +
+                  ": change it in libvirt (the domain's interface or its vmgw metadata), not "
+                  "through the API"};
 }
 
 Json eip_json(const store::EipRecord& e, const Config& topology) {

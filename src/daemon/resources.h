@@ -22,8 +22,7 @@ Json vm_json(const Vm& vm, const store::EipRecord* eip);
 // change of its interface, filters or existence is refused (409) with how to proceed; nullopt
 // for another VM, or when vmgwd no longer follows libvirt (the way back: such VMs are then the
 // API's).
-std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm, bool following,
-                                                                   const std::string& change);
+std::optional<std::pair<std::string, std::string>> libvirt_refusal(const Vm& vm, bool following);
 Json eip_json(const store::EipRecord& e, const Config& topology);
 Json forward_json(const store::ForwardRecord& f);
 Json network_json(const Network& n, size_t vm_count);

@@ -65,7 +65,7 @@ void add_vm_routes(api::Router& r, Gateway& gw) {
     auto change = parse_vm_change(*body, errors);
     if (!change) return bad_request(errors);
     if (const Vm* v = gw.find_vm(p.at("name")))
-      if (auto why = libvirt_refusal(*v, gw.following_libvirt(), "change"))
+      if (auto why = libvirt_refusal(*v, gw.following_libvirt()))
         return api::error_response(409, why->first, why->second);
     return guarded([&] {
       auto rec = gw.set_vm(p.at("name"), *change);
@@ -77,7 +77,7 @@ void add_vm_routes(api::Router& r, Gateway& gw) {
   r.add("DELETE", "/v1/vms/{name}", [&gw](const Request& req, const api::Params& p) {
     bool release = req.query.count("release") && req.query.at("release") == "true";
     if (const Vm* v = gw.find_vm(p.at("name")))
-      if (auto why = libvirt_refusal(*v, gw.following_libvirt(), "remove"))
+      if (auto why = libvirt_refusal(*v, gw.following_libvirt()))
         return api::error_response(409, why->first, why->second);
     return guarded([&] {
       auto removed = gw.remove_vm(p.at("name"), release);

@@ -144,6 +144,19 @@ TEST_F(Follower, AStartedDomainIsPluggedAndFilteredInOneChange) {
   EXPECT_TRUE(vm("web")->filters.empty());
 }
 
+// docs/libvirt.md: a VM whose filters vmgwd does not know is refused, not made without them.
+TEST_F(Follower, AnUnknownFilterInTheMetadataRefusesTheVm) {
+  const std::string meta =
+      "<v:vmgw xmlns:v='https://vmgw.dev/xmlns/libvirt/1'><v:interface mac='52:54:00:00:00:0a'>"
+      "<v:filterref filter='not-defined'/></v:interface></v:vmgw>";
+  libvirt.put(running("web", "52:54:00:00:00:0a", "vnet0", meta));
+  follower->start(now);
+  EXPECT_FALSE(vm("web"));
+  ASSERT_EQ(follower->status().refused.size(), 1u);
+  EXPECT_NE(follower->status().refused[0].find("not-defined"), std::string::npos)
+      << follower->status().refused[0];
+}
+
 TEST_F(Follower, NothingToDoChangesNothing) {
   libvirt.put(running("web", "52:54:00:00:00:0a", "vnet0"));
   follower->start(now);
