@@ -14,6 +14,9 @@ namespace vmgw {
 std::string names::uplink_chain(const std::string& uplink) {
   return "uplink-" + uplink;
 }
+std::string names::pinned_chain(const std::string& uplink) {
+  return "pinned-" + uplink;
+}
 std::string names::eip_uplink_set(const std::string& uplink) {
   return "eip_via_" + uplink;
 }

@@ -76,6 +76,8 @@ inline constexpr const char* kVmInOutput = "vm_in_output";
 inline constexpr const char* kVmL2Out = "vm_l2_out";
 inline constexpr const char* kVmL2In = "vm_l2_in";
 inline constexpr const char* kQuarantinedPorts = "quarantined_ports";
+// The layer-2 checks of a quarantined port's frames, entered only by a port of the set above.
+inline constexpr const char* kL2QuarantineOut = "l2_quarantine_out";
 inline constexpr const char* kQuarantinedPortAddrs = "quarantined_port_addrs";
 inline constexpr const char* kL2OutForward = "l2_out_forward";
 inline constexpr const char* kL2OutInput = "l2_out_input";
@@ -95,6 +97,9 @@ inline std::string program_members(const std::string& chain) {
   return chain + std::string(kProgramMembersSuffix);
 }
 std::string uplink_chain(const std::string& uplink);  // "uplink-isp1": pins a flow to it
+// "pinned-isp1": routes a packet of a flow already pinned to that uplink (the packet mark only:
+// the conntrack mark holds it already, and writing it again on every packet costs).
+std::string pinned_chain(const std::string& uplink);
 // "eip_via_isp1": the addresses of the VMs whose elastic IP is on that uplink (a plain set: a
 // binding is an element, never a jump or goto, so binding never re-validates the ruleset).
 std::string eip_uplink_set(const std::string& uplink);

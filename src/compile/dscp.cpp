@@ -35,6 +35,11 @@ void compile_dscp(const Index& ix, nft::Table& t) {
   // sends too (its SSH replies), in an output chain made only then.
   bool host_too = std::any_of(ix.config.dscp.begin(), ix.config.dscp.end(),
                               [](const DscpRule& d) { return d.from.has_value(); });
+  // The forward chain only when there are rules: an empty base chain still costs every
+  // forwarded packet a call.
+  if (!ix.config.dscp.empty())
+    t.chains.push_back(
+        nft::Chain{names::kDscpForward, nft::Hook{"filter", "forward", -5, "accept"}, {}});
   if (host_too)
     t.chains.push_back(
         nft::Chain{names::kDscpOutput, nft::Hook{"filter", "output", -5, "accept"}, {}});

@@ -509,7 +509,8 @@ std::string own_origin(const std::string& origin, const std::vector<std::string>
   return binding_filters[n - 1] + origin.substr(end);
 }
 
-RuleEnd rule_statements(const ConcreteRule& r, filter::Direction d, const DropLogLimit& limit) {
+RuleEnd rule_statements(const ConcreteRule& r, filter::Direction d, const DropLogLimit& limit,
+                        bool counted) {
   LogEnd end;
   switch (r.action) {
     case filter::Action::accept:
@@ -540,7 +541,7 @@ RuleEnd rule_statements(const ConcreteRule& r, filter::Direction d, const DropLo
       break;  // counted (and logged), then the next rule
   }
   RuleEnd out;
-  out.statements.push_back(nft::counter());
+  if (counted) out.statements.push_back(nft::counter());
   if (!r.log) {
     for (auto& v : end.verdict) out.statements.push_back(std::move(v));
     if (end.leave_chain) out.statements.push_back(nft::return_());

@@ -56,7 +56,9 @@ struct RuleEnd {
   std::vector<nft::Json> statements;
   std::optional<nft::Chain> log_chain;
 };
+// `counted`: false for a rule whose set counts per VM (a counter on the rule too would be
+// counted again for every packet, for nothing `vmgw filter stats` reads).
 RuleEnd rule_statements(const filter::ConcreteRule& r, filter::Direction d,
-                        const DropLogLimit& limit);
+                        const DropLogLimit& limit, bool counted = true);
 
 }  // namespace vmgw::compile_detail

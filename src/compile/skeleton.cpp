@@ -99,7 +99,6 @@ void declare_table(nft::Table& t) {
       // recorded in its conntrack mark.
       base_chain(names::kRoutePrerouting, "filter", "prerouting", -150, "accept"),
       base_chain(names::kRoutePostrouting, "filter", "postrouting", -150, "accept"),
-      base_chain(names::kDscpForward, "filter", "forward", -5, "accept"),
   };
 }
 
@@ -121,6 +120,7 @@ void declare_bridge_table(nft::Table& t) {
       // with the program; VMs are elements of those sets.
       nft::Chain{names::kVmL2Out, std::nullopt, {}},
       nft::Chain{names::kVmL2In, std::nullopt, {}},
+      nft::Chain{names::kL2QuarantineOut, std::nullopt, {}},
   };
 }
 

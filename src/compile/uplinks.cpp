@@ -13,8 +13,10 @@
 //   route_postrouting (mangle, after routing):
 //     ct mark & mask == 0
 //       oifname vmap @uplink_by_device     a new flow: pinned to the uplink it leaves through
-// Each uplink has one chain, uplink-<name>, setting both marks (other bits kept); the vmaps
-// `goto` it, so nothing after the lookup runs. Uplinks are few: this is data in maps, and the
+// Each uplink has a chain uplink-<name> setting both marks (other bits kept), and a chain
+// pinned-<name> setting the packet mark alone, for the packets of flows already pinned (every
+// packet of an established flow crosses it: no conntrack write that changes nothing); the vmaps
+// `goto` them, so nothing after the lookup runs. Uplinks are few: this is data in maps, and the
 // rules are the same for any number of VMs and uplinks.
 #include "compile/compile.h"
 #include "compile/parts.h"
@@ -45,12 +47,16 @@ void compile_uplinks(const Index& ix, nft::Table& t) {
     std::string chain = names::uplink_chain(name);
     ifs.elements.push_back({u->device, nullptr});
     snat.elements.push_back({u->device, u->address->address.str()});
-    by_mark.elements.push_back({mark, nft::element_verdict_goto(chain)});
+    by_mark.elements.push_back({mark, nft::element_verdict_goto(names::pinned_chain(name))});
     by_device.elements.push_back({u->device, nft::element_verdict_goto(chain)});
     t.chains.push_back(nft::Chain{chain,
                                   std::nullopt,
                                   {{{marked("ct", mark)}, "pin the flow to uplink " + name},
                                    {{marked("meta", mark)}, "route it through uplink " + name}}});
+    t.chains.push_back(
+        nft::Chain{names::pinned_chain(name),
+                   std::nullopt,
+                   {{{marked("meta", mark)}, "route a flow pinned to " + name + " through it"}}});
   }
   // eip_uplink's elements come with each elastic IP binding (contribute_binding, nat.cpp).
 

@@ -82,11 +82,12 @@ TEST(Compile, PerVmCountersAreElementsNotChains) {
     if (nft::rule_text(r).find(" @vm_") != std::string::npos) ++lookups;
   EXPECT_EQ(lookups, 2);  // egress and ingress, whatever the number of VMs
   // No chain per VM: only the base chains, quarantine's, the (empty) dispatch to filter
-  // programs, one per uplink (flows pinned to it) and the drop log's (one per log point).
+  // programs, two per uplink (a flow pinned to it, a packet of such a flow) and the drop log's
+  // (one per log point).
   for (const auto& c : plan.table.chains)
     EXPECT_TRUE(c.hook || c.name == "quarantine" || c.name == names::kVmL3Out ||
                 c.name == names::kVmL3In || c.name.rfind("uplink-", 0) == 0 ||
-                c.name.rfind("log_", 0) == 0)
+                c.name.rfind("pinned-", 0) == 0 || c.name.rfind("log_", 0) == 0)
         << c.name;
 }
 
