@@ -19,7 +19,7 @@ STATE=$VMGW_LAB/state
 mkdir -p "$STATE"
 mount -t tmpfs -o size=4m,mode=0755 vmgw-test-state "$STATE"
 # Unmounted before the lab is removed (rm cannot remove a mount point).
-trap 'rc=$?; umount -l "$STATE" 2>/dev/null; (exit $rc); vmgw_test_cleanup' EXIT
+trap 'rc=$?; set +e; umount -l "$STATE" 2>/dev/null; (exit $rc); vmgw_test_cleanup' EXIT
 vmgw_daemon_lab_up
 T=$VMGW_LAB/tmp
 

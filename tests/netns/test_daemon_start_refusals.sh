@@ -16,7 +16,7 @@ vmgw_require_daemon
 T=$VMGW_LAB/tmp
 mkdir -p "$T/ro" "$T/run"
 mount -t tmpfs -o ro,size=1m vmgw-test-ro "$T/ro"
-trap 'rc=$?; umount -l "$T/ro" 2>/dev/null; (exit $rc); vmgw_test_cleanup' EXIT
+trap 'rc=$?; set +e; umount -l "$T/ro" 2>/dev/null; (exit $rc); vmgw_test_cleanup' EXIT
 
 # vmgwd_alone OUT ARGS...: vmgwd in a fresh network namespace; its exit code, its output in OUT.
 vmgwd_alone() {

@@ -129,9 +129,14 @@ in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root 
 # --- Install ----------------------------------------------------------------------------------
 cp "$deb" "$ROOT/tmp/"
 debname=/tmp/$(basename "$deb")
+# The download cache is shared by every run of this test (two checkouts testing at once): apt's
+# own lock on it fails at once, so runs take turns here (up to 10 minutes).
 install_deb() {
-  in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    "$debname" >>"$VMGW_LAB/logs/apt.log" 2>&1
+  (
+    flock -w 600 9 || exit 1
+    in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      "$debname" >>"$VMGW_LAB/logs/apt.log" 2>&1
+  ) 9>"$cache/apt-archives.lock"
 }
 t1=$SECONDS
 if ! install_deb; then
