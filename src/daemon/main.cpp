@@ -32,6 +32,7 @@
 #include "compile/compile.h"
 #include "compile/drop_log.h"
 #include "compile/filter_rules.h"
+#include "daemon/change_fields.h"
 #include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
 #include "daemon/host_healer.h"
@@ -129,7 +130,8 @@ void heal(daemon::Gateway& gw, const backend::NftChanger& who) {
     if (report.changed()) {
       daemon::log_info(
           "self-heal: " + (who.name.empty() ? std::string("another program") : who.name) +
-          " (pid " + std::to_string(who.pid) + ") changed the ruleset; " + report.summary());
+              " (pid " + std::to_string(who.pid) + ") changed the ruleset; " + report.summary(),
+          {"nftables", "self-heal"});
     }
   } catch (const std::exception& e) {
     daemon::log_error(std::string("self-heal failed (retried at the next change): ") + e.what());
@@ -270,7 +272,7 @@ int run(const Options& o) {
   Backends backends{*nft, *rtnl, *sysctl, *dhcp};
   daemon::Gateway gw(*topology, {*store, backends, *conntrack, *announcer});
 
-  daemon::DhcpSupervisor supervisor(*dhcp, daemon::log_info);
+  daemon::DhcpSupervisor supervisor(*dhcp, [](const std::string& m) { daemon::log_info(m); });
   daemon::UplinkFollower uplinks(gw);
   daemon::DaemonInfo info{VMGW_VERSION,
                           o.config,
@@ -365,9 +367,13 @@ int run(const Options& o) {
     if (!api::is_read_only(req.method, req.path)) {
       worked = std::chrono::steady_clock::now();
       // The change log: who asked (the peer's uid, from the kernel), what, and what came of it.
-      daemon::log_info("uid " + std::to_string(req.peer_uid) + ": " + req.method + " " + req.path +
-                       " -> " + std::to_string(resp.status) + " (generation " +
-                       std::to_string(gw.state().generation) + ")");
+      // A refused change is a warning in the journal (its priority), the same line on stderr.
+      const std::string line = "uid " + std::to_string(req.peer_uid) + ": " + req.method + " " +
+                               req.path + " -> " + std::to_string(resp.status) + " (generation " +
+                               std::to_string(gw.state().generation) + ")";
+      auto about = daemon::change_fields(req.method, req.path, resp.body);
+      about.failed = resp.status >= 400;
+      daemon::log_info(line, about);
     }
     return resp;
   };
