@@ -110,6 +110,9 @@ browser wait_style "#uplink-isp1 td.state" background-color "rgb(198, 40, 40)" 2
 assert "isp1's link down: its row is red within 2 s ($ANSWER ms)" within 2
 browser text "#uplink-isp1"
 assert "  ...and says down" shows down
+browser wait_present "#changes tbody tr:nth-child(2)" 2
+browser text "#changes"
+assert "  ...and the recent changes say so" shows "uplink/isp1 down"
 
 shot=$ARTEFACTS/status-page.png
 browser screenshot "$shot"
