@@ -8,7 +8,8 @@
 #   - isp1's link going down turns its row red within 2 s;
 #   - the page logs no console error (the browser's own log);
 # and over plain HTTP: the TCP listener serves the page's routes and nothing of the API; the API
-# socket serves the page too. A screenshot is kept (its path is printed).
+# socket serves the page too; without the config's status section vmgwd listens on no TCP port.
+# A screenshot is kept (its path is printed).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -123,4 +124,13 @@ assert "the page logged no console error" is "$ANSWER" "ok 0 "
 browser quit
 # Chromium gone before the lab goes (else the lab's cleanup kills it mid-way, noisily).
 vmgw_wait_for 20 not kill -0 "$BROWSER_PROC" || vmgw_log "the browser did not quit within 20 s"
+
+# Without a status section vmgwd listens on no TCP port at all (the page stays on the socket).
+vmgw_daemon_stop || true
+vmgw_daemon_up || vmgw_die "the daemon did not come up without a status section"
+vmgwd_tcp() { ip netns exec "$NS_GW" ss -Hltnp | grep "pid=$VMGWD_PID," || true; }
+assert "no status section: vmgwd listens on no TCP port" is "$(vmgwd_tcp)" ""
+# The same look finds vmgwd's API socket: it would see a listener if there were one.
+vmgwd_unix() { ip netns exec "$NS_GW" ss -Hlxp | grep "pid=$VMGWD_PID," >/dev/null; }
+assert "  ...while ss does see vmgwd listening on its API socket" vmgwd_unix
 vmgw_test_end
