@@ -1,7 +1,9 @@
 #include "api/unix_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -156,10 +158,43 @@ UnixServer::UnixServer(std::string path, mode_t mode, const std::string& group, 
   if (listen(fd_, SOMAXCONN) != 0) throw undo("cannot listen on " + path_);
 }
 
+UnixServer::UnixServer(int listening_fd, Limits limits) : limits_(limits), fd_(listening_fd) {}
+
+std::unique_ptr<UnixServer> UnixServer::listen_tcp(const std::string& address, uint16_t port,
+                                                   Limits limits) {
+  const std::string where = address + ":" + std::to_string(port);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
+    throw std::runtime_error("'" + address + "' is not an IPv4 address");
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sys_error("socket");
+  // A restarted daemon binds again at once, past its predecessor's connections in TIME_WAIT.
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(fd, SOMAXCONN) != 0) {
+    auto e = sys_error("cannot listen on " + where);
+    close(fd);
+    throw e;
+  }
+  // (make_unique cannot reach the private constructor.)
+  return std::unique_ptr<UnixServer>(new UnixServer(fd, limits));
+}
+
+std::vector<int> UnixServer::fds() const {
+  std::vector<int> out{fd_};
+  for (const auto& c : conns_)
+    if (c->fd >= 0) out.push_back(c->fd);
+  return out;
+}
+
 UnixServer::~UnixServer() {
   for (auto& c : conns_)
     if (c->fd >= 0) close(c->fd);
   close(fd_);
+  if (path_.empty()) return;  // TCP: no socket file
   struct stat st {};
   if (stat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_)
     unlink(path_.c_str());

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -39,6 +40,12 @@ class UnixServer {
   // an error, as are a missing group and a path too long for sun_path (std::runtime_error).
   explicit UnixServer(std::string path, mode_t mode = 0660, const std::string& group = "",
                       Limits limits = {});
+  // The same loop on a TCP socket listening on `address`:`port` (an IPv4 address as text), for
+  // the read-only status page (docs/status-page.md). TCP carries no peer credentials: every
+  // client gets the access a missing policy gives, so the caller must serve only what anyone
+  // who can reach the address may see. Throws std::runtime_error naming the address.
+  static std::unique_ptr<UnixServer> listen_tcp(const std::string& address, uint16_t port,
+                                                Limits limits = {});
   ~UnixServer();  // closes every connection, unlinks the socket file if it is still ours
   UnixServer(const UnixServer&) = delete;
   UnixServer& operator=(const UnixServer&) = delete;
@@ -50,6 +57,9 @@ class UnixServer {
   void set_limits(const Limits& l) { limits_ = l; }  // applies to connections accepted from now
 
   int fd() const { return fd_; }
+  // The listening socket and every open connection: for an owner that polls this server from
+  // another server's loop (its extra_fds), then calls poll_once(0, ...) when one is readable.
+  std::vector<int> fds() const;
   const std::string& path() const { return path_; }
   std::size_t connection_count() const { return conns_.size(); }
 
@@ -63,6 +73,7 @@ class UnixServer {
 
  private:
   struct Conn;
+  UnixServer(int listening_fd, Limits limits);  // listen_tcp's: no socket file
   void accept_all(const Handler& handle);
   void on_readable(Conn& c, const Handler& handle);
   void respond(Conn& c, const Response& r);

@@ -172,7 +172,19 @@ std::unique_ptr<HostHealer> make_host_healer(Gateway& gw, const std::string& hos
   } catch (const std::exception& e) {
     log_error(std::string("self-healing of the DHCP hosts files unavailable: ") + e.what());
   }
-  return std::make_unique<HostHealer>(gw, std::move(net), std::move(files), log_info, log_error);
+  // "self-heal: restored route: ..." names its object "route" in the journal (VMGW_OBJECT) and
+  // on the status page; other lines have no fields.
+  auto about = [](const std::string& msg) {
+    const std::string restored = "self-heal: restored ";
+    if (msg.rfind("self-heal", 0) != 0) return LogFields{};
+    if (msg.rfind(restored, 0) != 0) return LogFields{"host", "self-heal"};
+    auto end = msg.find(':', restored.size());
+    return LogFields{msg.substr(restored.size(), end - restored.size()), "self-heal"};
+  };
+  return std::make_unique<HostHealer>(
+      gw, std::move(net), std::move(files),
+      [about](const std::string& m) { log_info(m, about(m)); },
+      [about](const std::string& m) { log_error(m, about(m)); });
 }
 
 }  // namespace vmgw::daemon

@@ -32,6 +32,7 @@
 #include "compile/compile.h"
 #include "compile/drop_log.h"
 #include "compile/filter_rules.h"
+#include "daemon/change_fields.h"
 #include "daemon/filter_routes.h"
 #include "daemon/gateway.h"
 #include "daemon/host_healer.h"
@@ -40,7 +41,9 @@
 #include "daemon/log_book.h"
 #include "daemon/memory.h"
 #include "daemon/previous_state.h"
+#include "daemon/recent_changes.h"
 #include "daemon/routes.h"
+#include "daemon/status_page.h"
 #include "daemon/supervisor.h"
 #include "daemon/uplink_follower.h"
 #include "model/load.h"
@@ -129,7 +132,8 @@ void heal(daemon::Gateway& gw, const backend::NftChanger& who) {
     if (report.changed()) {
       daemon::log_info(
           "self-heal: " + (who.name.empty() ? std::string("another program") : who.name) +
-          " (pid " + std::to_string(who.pid) + ") changed the ruleset; " + report.summary());
+              " (pid " + std::to_string(who.pid) + ") changed the ruleset; " + report.summary(),
+          {"nftables", "self-heal"});
     }
   } catch (const std::exception& e) {
     daemon::log_error(std::string("self-heal failed (retried at the next change): ") + e.what());
@@ -189,6 +193,33 @@ void retry_host(daemon::Gateway& gw) {
                         e.what());
     last_error = e.what();
   }
+}
+
+// The status page's TCP listener, when the config's status.listen names one; a failure to bind
+// is said and the daemon goes on without it (the page stays on the API socket).
+std::unique_ptr<api::UnixServer> listen_status_page(const Config& c) {
+  if (!c.status_listen) return nullptr;
+  const std::string address = c.status_listen->address.str();
+  const auto port = c.status_listen->port;
+  try {
+    api::ServerLimits limits;
+    limits.max_connections = 64;  // a few browsers, not a web server
+    auto server = api::UnixServer::listen_tcp(address, port, limits);
+    daemon::log_info("serving the status page on http://" + address + ":" + std::to_string(port) +
+                     "/status");
+    return server;
+  } catch (const std::exception& e) {
+    daemon::log_error(std::string("status page unavailable on TCP: ") + e.what());
+    return nullptr;
+  }
+}
+
+// One sample for the status page's plots when one is due (every 10 s).
+void sample_status(daemon::StatusHistory& history, const daemon::Gateway& gw,
+                   const daemon::UplinkFollower& uplinks) {
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  if (!history.due(now)) return;
+  history.add(daemon::uplink_sample(gw, uplinks.status(), daemon::read_link_bytes(), now));
 }
 
 // An empty database next to a live gateway: refuse (previous_state.h), saying what the host
@@ -270,7 +301,7 @@ int run(const Options& o) {
   Backends backends{*nft, *rtnl, *sysctl, *dhcp};
   daemon::Gateway gw(*topology, {*store, backends, *conntrack, *announcer});
 
-  daemon::DhcpSupervisor supervisor(*dhcp, daemon::log_info);
+  daemon::DhcpSupervisor supervisor(*dhcp, [](const std::string& m) { daemon::log_info(m); });
   daemon::UplinkFollower uplinks(gw);
   daemon::DaemonInfo info{VMGW_VERSION,
                           o.config,
@@ -323,6 +354,28 @@ int run(const Options& o) {
   daemon::add_routes(router, gw, info);
   daemon::LogBook log_book;
   daemon::add_filter_routes(router, gw, log_book, &info);
+  // The status page (docs/status-page.md): on the API socket always; on TCP when the config asks,
+  // through a router of its own that holds the page's routes and nothing else.
+  daemon::StatusHistory history;
+  daemon::RecentChanges recent;
+  // The listener goes before `recent` does (a log line while run() unwinds must not reach it).
+  struct ForgetListener {
+    ~ForgetListener() { daemon::set_log_listener({}); }
+  } forget_listener;
+  daemon::set_log_listener(
+      [&recent](const std::string& msg, const daemon::LogFields& about, bool error) {
+        recent.add({static_cast<int64_t>(std::time(nullptr)), about.object, about.change, msg,
+                    !error && !about.failed});
+      });
+  daemon::add_status_page_routes(router, router, history, recent);
+  api::Router status_router;
+  daemon::add_status_page_routes(status_router, router, history, recent);
+  auto status_server = listen_status_page(*topology);
+  auto status_handle = [&](const api::Request& req) {
+    if (req.method != "GET" && req.method != "HEAD")
+      return api::error_response(405, "", "the status page is read only");
+    return status_router.dispatch(req);
+  };
   // Packets logged by vmgw's rules (filter rules with log='yes', default drops, quarantine).
   std::unique_ptr<backend::NflogSource> nflog;
   try {
@@ -365,14 +418,20 @@ int run(const Options& o) {
     if (!api::is_read_only(req.method, req.path)) {
       worked = std::chrono::steady_clock::now();
       // The change log: who asked (the peer's uid, from the kernel), what, and what came of it.
-      daemon::log_info("uid " + std::to_string(req.peer_uid) + ": " + req.method + " " + req.path +
-                       " -> " + std::to_string(resp.status) + " (generation " +
-                       std::to_string(gw.state().generation) + ")");
+      // A refused change is a warning in the journal (its priority), the same line on stderr.
+      const std::string line = "uid " + std::to_string(req.peer_uid) + ": " + req.method + " " +
+                               req.path + " -> " + std::to_string(resp.status) + " (generation " +
+                               std::to_string(gw.state().generation) + ")";
+      auto about = daemon::change_fields(req.method, req.path, resp.body);
+      about.failed = resp.status >= 400;
+      daemon::log_info(line, about);
     }
     return resp;
   };
   for (;;) {
     std::vector<int> extra{sigfd};
+    if (status_server)
+      for (int fd : status_server->fds()) extra.push_back(fd);
     if (nflog) extra.push_back(nflog->fd());
     if (monitor) extra.push_back(monitor->fd());
     for (int fd : uplinks.fds()) extra.push_back(fd);
@@ -383,6 +442,9 @@ int run(const Options& o) {
     int timeout = healer->timeout_ms(uplinks.timeout_ms(1000), std::chrono::steady_clock::now());
     if (libvirt) timeout = libvirt->timeout_ms(timeout, std::chrono::steady_clock::now());
     auto ready = server.poll_once(timeout, handle, extra);
+    // The status page's clients: served after the API's, never blocking it (a zero timeout).
+    if (status_server) status_server->poll_once(0, status_handle);
+    sample_status(history, gw, uplinks);
     if (uplinks.poll(ready)) worked = std::chrono::steady_clock::now();
     // After the uplinks: routing follows a lost carrier before a re-diff looks at it.
     if (healer->poll(ready, std::chrono::steady_clock::now()))
@@ -427,6 +489,10 @@ int run(const Options& o) {
               daemon::log_error(
                   "the libvirt section's uri, or whether there is one, changes when vmgwd "
                   "restarts; until then it follows what it followed");
+            if (next->status_listen != topology->status_listen)
+              daemon::log_error(
+                  "the status section's listen address changes when vmgwd restarts; until then "
+                  "the status page stays where it was");
             // The API's groups and share follow the file too, and the socket's mode with them.
             policy = access_policy(*next, o);
             server.set_access_policy(policy);

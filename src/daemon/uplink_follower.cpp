@@ -15,7 +15,9 @@ ProbeClock::time_point now() {
 
 void log_changes(const std::vector<UplinkMonitor::Change>& changes) {
   for (const auto& c : changes)
-    log_info("uplink " + c.uplink + " " + to_string(c.state) + ": " + c.reason);
+    // Named for the journal (VMGW_OBJECT=uplink/NAME) and the status page's recent changes.
+    log_info("uplink " + c.uplink + " " + to_string(c.state) + ": " + c.reason,
+             {"uplink/" + c.uplink, to_string(c.state)});
 }
 
 }  // namespace

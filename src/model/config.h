@@ -274,6 +274,18 @@ struct ApiSettings {
   bool operator==(const ApiSettings&) const = default;
 };
 
+// vmgwd's status page on a TCP address (the config file's `status` section; `vmgw apply` ignores
+// it; docs/status-page.md). Off unless configured: the page is always on the API socket, and TCP
+// is only for an operator who asks for it. Read only: the page and its JSON, never the API.
+struct StatusPageListen {
+  Origin origin;
+  Ipv4 address{0x7f000001};  // 127.0.0.1: loopback unless the operator names an address
+  uint16_t port = 0;
+  bool operator==(const StatusPageListen& o) const {
+    return address == o.address && port == o.port;
+  }
+};
+
 // vmgwd follows a libvirt daemon (the config file's `libvirt` section; `vmgw apply` ignores it):
 // each interface of a domain on the bridge of a followed network becomes a VM (docs/libvirt.md).
 struct LibvirtFollow {
@@ -306,6 +318,7 @@ struct Config {
   BalanceBy balance_by = BalanceBy::connection;
   ApiSettings api;
   std::optional<LibvirtFollow> libvirt;
+  std::optional<StatusPageListen> status_listen;  // the `status` section's listen address
   // nwfilter XML files defining filters (for `vmgw apply`/`plan`; the daemon keeps defined
   // filters in its store). Paths as written, relative to the config file's directory.
   std::vector<std::string> filter_files;

@@ -243,7 +243,7 @@ class Parser : public detail::YamlReader {
     Origin top;
     fields(root, "",
            {"uplinks", "networks", "vms", "port_forwards", "elastic_ips", "host", "dscp", "filters",
-            "lease_events", "api", "balance_by", "libvirt"},
+            "lease_events", "api", "balance_by", "libvirt", "status"},
            top, [&](const std::string& key, const YAML::Node& v, const std::string& p) {
              if (key == "filters") {
                items(v, p, [&](const YAML::Node& item, const std::string& ip, size_t) {
@@ -262,6 +262,41 @@ class Parser : public detail::YamlReader {
              if (key == "api") api(v, p, c.api);
              if (key == "balance_by") detail::parse_balance_by(*this, v, p, c.balance_by);
              if (key == "libvirt") libvirt(v, p, c.libvirt.emplace());
+             if (key == "status") status(v, p, c.status_listen);
+           });
+  }
+
+  // The status page's TCP address (docs/status-page.md): "ADDRESS:PORT", or a bare PORT for
+  // the loopback address. No listen key, or no section: no TCP listener.
+  void status(const YAML::Node& n, const std::string& path, std::optional<StatusPageListen>& out) {
+    if (n.IsNull()) return;
+    Origin o;
+    fields(n, path, {"listen"}, o,
+           [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+             if (key != "listen") return;
+             auto s = scalar(v, p, "ADDRESS:PORT or PORT");
+             if (!s) return;
+             StatusPageListen l;
+             l.origin = o;
+             auto colon = s->rfind(':');
+             std::string port_text = colon == std::string::npos ? *s : s->substr(colon + 1);
+             if (colon != std::string::npos) {
+               auto a = Ipv4::parse(s->substr(0, colon));
+               if (!a) {
+                 error(loc(v), p, quote(*s) + " is not ADDRESS:PORT (an IPv4 address) or PORT");
+                 return;
+               }
+               l.address = *a;
+             }
+             bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                           port_text.find_first_not_of("0123456789") == std::string::npos;
+             unsigned long port = digits ? std::stoul(port_text) : 0;
+             if (port < 1 || port > 65535) {
+               error(loc(v), p, quote(*s) + " has no port from 1 to 65535 (ADDRESS:PORT or PORT)");
+               return;
+             }
+             l.port = static_cast<uint16_t>(port);
+             out = l;
            });
   }
 

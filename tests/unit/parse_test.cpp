@@ -572,5 +572,28 @@ TEST(ParseApi, GroupsByNameOrGidAndTheShare) {
                   "to 224, got '300'"});
 }
 
+TEST(ParseStatus, ListenAddressOrLoopbackPort) {
+  EXPECT_FALSE(parse_config("", "t.yaml").config.status_listen);
+  auto port_only = parse_config("status:\n  listen: 8089\n", "t.yaml");
+  ASSERT_EQ(errors_of(port_only), Lines{});
+  ASSERT_TRUE(port_only.config.status_listen);
+  EXPECT_EQ(port_only.config.status_listen->address.str(), "127.0.0.1");
+  EXPECT_EQ(port_only.config.status_listen->port, 8089);
+  auto both = parse_config("status: {listen: \"10.0.0.1:80\"}\n", "t.yaml");
+  ASSERT_EQ(errors_of(both), Lines{});
+  EXPECT_EQ(both.config.status_listen->address.str(), "10.0.0.1");
+  EXPECT_EQ(both.config.status_listen->port, 80);
+  EXPECT_EQ(errors_of("status:\n  listen: \"localhost:80\"\n"),
+            Lines{"t.yaml:2:11: status.listen: 'localhost:80' is not ADDRESS:PORT (an IPv4 "
+                  "address) or PORT"});
+  EXPECT_EQ(errors_of("status:\n  listen: \"127.0.0.1:70000\"\n"),
+            Lines{"t.yaml:2:11: status.listen: '127.0.0.1:70000' has no port from 1 to 65535 "
+                  "(ADDRESS:PORT or PORT)"});
+  EXPECT_EQ(errors_of("status:\n  port: 80\n"),
+            Lines{"t.yaml:2:3: status.port: unknown field 'port'"});
+  // A refused value leaves nothing half set.
+  EXPECT_FALSE(parse_config("status:\n  listen: \"x:1\"\n", "t.yaml").config.status_listen);
+}
+
 }  // namespace
 }  // namespace vmgw
