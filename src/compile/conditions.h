@@ -14,8 +14,16 @@ namespace vmgw {
 struct UplinkCondition {
   bool carrier = true;  // its link is up: without carrier the kernel holds no nexthop there
   bool alive = true;    // its probes are answered
+  // In use for new flows: carrier and answered probes (GET /v1/uplinks' "up").
+  bool up() const { return carrier && alive; }
   auto operator<=>(const UplinkCondition&) const = default;
 };
 using UplinkConditions = std::map<std::string, UplinkCondition>;  // by uplink name
+
+// The condition of `uplink`: as told, or healthy when not told (see UplinkCondition).
+inline UplinkCondition condition_of(const UplinkConditions& all, const std::string& uplink) {
+  auto it = all.find(uplink);
+  return it == all.end() ? UplinkCondition{} : it->second;
+}
 
 }  // namespace vmgw

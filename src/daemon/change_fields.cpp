@@ -5,20 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/http.h"
+
 namespace vmgw::daemon {
 namespace {
-
-std::vector<std::string> segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string::npos) end = path.size();
-    if (end > start) out.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 std::string singular(const std::string& kind) {
   static const std::map<std::string, std::string> known = {
@@ -32,7 +22,7 @@ std::string singular(const std::string& kind) {
 
 LogFields change_fields(const std::string& method, const std::string& path,
                         const std::string& response_body) {
-  auto parts = segments(path);
+  auto parts = api::split_path(path);
   if (!parts.empty() && parts.front() == "v1") parts.erase(parts.begin());
   LogFields f;
   if (parts.empty()) return f;

@@ -56,12 +56,10 @@ StatusSample uplink_sample(const Gateway& gw, const std::vector<UplinkStatus>& p
                            const std::map<std::string, LinkBytes>& links, int64_t now_s) {
   StatusSample s;
   s.time_s = now_s;
-  const auto& health = gw.uplink_health();
   for (const auto& u : gw.topology().uplinks) {
     UplinkSample one;
     one.name = u.name;
-    auto h = health.find(u.name);
-    one.up = h == health.end() || (h->second.carrier && h->second.alive);
+    one.up = condition_of(gw.uplink_health(), u.name).up();
     for (const auto& p : probes)
       if (p.name == u.name) one.rtt_ms = p.srtt_ms;
     if (auto l = links.find(u.device); l != links.end()) {

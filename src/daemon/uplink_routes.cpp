@@ -52,12 +52,9 @@ Json uplinks_json(Gateway& gw, const std::vector<UplinkStatus>& status) {
     }
     j["carries"] = used;
     j["flows"] = flows[u.name];
-    const auto& health = gw.uplink_health();
-    auto h = health.find(u.name);
-    bool carrier = h == health.end() || h->second.carrier;
-    bool alive = h == health.end() || h->second.alive;
-    j["state"] = !carrier ? "down" : alive ? "up" : "down";
-    j["carrier"] = carrier;
+    const UplinkCondition c = condition_of(gw.uplink_health(), u.name);
+    j["state"] = c.up() ? "up" : "down";
+    j["carrier"] = c.carrier;
     j["probed"] = false;
     for (const auto& s : status) {
       if (s.name != u.name) continue;

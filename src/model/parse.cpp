@@ -288,14 +288,12 @@ class Parser : public detail::YamlReader {
                }
                l.address = *a;
              }
-             bool digits = !port_text.empty() && port_text.size() <= 5 &&
-                           port_text.find_first_not_of("0123456789") == std::string::npos;
-             unsigned long port = digits ? std::stoul(port_text) : 0;
-             if (port < 1 || port > 65535) {
+             auto port = PortRange::parse(port_text);
+             if (!port || port->first != port->last || port->first < 1 || port->first > 65535) {
                error(loc(v), p, quote(*s) + " has no port from 1 to 65535 (ADDRESS:PORT or PORT)");
                return;
              }
-             l.port = static_cast<uint16_t>(port);
+             l.port = static_cast<uint16_t>(port->first);
              out = l;
            });
   }
